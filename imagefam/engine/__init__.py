@@ -1,0 +1,1 @@
+"""The engine: state and request models, simulation, checker, resolver, reports, renderers."""

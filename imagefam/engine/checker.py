@@ -1,0 +1,160 @@
+"""Pre-flight check of a plan: each step against the state the steps before it leave.
+
+For each step, the action's rules run against a context holding the request, the image it
+names, the caller and the current simulated images. A step with a deny finding is denied and
+changes nothing; otherwise its effects apply (incrementally: indexes are updated, not rebuilt)
+and every family whose resolution changed is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..rules.policy import Policy, load_policy
+from ..rules.runtime import Ctx
+from .decisions import Finding, evaluate
+from .loader import Plan, Step
+from .models import Image
+from .resolver import Resolver
+from .simulate import Change, apply, effects
+from .state import State
+
+LAUNCHES = ("RunInstances", "CreateInstance", "DescribeImageFromFamily")
+
+
+@dataclass
+class StepResult:
+    step: Step
+    violations: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
+    resolved_image_id: str | None = None
+    created_image_id: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return not self.violations
+
+
+@dataclass
+class FamilyChange:
+    step: int
+    region: str
+    family: str
+    owner: str | None
+    before: str | None
+    after: str | None
+    viewer: str | None = None
+
+
+@dataclass
+class CheckResult:
+    steps: list[StepResult]
+    family_changes: list[FamilyChange]
+    plan_source: str = ""
+    state_source: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return all(s.allowed for s in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract JSON of ``imagefam check --format json`` (plus compatible extra keys)."""
+        return {
+            "allowed": self.allowed,
+            "steps": [{
+                "index": s.step.index, "action": s.step.action, "caller": s.step.caller,
+                "decision": "allow" if s.allowed else "deny",
+                "violations": [{"rule": f.rule, "message": f.message, "error_code": f.error_code,
+                                "evidence": dict(f.evidence)} for f in s.violations],
+                "warnings": [{"rule": f.rule, "message": f.message} for f in s.warnings]
+                + [{"rule": "unknown-parameter", "message": w} for w in s.step.warnings],
+                "notes": [{"rule": f.rule, "message": f.message} for f in s.notes],
+                "resolved_image_id": s.resolved_image_id,
+                "created_image_id": s.created_image_id,
+                "line": s.step.line,
+            } for s in self.steps],
+            "family_changes": [{
+                "step": c.step, "region": c.region, "family": c.family, "owner": c.owner,
+                "before": c.before, "after": c.after, "viewer": c.viewer,
+            } for c in self.family_changes],
+        }
+
+
+def _views(changes: list[Change]) -> set[tuple[str, str, str | None, str]]:
+    """(region, raw family, owner, viewer) whose resolution a change may move."""
+    out: set[tuple[str, str, str | None, str]] = set()
+    for img in (i for pair in changes for i in pair if i is not None):
+        if img.ImageFamily is None or img.ImageOwnerId is None:
+            continue
+        out.add((img.RegionId, img.ImageFamily, img.ImageOwnerId, img.ImageOwnerId))
+    before, after = changes[0] if len(changes) == 1 else (None, None)
+    if before is not None and after is not None and before.ImageFamily and before.ImageOwnerId:
+        for account in set(before.SharedWith) ^ set(after.SharedWith):  # share changes move sharees
+            out.add((before.RegionId, before.ImageFamily, before.ImageOwnerId, account))
+    for img in (i for pair in changes for i in pair if i is not None):
+        if img.ImageFamily and img.ImageOwnerId:
+            for account in img.SharedWith:
+                out.add((img.RegionId, img.ImageFamily, img.ImageOwnerId, account))
+    return out
+
+
+def _name_for(family: str, owner: str | None, viewer: str) -> str:
+    return family if viewer == owner else f"acs:{owner}:{family}"
+
+
+def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:
+    """Check every step of ``plan`` against ``state`` (which is not modified)."""
+    policy = policy or load_policy()
+    work = state.copy()
+    resolver = Resolver(policy, work.images, work.taken_at) if policy.resolution else None
+    resolve_fn = resolver.image if resolver else None
+    results: list[StepResult] = []
+    family_changes: list[FamilyChange] = []
+    for step in plan.steps:
+        result = StepResult(step)
+        r = step.request
+        ctx = Ctx(work.images, request=r, image=work.images.get(getattr(r, "ImageId", None)),
+                  caller=step.caller, channel=step.channel, action=step.action,
+                  taken_at=work.taken_at, resolve=resolve_fn)
+        for rule in policy.by_action.get(step.action, ()):
+            finding = evaluate(rule, ctx)
+            if finding is None:
+                continue
+            if rule.severity == "deny":
+                result.violations.append(finding)
+            elif rule.severity == "warn" or finding.unevaluable:
+                result.warnings.append(finding)
+            else:
+                result.notes.append(finding)
+        family = getattr(r, "ImageFamily", None)
+        if step.action in LAUNCHES and family and resolve_fn is not None:
+            image = resolve_fn(family, getattr(r, "RegionId", "") or "", step.caller)
+            result.resolved_image_id = image.ImageId if image else None
+        if result.allowed:
+            changes = effects(work.images, step, work.taken_at)
+            if changes:
+                created = [after for before, after in changes if before is None and after is not None]
+                if created:
+                    result.created_image_id = created[0].ImageId
+                family_changes += _apply(work, changes, step, resolve_fn)
+        results.append(result)
+    return CheckResult(results, family_changes, plan.source, state.source)
+
+
+def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any) -> list[FamilyChange]:
+    views = sorted(_views(changes), key=lambda v: (v[0], v[1], v[2] or "", v[3]))
+    before: list[Image | None] = []
+    if resolve_fn is not None:
+        before = [resolve_fn(_name_for(f, o, v), reg, v) for reg, f, o, v in views]
+    apply(work.images, changes)
+    out = []
+    if resolve_fn is not None:
+        for (reg, fam, owner, viewer), b in zip(views, before, strict=True):
+            a = resolve_fn(_name_for(fam, owner, viewer), reg, viewer)
+            b_id, a_id = (b.ImageId if b else None), (a.ImageId if a else None)
+            if b_id != a_id:
+                out.append(FamilyChange(step.index, reg, _name_for(fam, owner, viewer), owner, b_id, a_id,
+                                        viewer))
+    return out

@@ -1,0 +1,307 @@
+"""Reading state and plan files (JSON, or YAML by extension) into validated models.
+
+Every problem is an :class:`~imagefam.rules.errors.InputError` whose message names the file,
+the image or step (and its line where known) and the field, with a did-you-mean for near-miss
+keys. Inputs are only read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from ..rules.errors import InputError, did_you_mean
+from .models import ACTIONS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
+from .state import State
+from .store import ImageStore
+
+
+class StateFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    TakenAt: UtcTime | None = None
+    Images: list[Image]
+
+
+_STATE = TypeAdapter(StateFile)
+_TIME = TypeAdapter(UtcTime)
+
+
+def _is_yaml(path: Path) -> bool:
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
+def read_data(path: str | Path) -> Any:
+    """Parse a JSON or YAML file into Python data; errors name the file and line."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
+    return parse_data(raw, p)
+
+
+def parse_data(raw: bytes, p: Path) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{p}: not UTF-8 text (byte {err.start})") from err
+    if _is_yaml(p):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise InputError(f"{p}{where}: invalid YAML: {problem}") from err
+        except RecursionError as err:
+            raise InputError(f"{p}: YAML nested too deeply") from err
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{p}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from err
+    except RecursionError as err:
+        raise InputError(f"{p}: JSON nested too deeply") from err
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _image_label(data: Any, index: int) -> str:
+    try:
+        image_id = data["Images"][index].get("ImageId")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        image_id = None
+    return f"Images[{index}]" + (f" ({image_id})" if isinstance(image_id, str) else "")
+
+
+def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
+    """Readable lines for a state file's validation errors."""
+    lines = []
+    for e in err.errors()[:20]:
+        loc = tuple(e["loc"])
+        where = _loc(loc)
+        if len(loc) >= 2 and loc[0] == "Images" and isinstance(loc[1], int):
+            rest = [str(x) for x in loc[2:]]
+            where = _image_label(data, loc[1]) + (f" field {'.'.join(rest)}" if rest else "")
+        if e["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            choices = IMAGE_FIELDS if len(loc) == 3 else ("TakenAt", "Images")
+            hint = did_you_mean(key, choices)
+            lines.append(f"{path}: {where}: unknown key" + (f"; {hint}" if hint else
+                         f"; expected one of {', '.join(choices)}"))
+        elif e["type"] == "missing":
+            lines.append(f"{path}: {where}: required field is missing")
+        else:
+            value = e.get("input")
+            shown = json.dumps(value, default=str)[:60] if not isinstance(value, dict | list) else type(value).__name__
+            lines.append(f"{path}: {where}: {e['msg']} (got {shown})")
+    if len(err.errors()) > 20:
+        lines.append(f"{path}: ... and {len(err.errors()) - 20} more errors")
+    return lines
+
+
+def load_state(path: str | Path) -> State:
+    """Load a native state file (``TakenAt``, ``Images``); see docs/formats.md."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
+    if not _is_yaml(p):
+        try:  # fast path: pydantic-core parses and validates the whole file in one pass
+            state_file = _STATE.validate_json(raw)
+            return _finish_state(state_file, p, None)
+        except ValidationError:
+            pass  # re-parse below for messages that name images
+    data = parse_data(raw, p)
+    return state_from_data(data, p)
+
+
+def state_from_data(data: Any, p: Path) -> State:
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: a state file is an object with an 'Images' list, got {type(data).__name__}")
+    try:
+        state_file = _STATE.validate_python(data)
+    except ValidationError as err:
+        raise InputError("\n".join(state_errors(err, data, p))) from None
+    return _finish_state(state_file, p, data)
+
+
+def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
+    seen: dict[str, int] = {}
+    problems = []
+    for i, img in enumerate(sf.Images):
+        if img.ImageId in seen:
+            problems.append(f"{p}: Images[{i}] ({img.ImageId}): duplicate ImageId (first at Images[{seen[img.ImageId]}])")
+        else:
+            seen[img.ImageId] = i
+        if img.ImageOwnerId is None and img.ImageOwnerAlias != "system":
+            problems.append(f"{p}: Images[{i}] ({img.ImageId}) field ImageOwnerId: required unless ImageOwnerAlias is 'system'")
+        if len(problems) >= 20:
+            break
+    if problems:
+        raise InputError("\n".join(problems))
+    return State(ImageStore(sf.Images), sf.TakenAt, str(p))
+
+
+# ---- plans ----
+
+METADATA_KEYS = ("caller", "channel", "creates")
+_INDEXED = re.compile(r"^([A-Za-z]+)\.(\d+)$")
+
+
+@dataclass
+class Step:
+    index: int
+    action: str
+    request: Request
+    caller: str
+    channel: Channel = "api"
+    creates: str | None = None
+    line: int | None = None
+    warnings: list[str] = field(default_factory=list)  # unknown parameters, with a did-you-mean
+
+
+@dataclass
+class Plan:
+    caller: str
+    steps: list[Step]
+    source: str = "<memory>"
+
+
+def _step_lines(text: str) -> list[int]:
+    """1-based line of each step in the file (YAML and JSON alike), or [] when unknown."""
+    try:
+        root = yaml.compose(text)
+    except (yaml.YAMLError, RecursionError):
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if getattr(key, "value", None) == "steps" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Load a plan file (``caller``, ``steps``); see docs/formats.md."""
+    p = Path(path)
+    data = read_data(p)
+    try:
+        lines = _step_lines(p.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    return plan_from_data(data, str(p), lines)
+
+
+def _account(value: Any, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
+        raise InputError(f"{where}: an account UID (string) is required, got {json.dumps(value, default=str)}")
+    return str(value)
+
+
+def plan_from_data(data: Any, source: str = "<memory>", lines: list[int] | None = None) -> Plan:
+    lines = lines or []
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: a plan is an object with 'caller' and 'steps'")
+    for key in data:
+        if key not in ("caller", "steps"):
+            hint = did_you_mean(str(key), ("caller", "steps"))
+            raise InputError(f"{source}: unknown top-level key {key!r}" + (f"; {hint}" if hint else
+                             "; expected 'caller' and 'steps'"))
+    steps_data = data.get("steps")
+    if not isinstance(steps_data, list):
+        raise InputError(f"{source}: 'steps' must be a list of API calls")
+    caller = _account(data["caller"], f"{source}: caller") if data.get("caller") is not None else None
+    steps = []
+    for i, raw in enumerate(steps_data):
+        line = lines[i] if i < len(lines) else None
+        where = f"{source}:{line}: step {i}" if line else f"{source}: step {i}"
+        steps.append(_step(raw, i, caller, where, line))
+    return Plan(caller or "", steps, source)
+
+
+def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int | None) -> Step:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: a step is an object with 'Action' and the request parameters")
+    action = raw.get("Action")
+    if not isinstance(action, str):
+        raise InputError(f"{where}: 'Action' (the ECS API action) is required")
+    model = ACTIONS.get(action)
+    if model is None:
+        hint = did_you_mean(action, ACTIONS)
+        raise InputError(f"{where}: unknown Action {action!r}" + (f"; {hint}" if hint else
+                         f"; supported: {', '.join(ACTIONS)}"))
+    where = f"{where} ({action})"
+    params: dict[str, Any] = {}
+    indexed: dict[str, dict[int, Any]] = {}
+    warnings: list[str] = []
+    meta: dict[str, Any] = {}
+    fields = model.model_fields
+    for key, value in raw.items():
+        key = str(key)
+        if key == "Action":
+            continue
+        if key[:1].islower():
+            if key not in METADATA_KEYS:
+                hint = did_you_mean(key, METADATA_KEYS)
+                raise InputError(f"{where}: unknown key {key!r}" + (f"; {hint}" if hint else
+                                 "; lower-case keys are plan metadata: caller, channel, creates"))
+            meta[key] = value
+            continue
+        m = _INDEXED.match(key)
+        if m and m.group(1) in fields:
+            indexed.setdefault(m.group(1), {})[int(m.group(2))] = value
+            continue
+        if key in fields:
+            params[key] = value
+        elif key not in model.other_params:
+            hint = did_you_mean(key, list(fields))
+            warnings.append(f"{action} has no parameter {key!r}" + (f"; {hint}" if hint else "") + " (ignored)")
+    for name, items in indexed.items():
+        existing = params.get(name) or []
+        if not isinstance(existing, list):
+            raise InputError(f"{where}: {name} must be a list")
+        params[name] = list(existing) + [items[k] for k in sorted(items)]
+    for name in ("AddAccount", "RemoveAccount"):
+        if name in params and isinstance(params[name], list):
+            params[name] = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in params[name]]
+    try:
+        request = model.model_validate(params)
+    except ValidationError as err:
+        msgs = []
+        for e in err.errors()[:5]:
+            loc = ".".join(str(x) for x in e["loc"])
+            msgs.append(f"{where}: {loc}: {'required parameter is missing' if e['type'] == 'missing' else e['msg']}")
+        raise InputError("\n".join(msgs)) from None
+    caller = _account(meta["caller"], f"{where}: caller") if "caller" in meta else plan_caller
+    if caller is None:
+        raise InputError(f"{where}: no caller: set 'caller' on the plan or the step")
+    channel = meta.get("channel", "api")
+    if channel not in ("api", "console"):
+        raise InputError(f"{where}: channel must be 'api' or 'console', got {channel!r}")
+    creates = meta.get("creates")
+    if creates is not None:
+        if action not in ("CreateImage", "CopyImage"):
+            raise InputError(f"{where}: 'creates' applies only to CreateImage and CopyImage")
+        if not isinstance(creates, str) or not creates:
+            raise InputError(f"{where}: 'creates' must be the ImageId (a string) the new image gets")
+    return Step(index, action, request, caller, channel, creates, line, warnings)
+
+
+def parse_time(value: Any, what: str) -> datetime:
+    try:
+        return _TIME.validate_python(value)
+    except ValidationError as err:
+        raise InputError(f"{what}: not an ISO-8601 time: {value!r}") from err

@@ -1,0 +1,208 @@
+"""The pydantic schema of everything rules can see: images, API requests, audit scopes.
+
+These models are the single source of truth for the rule type checker
+(:mod:`imagefam.rules.types` reads their annotations) and for input validation.
+``Image`` is a frozen, slotted dataclass validated by pydantic: a million of them take about
+a fifth of the memory of ``BaseModel`` instances and validate twice as fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+ImageStatus = Literal["Creating", "Waiting", "Available", "UnAvailable", "CreateFailed", "Deprecated"]
+OwnerAlias = Literal["system", "marketplace"]
+Channel = Literal["api", "console"]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _none_if_empty(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _tags(value: Any) -> Any:
+    """Accept ``{"k": "v"}`` or the API's ``[{"TagKey": k, "TagValue": v}]`` / ``{"Tag": [...]}``."""
+    if isinstance(value, dict) and set(value) == {"Tag"}:
+        value = value["Tag"]
+    if isinstance(value, list):
+        out = {}
+        for item in value:
+            if not isinstance(item, dict) or "TagKey" not in item:
+                raise ValueError("a tag list holds objects with TagKey and TagValue")
+            out[str(item["TagKey"])] = str(item.get("TagValue", ""))
+        return out
+    return value
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+FamilyName = Annotated[str | None, BeforeValidator(_none_if_empty)]
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """One ECS image as a state snapshot records it (field names as ``DescribeImages`` has them)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    ImageId: str
+    RegionId: str
+    CreationTime: UtcTime
+    Status: ImageStatus
+    ImageOwnerId: str | None = None
+    ImageOwnerAlias: OwnerAlias | None = None
+    ImageFamily: FamilyName = None
+    IsPublic: bool = False
+    SharedWith: tuple[str, ...] = ()
+    ImageName: str | None = None
+    Description: str | None = None
+    Tags: Annotated[dict[str, str] | None, BeforeValidator(_tags)] = None
+
+
+IMAGE_FIELDS: tuple[str, ...] = tuple(Image.__dataclass_fields__)
+
+
+class Request(BaseModel):
+    """Base of the API request models: PascalCase parameters as the ECS API reference names them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    #: Real parameters of the action that no rule looks at: accepted without a warning.
+    other_params: ClassVar[frozenset[str]] = frozenset()
+
+
+class CreateImageRequest(Request):
+    RegionId: str
+    ImageFamily: str | None = None
+    ImageName: str | None = None
+    Description: str | None = None
+    InstanceId: str | None = None
+    SnapshotId: str | None = None
+    other_params = frozenset({"ImageVersion", "Architecture", "Platform", "ResourceGroupId", "BootMode",
+                              "DetectionStrategy", "Tag", "DiskDeviceMapping", "Features", "ClientToken",
+                              "StorageLocationArn", "ImageFeatures"})
+
+
+class CopyImageRequest(Request):
+    RegionId: str
+    ImageId: str
+    DestinationRegionId: str
+    DestinationImageName: str | None = None
+    DestinationDescription: str | None = None
+    Encrypted: bool | None = None
+    KMSKeyId: str | None = None
+    other_params = frozenset({"ResourceGroupId", "Tag", "ClientToken", "DryRun", "EncryptAlgorithm"})
+
+
+class ModifyImageAttributeRequest(Request):
+    RegionId: str
+    ImageId: str
+    ImageFamily: str | None = None
+    ImageName: str | None = None
+    Description: str | None = None
+    Status: Literal["Available", "Deprecated"] | None = None
+    other_params = frozenset({"BootMode", "LicenseType", "Features", "DryRun", "ImageFeatures"})
+
+
+class ModifyImageSharePermissionRequest(Request):
+    RegionId: str
+    ImageId: str
+    AddAccount: tuple[str, ...] = ()
+    RemoveAccount: tuple[str, ...] = ()
+    IsPublic: bool | None = None
+    other_params = frozenset({"LaunchPermission", "DryRun"})
+
+
+class DeleteImageRequest(Request):
+    RegionId: str
+    ImageId: str
+    Force: bool = False
+    other_params = frozenset({"DryRun"})
+
+
+_LAUNCH_PARAMS = frozenset({
+    "InstanceType", "SecurityGroupId", "SecurityGroupIds", "VSwitchId", "InstanceName", "Description",
+    "InternetMaxBandwidthIn", "InternetMaxBandwidthOut", "HostName", "Password", "PasswordInherit",
+    "KeyPairName", "ZoneId", "InternetChargeType", "SystemDisk", "DataDisk", "IoOptimized",
+    "InstanceChargeType", "Period", "PeriodUnit", "AutoRenew", "AutoRenewPeriod", "SpotStrategy",
+    "SpotPriceLimit", "UserData", "RamRoleName", "ResourceGroupId", "Tag", "ClientToken", "DryRun",
+    "DeploymentSetId", "PrivateIpAddress", "CreditSpecification", "HpcClusterId", "DedicatedHostId",
+    "NetworkInterface", "Ipv6AddressCount", "SecurityEnhancementStrategy", "DeletionProtection",
+    "LaunchTemplateVersion", "AutoReleaseTime", "MinAmount", "UniqueSuffix", "HttpEndpoint", "HttpTokens",
+    "NetworkOptions", "ImageOptions", "SchedulerOptions", "PrivateDnsNameOptions", "Affinity", "Tenancy",
+    "StorageSetId", "StorageSetPartitionNumber", "CpuOptions", "SecurityOptions", "Arn",
+})
+
+
+class RunInstancesRequest(Request):
+    RegionId: str
+    ImageId: str | None = None
+    ImageFamily: str | None = None
+    Amount: int = 1
+    LaunchTemplateId: str | None = None
+    LaunchTemplateName: str | None = None
+    other_params = _LAUNCH_PARAMS
+
+
+class CreateInstanceRequest(Request):
+    RegionId: str
+    ImageId: str | None = None
+    ImageFamily: str | None = None
+    other_params = _LAUNCH_PARAMS - {"MinAmount", "UniqueSuffix", "NetworkOptions", "ImageOptions"}
+
+
+class ReplaceSystemDiskRequest(Request):
+    InstanceId: str
+    ImageId: str | None = None
+    #: Not an API parameter (the instance fixes the region); accepted so a plan can say it.
+    RegionId: str | None = None
+    other_params = frozenset({"SystemDisk", "Password", "PasswordInherit", "KeyPairName", "Encrypted",
+                              "KMSKeyId", "SecurityEnhancementStrategy", "UseAdditionalService",
+                              "ClientToken", "DiskId", "Platform", "Architecture", "Arns", "EncryptAlgorithm"})
+
+
+class DescribeImageFromFamilyRequest(Request):
+    RegionId: str
+    ImageFamily: str
+
+
+#: Every action a plan may call, with the model of its request.
+ACTIONS: dict[str, type[Request]] = {
+    "CreateImage": CreateImageRequest,
+    "CopyImage": CopyImageRequest,
+    "ModifyImageAttribute": ModifyImageAttributeRequest,
+    "ModifyImageSharePermission": ModifyImageSharePermissionRequest,
+    "DeleteImage": DeleteImageRequest,
+    "RunInstances": RunInstancesRequest,
+    "CreateInstance": CreateInstanceRequest,
+    "ReplaceSystemDisk": ReplaceSystemDiskRequest,
+    "DescribeImageFromFamily": DescribeImageFromFamilyRequest,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """Audit scope ``for each family``: one owner's family in one region."""
+
+    Name: str
+    RegionId: str
+    OwnerId: str | None
+    Images: tuple[Image, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Audit scope ``for each account``: one owner's images in one region."""
+
+    OwnerId: str
+    RegionId: str
+    Images: tuple[Image, ...] = ()
+    Families: tuple[str, ...] = ()
+
+
+AUDIT_SCOPES: dict[str, type] = {"image": Image, "family": Family, "account": Account}

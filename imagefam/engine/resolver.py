@@ -1,0 +1,161 @@
+"""Family resolution: the resolution policy's candidates, requirements and order, plus the trace.
+
+One implementation serves the resolver (``imagefam resolve``), the checker (``resolved_image_id``,
+``family_changes``) and rules (the ``resolve()`` builtin). Candidates come from an index lookup;
+each is tested against the named requirements in policy order, and the first it fails is
+recorded with the policy's ``otherwise`` reason. Only the trace costs extra, and only when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..rules.errors import InputError
+from ..rules.policy import Policy, Resolution
+from ..rules.runtime import Ctx, render
+from .models import Image
+from .state import State
+from .store import ImageStore
+
+
+@dataclass
+class Candidate:
+    image: Image
+    verdict: str  # chosen | eligible | excluded
+    requirement: str | None
+    reason: str
+
+
+@dataclass
+class Trace:
+    family: str
+    region: str
+    caller: str
+    image: Image | None
+    candidates: list[Candidate] = field(default_factory=list)
+    tie: bool = False
+    order: str = ""
+    requirements: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image_id": self.image.ImageId if self.image else None,
+            "family": self.family, "region": self.region, "caller": self.caller,
+            "candidates": [{
+                "image_id": c.image.ImageId, "creation_time": render(c.image.CreationTime),
+                "status": c.image.Status, "verdict": c.verdict, "requirement": c.requirement,
+                "reason": c.reason,
+            } for c in self.candidates],
+            "tie": self.tie,
+            "order": self.order,
+        }
+
+
+def _sort(items: list[Image], res: Resolution, ctx: Ctx) -> list[Image]:
+    keyed = []
+    for img in items:
+        ctx.it = img
+        keyed.append((img, [k(ctx) for k, _, _ in res.order]))
+    for i in range(len(res.order) - 1, -1, -1):  # stable sort, last key first
+        desc = res.order[i][1]
+        keyed.sort(key=lambda p, i=i: (p[1][i] is not None, p[1][i]), reverse=desc)
+    ctx.it = None
+    return [img for img, _ in keyed]
+
+
+class Resolver:
+    """Resolves families over an image store with one policy's resolution rules."""
+
+    def __init__(self, policy: Policy, images: ImageStore, taken_at: Any = None) -> None:
+        if policy.resolution is None:
+            raise InputError("the policy has no 'resolve' block: nothing says how families resolve")
+        self.res = policy.resolution
+        self.images = images
+        self.taken_at = taken_at
+
+    def _ctx(self, family: str, region: str, caller: str) -> Ctx:
+        return Ctx(self.images, family=family, region=region, caller=caller, taken_at=self.taken_at,
+                   resolve=self.image)
+
+    def image(self, family: str, region: str, caller: str) -> Image | None:
+        """The image ``family`` resolves to for ``caller`` in ``region`` (no trace)."""
+        ctx = self._ctx(family, region, caller)
+        cands = self.res.candidates(ctx)
+        if not cands:
+            return None
+        eligible = []
+        for img in cands:
+            ctx.it = img
+            if all(req.cond(ctx) is True for req in self.res.requirements):
+                eligible.append(img)
+        if not eligible:
+            return None
+        if len(eligible) == 1:
+            return eligible[0]  # type: ignore[no-any-return]
+        return _sort(eligible, self.res, ctx)[0]
+
+    def trace(self, family: str, region: str, caller: str) -> Trace:
+        """The resolution with a verdict and a reason for every candidate."""
+        ctx = self._ctx(family, region, caller)
+        res = self.res
+        trace = Trace(family, region, caller, None, order=res.order_text,
+                      requirements=[r.name for r in res.requirements])
+        cands = res.candidates(ctx)
+        if cands is None:
+            return trace
+        eligible: list[Image] = []
+        excluded: list[Candidate] = []
+        for img in cands:
+            ctx.it = img
+            for req in res.requirements:
+                v = req.cond(ctx)
+                if v is not True:
+                    if v is None:
+                        why = f"could not be evaluated (a value it needs is null): {req.text}"
+                    else:
+                        why = req.otherwise(ctx) if req.otherwise else f"fails {req.text}"
+                    excluded.append(Candidate(img, "excluded", req.name, why))
+                    break
+            else:
+                eligible.append(img)
+        ranked = _sort(eligible, res, ctx)
+        excluded_sorted = _sort([c.image for c in excluded], res, ctx)
+        by_image = {id(c.image): c for c in excluded}
+        if ranked:
+            chosen = ranked[0]
+            trace.image = chosen
+            first_key = res.order[0][0] if res.order else None
+            ctx.it = chosen
+            top = first_key(ctx) if first_key else None
+            met = ", ".join(trace.requirements)
+            trace.candidates.append(Candidate(chosen, "chosen", None,
+                                              f"meets {met}; first by {res.order_text}"))
+            for img in ranked[1:]:
+                ctx.it = img
+                tied = first_key is not None and first_key(ctx) == top
+                trace.tie = trace.tie or tied
+                why = (f"eligible, tied with {chosen.ImageId} on {res.order[0][2]} and placed after it by "
+                       f"the tie-break ({res.order_text})" if tied else
+                       f"eligible, but ranks after {chosen.ImageId} by {res.order_text}")
+                trace.candidates.append(Candidate(img, "eligible", None, why))
+        trace.candidates.extend(by_image[id(img)] for img in excluded_sorted)
+        ctx.it = None
+        return trace
+
+
+def resolver_for(state: State, policy: Policy) -> Resolver:
+    return Resolver(policy, state.images, state.taken_at)
+
+
+def resolve(state: State, family: str, region: str, caller: str,
+            policy: Policy | None = None) -> tuple[Image | None, Trace]:
+    """The image ``family`` resolves to for ``caller`` in ``region``, and the trace explaining it."""
+    from ..rules.policy import load_policy
+
+    trace = Resolver(policy or load_policy(), state.images, state.taken_at).trace(family, region, caller)
+    return trace.image, trace
+
+
+ResolveFn = Callable[[str, str, str], Image | None]

@@ -1,0 +1,489 @@
+"""Static checking: the AST against the schema of the state, each action's request and the builtins.
+
+The checker annotates each expression's ``ty`` (giving the typed AST the compiler consumes) and
+reports every problem it finds, never only the first: unknown fields, actions, functions,
+definitions and names (each with a did-you-mean), wrong arity, type mismatches, string literals
+that are not a value of the enum they are compared with, request fields an action's request lacks,
+recursion among definitions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from . import ast
+from .errors import Reporter, Span, did_you_mean
+from .types import (
+    ANY, BOOL, INT, NULL, STRING, TIME, TYPE_NAMES, Ty, assignable, list_of, parse_type_name,
+    record, record_fields, record_names, unify,
+)
+
+COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+@dataclass
+class Scope:
+    """What names mean at a point of an expression."""
+
+    vars: dict[str, Ty]
+    it: Ty | None = None  # the element type inside ``where``/``all``/``any``
+    where: str = ""  # describes the context for messages, e.g. "rule acs on CreateImage"
+    unavailable: dict[str, str] = field(default_factory=dict)  # name -> why it is not here
+
+    def with_it(self, ty: Ty) -> Scope:
+        return Scope({**self.vars, "it": ty}, ty, self.where, self.unavailable)
+
+
+@dataclass
+class Builtin:
+    name: str
+    min_args: int
+    max_args: int
+    doc: str
+    binds_it: bool = False  # the last argument is evaluated per element, with ``it`` bound
+
+
+BUILTINS: dict[str, Builtin] = {b.name: b for b in [
+    Builtin("count", 1, 1, "count(list) -> int: number of elements"),
+    Builtin("exists", 1, 1, "exists(list) -> bool: the list is not empty"),
+    Builtin("all", 2, 2, "all(list, cond) -> bool: cond holds for every element (as `it`)", True),
+    Builtin("any", 2, 2, "any(list, cond) -> bool: cond holds for some element (as `it`)", True),
+    Builtin("distinct", 1, 1, "distinct(list) -> list: unique values, sorted"),
+    Builtin("len", 1, 1, "len(string or list) -> int"),
+    Builtin("lower", 1, 1, "lower(string) -> string"),
+    Builtin("upper", 1, 1, "upper(string) -> string"),
+    Builtin("str", 1, 1, "str(value) -> string: the value as text"),
+    Builtin("max", 1, 1, "max(list of int/time/string) -> the largest, null when empty"),
+    Builtin("min", 1, 1, "min(list of int/time/string) -> the smallest, null when empty"),
+    Builtin("coalesce", 2, 2, "coalesce(a, b) -> a unless a is null, else b"),
+    Builtin("replace_regex", 3, 3, "replace_regex(string, \"pattern\", string) -> string"),
+    Builtin("days_between", 2, 2, "days_between(time, time) -> int: whole days from the first to the second"),
+    Builtin("resolve", 3, 3, "resolve(family, region, caller) -> Image?: the image the family resolves to"),
+]}
+
+
+def is_pascal(name: str) -> bool:
+    return name[:1].isupper()
+
+
+class Checker:
+    """Types expressions for one policy. ``defs`` holds every definition in force (all files)."""
+
+    def __init__(self, defs: dict[str, ast.Def], reporters: dict[str, Reporter], has_resolve: bool) -> None:
+        self.defs = defs
+        self.reporters = reporters
+        self.has_resolve = has_resolve
+        self.def_types: dict[str, Ty] = {}
+        self.def_param_types: dict[str, list[Ty]] = {}
+        self._seen: set[tuple[int, int, int, str]] = set()
+        self.globals: dict[str, Ty] = {"images": list_of(record("Image")), "taken_at": TIME.opt()}
+        self.reporter: Reporter | None = None
+
+    # ---- reporting ----
+    def _rep(self, node_source: object) -> Reporter:
+        name = getattr(node_source, "name", "")
+        return self.reporters[name]
+
+    def error(self, span: Span, message: str, hint: str | None = None) -> None:
+        assert self.reporter is not None
+        key = (id(self.reporter), span.line, span.col, message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.reporter.error(span, message, hint)
+
+    # ---- definitions ----
+    def check_defs(self) -> None:
+        """Type every definition once, callees first; report recursion and bad parameter types."""
+        calls = {name: self._called_defs(d) for name, d in self.defs.items()}
+        state: dict[str, int] = {}  # 1 visiting, 2 done
+        order: list[str] = []
+        for start in sorted(self.defs):
+            if state.get(start):
+                continue
+            stack: list[tuple[str, list[str]]] = [(start, sorted(calls[start]))]
+            path = [start]
+            state[start] = 1
+            while stack:
+                name, pending = stack[-1]
+                if pending:
+                    nxt = pending.pop()
+                    if nxt not in self.defs:
+                        continue
+                    if state.get(nxt) == 1:
+                        cycle = path[path.index(nxt):] + [nxt]
+                        d = self.defs[nxt]
+                        self.reporter = self._rep(d.source)
+                        self.error(d.span, "definitions are recursive: " + " -> ".join(cycle),
+                                   "definitions may not call themselves, directly or through others")
+                        self.def_types[nxt] = ANY
+                        continue
+                    if not state.get(nxt):
+                        state[nxt] = 1
+                        stack.append((nxt, sorted(calls[nxt])))
+                        path.append(nxt)
+                    continue
+                stack.pop()
+                path.pop()
+                state[name] = 2
+                order.append(name)
+        for name in order:
+            self._type_def(self.defs[name])
+
+    def _called_defs(self, d: ast.Def) -> set[str]:
+        out: set[str] = set()
+        stack: list[ast.Expr] = [d.body]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, ast.Call) and e.func in self.defs:
+                out.add(e.func)
+            elif isinstance(e, ast.Name) and e.name in self.defs:
+                out.add(e.name)
+            stack.extend(e.children())
+        return out
+
+    def _type_def(self, d: ast.Def) -> None:
+        self.reporter = self._rep(d.source)
+        vars_ = dict(self.globals)
+        ptypes: list[Ty] = []
+        for p in d.params or []:
+            t = self._param_type(p.type)
+            ptypes.append(t)
+            if p.name in vars_ and p.name not in self.globals:
+                self.error(p.span, f"parameter {p.name!r} is declared twice")
+            vars_[p.name] = t
+        self.def_param_types[d.name] = ptypes
+        if d.name in self.def_types:  # part of a cycle: already reported
+            return
+        unavailable = {n: "definitions see only their parameters, `images` and `taken_at`"
+                       for n in ("request", "image", "caller", "channel", "action", "family", "region")}
+        self.def_types[d.name] = self.expr(d.body, Scope(vars_, None, f"definition {d.name}", unavailable))
+
+    def _param_type(self, t: ast.TypeRef) -> Ty:
+        arg = self._param_type(t.arg) if t.arg else None
+        ty = parse_type_name(t.name, arg)
+        if ty is None:
+            self.error(t.span, f"unknown type {str(t)!r}",
+                       did_you_mean(t.name, [*TYPE_NAMES, *record_names()]) or
+                       "types are string, int, bool, time, list[T] and " + ", ".join(record_names()))
+            return ANY
+        return ty
+
+    # ---- expressions ----
+    def expr(self, e: ast.Expr, scope: Scope) -> Ty:
+        ty = self._expr(e, scope)
+        e.ty = ty
+        return ty
+
+    def expect(self, e: ast.Expr, scope: Scope, want: str, what: str) -> Ty:
+        ty = self.expr(e, scope)
+        if ty.kind not in ("any", "null") and ty.base() != want:
+            self.error(e.span, f"{what} must be {want}, found {ty}")
+        return ty
+
+    def _expr(self, e: ast.Expr, scope: Scope) -> Ty:
+        method: Callable[[ast.Expr, Scope], Ty] = getattr(self, "_" + type(e).__name__.lower())
+        return method(e, scope)
+
+    def _literal(self, e: ast.Literal, scope: Scope) -> Ty:
+        return {"string": STRING, "int": INT, "bool": BOOL, "time": TIME}.get(e.kind, NULL)
+
+    def _listlit(self, e: ast.ListLit, scope: Scope) -> Ty:
+        elem: Ty | None = None
+        for item in e.items:
+            t = self.expr(item, scope)
+            if elem is None:
+                elem = t
+                continue
+            u = unify(elem, t)
+            if u is None:
+                self.error(item.span, f"list items must have one type: found {elem} and {t}")
+            else:
+                elem = u
+        return list_of(elem or ANY)
+
+    def _name(self, e: ast.Name, scope: Scope) -> Ty:
+        if e.name in scope.vars:
+            return scope.vars[e.name]
+        if e.name in self.defs:
+            d = self.defs[e.name]
+            if d.params is not None:
+                self.error(e.span, f"{e.name!r} is a definition with parameters: call it as {e.name}(...)")
+                return ANY
+            return self.def_types.get(e.name, ANY)
+        if scope.it is not None and scope.it.kind == "record" and is_pascal(e.name):
+            fields = record_fields(scope.it.record)
+            if e.name in fields:
+                return self._field_type(fields[e.name], scope.it, e.name, e.span)
+        if e.name in scope.unavailable:
+            self.error(e.span, f"{e.name!r} is not available in {scope.where}: {scope.unavailable[e.name]}")
+            return ANY
+        choices = [*scope.vars, *(d for d in self.defs if self.defs[d].params is None)]
+        if scope.it is not None and scope.it.kind == "record":
+            choices += list(record_fields(scope.it.record))
+        hint = did_you_mean(e.name, choices)
+        if is_pascal(e.name) and scope.it is None and e.name in record_fields("Image"):
+            hint = f"bare fields are only allowed inside 'where'; did you mean image.{e.name} or it.{e.name}?"
+        self.error(e.span, f"unknown name {e.name!r} in {scope.where}", hint)
+        return ANY
+
+    def _field_type(self, t: Ty, owner: Ty, name: str, span: Span) -> Ty:
+        if t.kind == "map":
+            self.error(span, f"field {name!r} is a map, which rules cannot use yet")
+            return ANY
+        return t.opt() if owner.nullable else t
+
+    def _attr(self, e: ast.Attr, scope: Scope) -> Ty:
+        assert e.obj is not None
+        obj = self.expr(e.obj, scope)
+        span = e.name_span or e.span
+        if obj.kind == "any":
+            return ANY
+        if obj.kind != "record":
+            self.error(span, f"{obj} has no fields (looked for {e.name!r})")
+            return ANY
+        fields = record_fields(obj.record)
+        if e.name not in fields:
+            label = self._record_label(obj.record)
+            self.error(span, f"{label} has no field {e.name!r}", did_you_mean(e.name, fields) or
+                       f"its fields are: {', '.join(fields)}")
+            return ANY
+        return self._field_type(fields[e.name], obj, e.name, span)
+
+    @staticmethod
+    def _record_label(name: str) -> str:
+        return f"the {name[:-len('Request')]} request" if name.endswith("Request") else name
+
+    def _unary(self, e: ast.Unary, scope: Scope) -> Ty:
+        assert e.operand is not None
+        if e.op == "not":
+            t = self.expect(e.operand, scope, "bool", "the operand of 'not'")
+            return BOOL.opt(t.nullable)
+        t = self.expect(e.operand, scope, "int", "the operand of '-'")
+        return INT.opt(t.nullable)
+
+    def _boolop(self, e: ast.BoolOp, scope: Scope) -> Ty:
+        nullable = False
+        for p in e.parts:
+            nullable |= self.expect(p, scope, "bool", f"each operand of '{e.op}'").nullable
+        return BOOL.opt(nullable)
+
+    def _arith(self, e: ast.Arith, scope: Scope) -> Ty:
+        tys = [self.expr(p, scope) for p in e.parts]
+        nullable = any(t.nullable for t in tys)
+        known = [t for t in tys if t.kind not in ("any", "null")]
+        if not known:
+            return ANY
+        base = known[0].base()
+        for p, t in zip(e.parts, tys, strict=True):
+            if t.kind in ("any", "null"):
+                continue
+            if t.base() != base:
+                self.error(p.span, f"cannot combine {known[0]} and {t} with '+'/'-'",
+                           "convert with str(...) to join text" if "string" in (base, t.base()) else None)
+                return ANY
+        if base in ("string", "list") and "-" in e.ops:
+            self.error(e.span, f"'-' does not apply to {base}s; only '+' joins them")
+        if base not in ("int", "string", "list"):
+            self.error(e.span, f"'+'/'-' apply to ints, strings and lists, not {base}")
+            return ANY
+        if base == "list":
+            elem = known[0]
+            for t in known[1:]:
+                elem = unify(elem, t) or elem
+            return elem.opt(nullable)
+        return (INT if base == "int" else STRING).opt(nullable)
+
+    def _if(self, e: ast.If, scope: Scope) -> Ty:
+        assert e.cond is not None and e.then is not None and e.orelse is not None
+        c = self.expect(e.cond, scope, "bool", "the condition of 'if'")
+        a, b = self.expr(e.then, scope), self.expr(e.orelse, scope)
+        u = unify(a, b)
+        if u is None:
+            self.error(e.orelse.span, f"'then' and 'else' give different types: {a} and {b}")
+            return ANY
+        return u.opt(u.nullable or c.nullable)
+
+    def _where(self, e: ast.Where, scope: Scope) -> Ty:
+        assert e.source is not None and e.cond is not None
+        src = self.expr(e.source, scope)
+        elem = self._elem(src, e.source.span, "'where'")
+        self.expect(e.cond, scope.with_it(elem), "bool", "a 'where' condition")
+        return list_of(elem).opt(src.nullable)
+
+    def _elem(self, src: Ty, span: Span, what: str) -> Ty:
+        if src.kind == "any":
+            return ANY
+        if src.kind != "list":
+            self.error(span, f"{what} needs a list, found {src}")
+            return ANY
+        assert src.elem is not None
+        return src.elem
+
+    def _project(self, e: ast.Project, scope: Scope) -> Ty:
+        assert e.source is not None
+        src = self.expr(e.source, scope)
+        elem = self._elem(src, e.source.span, "'of'")
+        if elem.kind == "any":
+            return list_of(ANY)
+        if elem.kind != "record":
+            self.error(e.span, f"'{e.field_name} of' needs a list of records, found list[{elem}]")
+            return ANY
+        fields = record_fields(elem.record)
+        if e.field_name not in fields:
+            self.error(e.field_span or e.span, f"{elem.record} has no field {e.field_name!r}",
+                       did_you_mean(e.field_name, fields))
+            return ANY
+        return list_of(self._field_type(fields[e.field_name], elem, e.field_name, e.span)).opt(src.nullable)
+
+    def _compare(self, e: ast.Compare, scope: Scope) -> Ty:
+        assert e.left is not None and e.right is not None
+        lt, rt = self.expr(e.left, scope), self.expr(e.right, scope)
+        nullable = lt.nullable or rt.nullable
+        op = e.op
+        if op in ("==", "!="):
+            if unify(lt, rt) is None:
+                self.error(e.span, f"cannot compare {lt} with {rt} using '{op}'")
+            self._enum_literal(lt, e.right)
+            self._enum_literal(rt, e.left)
+            return BOOL
+        if op in ("<", "<=", ">", ">="):
+            for t, side in ((lt, e.left), (rt, e.right)):
+                if t.kind not in ("any", "null") and t.base() not in ("int", "time", "string"):
+                    self.error(side.span, f"'{op}' orders ints, times and strings, not {t}")
+            if unify(lt.opt(False), rt.opt(False)) is None:
+                self.error(e.span, f"cannot order {lt} against {rt}")
+            return BOOL.opt(nullable)
+        if op in ("in", "not in"):
+            elem = self._elem(rt, e.right.span, f"the right side of '{op}'")
+            if unify(lt, elem) is None:
+                self.error(e.span, f"'{op}' looks for {lt} in a list of {elem}")
+            if isinstance(e.right, ast.ListLit):
+                for item in e.right.items:
+                    self._enum_literal(lt, item)
+            return BOOL.opt(nullable)
+        if op == "contains" and rt.kind != "any" and lt.kind == "list":
+            assert lt.elem is not None
+            if unify(lt.elem, rt) is None:
+                self.error(e.span, f"a list of {lt.elem} never contains {rt}")
+            return BOOL.opt(nullable)
+        for t, side in ((lt, e.left), (rt, e.right)):
+            if t.kind not in ("any", "null") and not t.is_text:
+                self.error(side.span, f"'{op}' works on strings, found {t}")
+        if op == "matches":
+            self._literal_regex(e.right)
+        return BOOL.opt(nullable)
+
+    def _literal_regex(self, e: ast.Expr) -> None:
+        if not (isinstance(e, ast.Literal) and e.kind == "string"):
+            self.error(e.span, "a regular expression must be a string literal (so it is checked once, at load)")
+            return
+        try:
+            re.compile(str(e.value))
+        except re.error as err:
+            self.error(e.span, f"invalid regular expression: {err}")
+
+    def _enum_literal(self, t: Ty, other: ast.Expr) -> None:
+        if t.kind == "enum" and isinstance(other, ast.Literal) and other.kind == "string":
+            if other.value not in t.values:
+                hint = did_you_mean(str(other.value), t.values) or "values: " + ", ".join(t.values)
+                self.error(other.span, f"{other.value!r} is not a possible value here", hint)
+
+    def _call(self, e: ast.Call, scope: Scope) -> Ty:
+        span = e.func_span or e.span
+        if e.func in self.defs:
+            return self._call_def(e, scope, span)
+        b = BUILTINS.get(e.func)
+        if b is None:
+            self.error(span, f"unknown function {e.func!r}",
+                       did_you_mean(e.func, [*BUILTINS, *self.defs]))
+            for a in e.args:
+                self.expr(a, scope)
+            return ANY
+        if not b.min_args <= len(e.args) <= b.max_args:
+            self.error(e.span, f"{e.func}() takes {b.min_args} argument{'s' if b.min_args != 1 else ''}, "
+                               f"got {len(e.args)}", b.doc)
+            for a in e.args:
+                self.expr(a, scope)
+            return ANY
+        if b.binds_it:
+            src = self.expr(e.args[0], scope)
+            elem = self._elem(src, e.args[0].span, f"{e.func}()")
+            self.expect(e.args[1], scope.with_it(elem), "bool", f"the condition of {e.func}()")
+            return BOOL.opt(src.nullable)
+        tys = [self.expr(a, scope) for a in e.args]
+        return self._builtin(e, tys)
+
+    def _builtin(self, e: ast.Call, tys: list[Ty]) -> Ty:
+        name, args = e.func, e.args
+        nullable = any(t.nullable for t in tys)
+
+        def need(i: int, kinds: Iterable[str], what: str) -> None:
+            t = tys[i]
+            if t.kind not in ("any", "null") and t.base() not in kinds:
+                self.error(args[i].span, f"{name}() needs {what}, found {t}")
+
+        if name in ("count", "exists", "distinct", "max", "min"):
+            need(0, ["list"], "a list")
+            elem = tys[0].elem if tys[0].kind == "list" and tys[0].elem else ANY
+            if name == "count":
+                return INT.opt(nullable)
+            if name == "exists":
+                return BOOL.opt(nullable)
+            if name == "distinct":
+                if elem.kind == "record":
+                    self.error(args[0].span, "distinct() takes a list of values; project a field first, "
+                                             "e.g. distinct(ImageFamily of images)")
+                return list_of(elem).opt(nullable)
+            if elem.kind not in ("any", "null") and elem.base() not in ("int", "time", "string"):
+                self.error(args[0].span, f"{name}() needs a list of ints, times or strings, found list[{elem}]")
+            return elem.opt()
+        if name == "len":
+            need(0, ["string", "list"], "a string or a list")
+            return INT.opt(nullable)
+        if name in ("lower", "upper"):
+            need(0, ["string"], "a string")
+            return STRING.opt(nullable)
+        if name == "str":
+            return STRING.opt(nullable)
+        if name == "coalesce":
+            u = unify(tys[0], tys[1])
+            if u is None:
+                self.error(e.span, f"coalesce() arguments differ in type: {tys[0]} and {tys[1]}")
+                return ANY
+            return u.opt(tys[1].nullable)
+        if name == "replace_regex":
+            need(0, ["string"], "a string")
+            self._literal_regex(args[1])
+            need(2, ["string"], "a replacement string")
+            return STRING.opt(tys[0].nullable or tys[2].nullable)
+        if name == "days_between":
+            need(0, ["time"], "a time")
+            need(1, ["time"], "a time")
+            return INT.opt(nullable)
+        if name == "resolve":
+            if not self.has_resolve:
+                self.error(e.span, "resolve() needs a resolution policy ('resolve candidates ...') in force")
+            for i in range(3):
+                need(i, ["string"], "strings: family, region, caller")
+            return record("Image").opt()
+        return ANY  # pragma: no cover - every builtin is handled above
+
+    def _call_def(self, e: ast.Call, scope: Scope, span: Span) -> Ty:
+        d = self.defs[e.func]
+        tys = [self.expr(a, scope) for a in e.args]
+        if d.params is None:
+            self.error(span, f"{e.func!r} is a constant, not a function: write {e.func} without ()")
+            return self.def_types.get(e.func, ANY)
+        if len(e.args) != len(d.params):
+            sig = ", ".join(f"{p.name}: {p.type}" for p in d.params)
+            self.error(e.span, f"{e.func}() takes {len(d.params)} argument{'s' if len(d.params) != 1 else ''}, "
+                               f"got {len(e.args)}", f"def {e.func}({sig})")
+            return self.def_types.get(e.func, ANY)
+        ptypes = self.def_param_types.get(e.func) or [ANY] * len(d.params)
+        for a, t, want, p in zip(e.args, tys, ptypes, d.params, strict=True):
+            if not assignable(t, want):
+                self.error(a.span, f"argument {p.name!r} of {e.func}() must be {want}, found {t}")
+        return self.def_types.get(e.func, ANY)

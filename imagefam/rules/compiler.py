@@ -1,0 +1,485 @@
+"""Typed AST -> Python closures. No ``eval``/``exec``; field access only by names the checker allowed.
+
+Each closure takes a :class:`~imagefam.rules.runtime.Ctx` and returns a value, ``None`` for null.
+Logic is three-valued (Kleene): ``false and null`` is false, ``true or null`` is true, anything
+else touching null is null; ``==``/``!=`` are two-valued. A ``where`` whose condition is null for
+some element yields null (unknown), so a count over it is unknown and the rule fails closed.
+
+Index plans: in ``images where F1 == e1 and F2 == e2 and rest``, conjuncts comparing a scalar image
+field with an expression that does not mention the element are answered from a hash index on
+(F1, F2); ``rest`` runs only on that bucket.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from . import ast
+from .checker import BUILTINS, is_pascal
+from .runtime import CTX_NAMES, Ctx, render, sort_key
+
+Fn = Callable[[Ctx], Any]
+
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _const(v: Any) -> Fn:
+    return lambda c: v
+
+
+class Compiler:
+    """Compiles expressions; ``defs`` maps definition names to their AST, compiled on first use."""
+
+    def __init__(self, defs: dict[str, ast.Def]) -> None:
+        self.defs = defs
+        self._def_fns: dict[str, Fn] = {}
+        self._params: dict[str, int] = {}  # parameter name -> index, while compiling a definition
+
+    # ---- definitions ----
+    def def_fn(self, name: str) -> Fn:
+        fn = self._def_fns.get(name)
+        if fn is None:
+            d = self.defs[name]
+            saved = self._params
+            self._params = {p.name: i for i, p in enumerate(d.params or [])}
+            try:
+                fn = self.compile(d.body)
+            finally:
+                self._params = saved
+            self._def_fns[name] = fn
+        return fn
+
+    # ---- expressions ----
+    def compile(self, e: ast.Expr) -> Fn:
+        method: Callable[[Any], Fn] = getattr(self, "_" + type(e).__name__.lower())
+        return method(e)
+
+    def _literal(self, e: ast.Literal) -> Fn:
+        return _const(e.value)
+
+    def _listlit(self, e: ast.ListLit) -> Fn:
+        if all(isinstance(i, ast.Literal) for i in e.items):
+            return _const(tuple(i.value for i in e.items if isinstance(i, ast.Literal)))
+        fns = [self.compile(i) for i in e.items]
+        return lambda c: tuple(f(c) for f in fns)
+
+    def _name(self, e: ast.Name) -> Fn:
+        name = e.name
+        if name in self._params:
+            i = self._params[name]
+            return lambda c: c.args[i]
+        if name == "it":
+            return operator.attrgetter("it")
+        if name in CTX_NAMES:
+            return operator.attrgetter(name)
+        if name in self.defs:
+            body = self.def_fn(name)
+
+            def const_def(c: Ctx) -> Any:
+                saved = c.args
+                c.args = ()
+                v = body(c)
+                c.args = saved
+                return v
+
+            return const_def
+        if is_pascal(name):  # a bare field of the current element
+            get = operator.attrgetter(name)
+            return lambda c: None if c.it is None else get(c.it)
+        raise AssertionError(f"unchecked name {name}")  # pragma: no cover - the checker rejects it
+
+    def _attr(self, e: ast.Attr) -> Fn:
+        assert e.obj is not None
+        get = operator.attrgetter(e.name)
+        if isinstance(e.obj, ast.Name) and e.obj.name in CTX_NAMES and e.obj.name not in self._params:
+            path = operator.attrgetter(e.obj.name)
+
+            def ctx_attr(c: Ctx) -> Any:
+                o = path(c)
+                return None if o is None else get(o)
+
+            return ctx_attr
+        obj = self.compile(e.obj)
+
+        def attr(c: Ctx) -> Any:
+            o = obj(c)
+            return None if o is None else get(o)
+
+        return attr
+
+    def _unary(self, e: ast.Unary) -> Fn:
+        assert e.operand is not None
+        f = self.compile(e.operand)
+        if e.op == "not":
+            return lambda c: None if (v := f(c)) is None else not v
+        return lambda c: None if (v := f(c)) is None else -v
+
+    def _boolop(self, e: ast.BoolOp) -> Fn:
+        fns = tuple(self.compile(p) for p in e.parts)
+        if e.op == "and":
+            if len(fns) == 2:
+                a, b = fns
+
+                def and2(c: Ctx) -> bool | None:
+                    x = a(c)
+                    if x is False:
+                        return False
+                    y = b(c)
+                    if y is False:
+                        return False
+                    return None if x is None or y is None else True
+
+                return and2
+
+            def and_(c: Ctx) -> bool | None:
+                unknown = False
+                for f in fns:
+                    v = f(c)
+                    if v is False:
+                        return False
+                    if v is None:
+                        unknown = True
+                return None if unknown else True
+
+            return and_
+
+        def or_(c: Ctx) -> bool | None:
+            unknown = False
+            for f in fns:
+                v = f(c)
+                if v is True:
+                    return True
+                if v is None:
+                    unknown = True
+            return None if unknown else False
+
+        return or_
+
+    def _arith(self, e: ast.Arith) -> Fn:
+        fns = [self.compile(p) for p in e.parts]
+        ops = [operator.add if o == "+" else operator.sub for o in e.ops]
+        first, rest = fns[0], list(zip(ops, fns[1:], strict=True))
+
+        def arith(c: Ctx) -> Any:
+            acc = first(c)
+            if acc is None:
+                return None
+            for op, f in rest:
+                v = f(c)
+                if v is None:
+                    return None
+                acc = op(acc, v)
+            return acc
+
+        return arith
+
+    def _if(self, e: ast.If) -> Fn:
+        assert e.cond is not None and e.then is not None and e.orelse is not None
+        cond, a, b = self.compile(e.cond), self.compile(e.then), self.compile(e.orelse)
+
+        def if_(c: Ctx) -> Any:
+            v = cond(c)
+            if v is None:
+                return None
+            return a(c) if v else b(c)
+
+        return if_
+
+    def _compare(self, e: ast.Compare) -> Fn:
+        assert e.left is not None and e.right is not None
+        op = e.op
+        left = self.compile(e.left)
+        if isinstance(e.right, ast.Literal) and op in ("==", "!=", "startswith", "endswith", "contains", "matches"):
+            return self._compare_const(op, left, e.right.value)
+        right = self.compile(e.right)
+        if op == "==":
+            return lambda c: left(c) == right(c)
+        if op == "!=":
+            return lambda c: left(c) != right(c)
+        if op in _ORDER:
+            test = _ORDER[op]
+        elif op == "in":
+            def test(a: Any, b: Any) -> bool:
+                return a in b
+        elif op == "not in":
+            def test(a: Any, b: Any) -> bool:
+                return a not in b
+        elif op == "startswith":
+            def test(a: Any, b: Any) -> bool:
+                return bool(a.startswith(b))
+        elif op == "endswith":
+            def test(a: Any, b: Any) -> bool:
+                return bool(a.endswith(b))
+        else:  # contains (string or list); matches always has a literal pattern
+            test = operator.contains
+
+        def compare(c: Ctx) -> bool | None:
+            a = left(c)
+            if a is None:
+                return None
+            b = right(c)
+            if b is None:
+                return None
+            return test(a, b)
+
+        return compare
+
+    @staticmethod
+    def _compare_const(op: str, left: Fn, k: Any) -> Fn:
+        if op == "==":
+            return lambda c: left(c) == k
+        if op == "!=":
+            return lambda c: left(c) != k
+        if k is None:
+            return lambda c: None
+        if op == "startswith":
+            return lambda c: None if (v := left(c)) is None else v.startswith(k)
+        if op == "endswith":
+            return lambda c: None if (v := left(c)) is None else v.endswith(k)
+        if op == "contains":
+            return lambda c: None if (v := left(c)) is None else k in v
+        search = re.compile(str(k)).search
+        return lambda c: None if (v := left(c)) is None else search(v) is not None
+
+    # ---- collections ----
+    def _where(self, e: ast.Where) -> Fn:
+        assert e.source is not None and e.cond is not None
+        plan = self._index_plan(e)
+        if plan is not None:
+            fields, keyfns, rest = plan
+            cond = self.compile(rest) if rest is not None else None
+
+            def indexed(c: Ctx) -> tuple[Any, ...] | None:
+                key = tuple(f(c) for f in keyfns)
+                bucket = c.images.lookup(fields, key)  # type: ignore[union-attr]
+                return bucket_filter(c, bucket, cond) if cond is not None else tuple(bucket)
+
+            return indexed
+        src = self.compile(e.source)
+        cond_fn = self.compile(e.cond)
+
+        def scan(c: Ctx) -> tuple[Any, ...] | None:
+            items = src(c)
+            if items is None:
+                return None
+            return bucket_filter(c, items, cond_fn)
+
+        return scan
+
+    def _index_plan(self, e: ast.Where) -> tuple[tuple[str, ...], list[Fn], ast.Expr | None] | None:
+        """(fields, key closures, remaining condition) when the source is the global ``images``."""
+        assert e.source is not None and e.cond is not None
+        if not (isinstance(e.source, ast.Name) and e.source.name == "images" and "images" not in self._params):
+            return None
+        conjuncts = e.cond.parts if isinstance(e.cond, ast.BoolOp) and e.cond.op == "and" else [e.cond]
+        keyed: dict[str, Fn] = {}
+        rest: list[ast.Expr] = []
+        for part in conjuncts:
+            field = _indexable(part)
+            if field is not None and field[0] not in keyed:
+                keyed[field[0]] = self.compile(field[1])
+            else:
+                rest.append(part)
+        if not keyed:
+            return None
+        fields = tuple(sorted(keyed))
+        remaining: ast.Expr | None
+        if not rest:
+            remaining = None
+        elif len(rest) == 1:
+            remaining = rest[0]
+        else:
+            remaining = ast.BoolOp(e.cond.span, "and", rest)
+        return fields, [keyed[f] for f in fields], remaining
+
+    def _project(self, e: ast.Project) -> Fn:
+        assert e.source is not None
+        src = self.compile(e.source)
+        get = operator.attrgetter(e.field_name)
+        return lambda c: None if (items := src(c)) is None else tuple(get(i) for i in items)
+
+    # ---- calls ----
+    def _call(self, e: ast.Call) -> Fn:
+        if e.func in self.defs:
+            body = self.def_fn(e.func)
+            argfns = tuple(self.compile(a) for a in e.args)
+
+            def call_def(c: Ctx) -> Any:
+                args = tuple(f(c) for f in argfns)
+                saved, saved_it = c.args, c.it
+                c.args = args
+                v = body(c)
+                c.args, c.it = saved, saved_it
+                return v
+
+            return call_def
+        assert e.func in BUILTINS
+        return getattr(self, "_b_" + e.func)(e)
+
+    def _b_count(self, e: ast.Call) -> Fn:
+        f = self.compile(e.args[0])
+        return lambda c: None if (v := f(c)) is None else len(v)
+
+    def _b_exists(self, e: ast.Call) -> Fn:
+        f = self.compile(e.args[0])
+        return lambda c: None if (v := f(c)) is None else len(v) > 0
+
+    def _quantifier(self, e: ast.Call, want: bool) -> Fn:
+        src, cond = self.compile(e.args[0]), self.compile(e.args[1])
+
+        def quant(c: Ctx) -> bool | None:
+            items = src(c)
+            if items is None:
+                return None
+            saved = c.it
+            unknown = False
+            for item in items:
+                c.it = item
+                v = cond(c)
+                if v is want:
+                    c.it = saved
+                    return want
+                if v is None:
+                    unknown = True
+            c.it = saved
+            return None if unknown else not want
+
+        return quant
+
+    def _b_all(self, e: ast.Call) -> Fn:
+        return self._quantifier(e, False)
+
+    def _b_any(self, e: ast.Call) -> Fn:
+        return self._quantifier(e, True)
+
+    def _b_distinct(self, e: ast.Call) -> Fn:
+        f = self.compile(e.args[0])
+        return lambda c: None if (v := f(c)) is None else tuple(sorted(dict.fromkeys(v), key=sort_key))
+
+    def _unary_builtin(self, e: ast.Call, fn: Callable[[Any], Any]) -> Fn:
+        f = self.compile(e.args[0])
+        return lambda c: None if (v := f(c)) is None else fn(v)
+
+    def _b_len(self, e: ast.Call) -> Fn:
+        return self._unary_builtin(e, len)
+
+    def _b_lower(self, e: ast.Call) -> Fn:
+        return self._unary_builtin(e, str.lower)
+
+    def _b_upper(self, e: ast.Call) -> Fn:
+        return self._unary_builtin(e, str.upper)
+
+    def _b_str(self, e: ast.Call) -> Fn:
+        return self._unary_builtin(e, render)
+
+    def _extreme(self, e: ast.Call, pick: Callable[..., Any]) -> Fn:
+        def ext(items: tuple[Any, ...]) -> Any:
+            if not items or any(i is None for i in items):
+                return None
+            return pick(items)
+
+        return self._unary_builtin(e, ext)
+
+    def _b_max(self, e: ast.Call) -> Fn:
+        return self._extreme(e, max)
+
+    def _b_min(self, e: ast.Call) -> Fn:
+        return self._extreme(e, min)
+
+    def _b_coalesce(self, e: ast.Call) -> Fn:
+        a, b = self.compile(e.args[0]), self.compile(e.args[1])
+        return lambda c: b(c) if (v := a(c)) is None else v
+
+    def _b_replace_regex(self, e: ast.Call) -> Fn:
+        s, repl = self.compile(e.args[0]), self.compile(e.args[2])
+        pattern = e.args[1]
+        assert isinstance(pattern, ast.Literal)
+        sub = re.compile(str(pattern.value)).sub
+
+        def replace(c: Ctx) -> str | None:
+            v, r = s(c), repl(c)
+            if v is None or r is None:
+                return None
+            return sub(lambda _m: r, v)
+
+        return replace
+
+    def _b_days_between(self, e: ast.Call) -> Fn:
+        a, b = self.compile(e.args[0]), self.compile(e.args[1])
+
+        def days(c: Ctx) -> int | None:
+            x, y = a(c), b(c)
+            if not isinstance(x, datetime) or not isinstance(y, datetime):
+                return None
+            return int((y - x).total_seconds() // 86400)
+
+        return days
+
+    def _b_resolve(self, e: ast.Call) -> Fn:
+        fns = [self.compile(a) for a in e.args]
+
+        def resolve(c: Ctx) -> Any:
+            fam, region, caller = (f(c) for f in fns)
+            if fam is None or region is None or caller is None or c.resolve is None:
+                return None
+            return c.resolve(fam, region, caller)
+
+        return resolve
+
+
+def bucket_filter(c: Ctx, items: Any, cond: Fn) -> tuple[Any, ...] | None:
+    """The elements for which ``cond`` holds; None (unknown) if it is null for any element."""
+    saved = c.it
+    out = []
+    unknown = False
+    for item in items:
+        c.it = item
+        v = cond(c)
+        if v:
+            out.append(item)
+        elif v is None:
+            unknown = True
+    c.it = saved
+    return None if unknown else tuple(out)
+
+
+def _is_element_field(e: ast.Expr) -> str | None:
+    if isinstance(e, ast.Name) and is_pascal(e.name):
+        return e.name
+    if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and e.obj.name == "it":
+        return e.name
+    return None
+
+
+def _indexable(part: ast.Expr) -> tuple[str, ast.Expr] | None:
+    """``Field == expr`` (either way round) with a scalar field and an element-free expr."""
+    if not (isinstance(part, ast.Compare) and part.op == "=="):
+        return None
+    assert part.left is not None and part.right is not None
+    for a, b in ((part.left, part.right), (part.right, part.left)):
+        name = _is_element_field(a)
+        if name is not None and a.ty is not None and a.ty.kind != "list" and not mentions_element(b):
+            return name, b
+    return None
+
+
+def mentions_element(e: ast.Expr) -> bool:
+    """Whether ``e`` reads the current element (``it`` or a bare field) outside nested scopes."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, ast.Name) and (x.name == "it" or is_pascal(x.name)):
+            return True
+        if isinstance(x, ast.Where):
+            assert x.source is not None
+            stack.append(x.source)  # its condition binds its own element
+            continue
+        if isinstance(x, ast.Call) and x.func in ("all", "any") and x.args:
+            stack.append(x.args[0])
+            continue
+        stack.extend(x.children())
+    return False

@@ -1,0 +1,111 @@
+"""Errors as data: every problem in a rule file is a :class:`Diagnostic` with a source span.
+
+A :class:`PolicyError` carries all diagnostics of a load, so a user sees every mistake of a
+file at once, each as ``file:line:col: message``, the source line and a caret.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A place in a source text: 1-based line and column, end exclusive."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @staticmethod
+    def point(line: int, col: int, length: int = 1) -> Span:
+        return Span(line, col, line, col + max(length, 1))
+
+
+NOWHERE = Span(1, 1, 1, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A rule text and the name it is reported under (usually its path)."""
+
+    name: str
+    text: str
+
+    def line(self, n: int) -> str:
+        lines = self.text.splitlines()
+        return lines[n - 1] if 0 < n <= len(lines) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a rule file."""
+
+    source: Source
+    span: Span
+    message: str
+    hint: str | None = None
+    severity: str = "error"
+
+    def render(self) -> str:
+        """``file:line:col: error: message``, the source line, a caret under the span, the hint."""
+        text = self.source.line(self.span.line)
+        width = (
+            self.span.end_col - self.span.col
+            if self.span.end_line == self.span.line and self.span.end_col > self.span.col
+            else 1
+        )
+        width = max(1, min(width, max(1, len(text) - self.span.col + 1)))
+        out = [
+            f"{self.source.name}:{self.span.line}:{self.span.col}: {self.severity}: {self.message}",
+            f"    {text}",
+            "    " + " " * (self.span.col - 1) + "^" * width,
+        ]
+        if self.hint:
+            out.append(f"    hint: {self.hint}")
+        return "\n".join(out)
+
+
+@dataclass
+class PolicyError(Exception):
+    """Raised when rule files do not load: holds every diagnostic, in file order."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)
+
+
+class InputError(Exception):
+    """Bad input that is not rule text (a state or plan file, a flag): a message, exit code 2."""
+
+
+class Reporter:
+    """Collects diagnostics for one source; the checker reports and keeps going."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, span: Span, message: str, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(self.source, span, message, hint))
+
+    def warning(self, span: Span, message: str, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(self.source, span, message, hint, "warning"))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A 'did you mean' hint for the closest of ``choices``, or None when nothing is close."""
+    pool = sorted(set(choices))
+    lowered = {c.lower(): c for c in pool}
+    if word.lower() in lowered and lowered[word.lower()] != word:
+        return f"did you mean {lowered[word.lower()]!r}?"
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.7)
+    return f"did you mean {close[0]!r}?" if close else None

@@ -1,0 +1,457 @@
+"""Text -> AST. Lark LALR, and a non-recursive transformer, so no tree is ever walked recursively.
+
+A file is split into declarations (lines starting with ``def``, ``rule``, ``audit`` or
+``resolve``) and each is parsed alone: one syntax error per broken declaration is reported
+and the rest of the file still loads. Files over :data:`MAX_BYTES` and expressions nested
+deeper than :data:`MAX_DEPTH` are rejected with a clear error, never a RecursionError.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, v_args
+from lark.visitors import Transformer_NonRecursive
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .errors import Diagnostic, Reporter, Source, Span
+
+MAX_BYTES = 2_000_000
+MAX_DEPTH = 64
+
+_DECL_START = re.compile(r"^[ \t]*(def|rule|audit|resolve)\b", re.MULTILINE)
+_FRIENDLY = {
+    "NAME": "a name",
+    "RULE_ID": "a rule id",
+    "STRING": "a string",
+    "INT": "an integer",
+    "TIME": "a timestamp (@2020-01-03T00:00:00Z)",
+    "COMP_OP": "a comparison (== != < <= > >=)",
+    "ADD_OP": "'+' or '-'",
+    "DIRECTION": "'asc' or 'desc'",
+    "$END": "end of file",
+}
+
+
+@cache
+def _lark() -> Lark:
+    grammar = resources.files("imagefam.rules").joinpath("grammar.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=True,
+                maybe_placeholders=True)
+
+
+def _parse(text: str, start: str, source: Source, offset: int, reporter: Reporter) -> Any:
+    tree = _lark().parse(text, start=start)
+    return _Build(source, offset, reporter).transform(tree)
+
+
+def _span(meta: Any, offset: int) -> Span:
+    if getattr(meta, "empty", False):
+        return Span(offset + 1, 1, offset + 1, 2)
+    return Span(meta.line + offset, meta.column, meta.end_line + offset, meta.end_column)
+
+
+def _tspan(tok: Token, offset: int, col_shift: int = 0) -> Span:
+    line = (tok.line or 1) + offset
+    col = (tok.column or 1) + col_shift
+    return Span(line, col, line, col + len(str(tok)))
+
+
+def unescape(raw: str) -> str:
+    """The value of a string token (quotes included in ``raw``)."""
+    body = raw[1:-1]
+    if "\\" not in body:
+        return body
+    out, i = [], 0
+    table = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            out.append(table.get(body[i + 1], body[i + 1]))
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def parse_time(text: str) -> datetime | None:
+    """An ISO-8601 timestamp, as an aware UTC datetime; naive ones are taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _Build(Transformer_NonRecursive):  # type: ignore[misc]
+    """Builds AST nodes from Lark's tree bottom-up, without recursion."""
+
+    def __init__(self, source: Source, offset: int, reporter: Reporter) -> None:
+        super().__init__(visit_tokens=False)
+        self.source = source
+        self.offset = offset
+        self.reporter = reporter
+
+    def _s(self, meta: Any) -> Span:
+        return _span(meta, self.offset)
+
+    def _node(self, node: ast.Expr) -> ast.Expr:
+        node._set_depth()
+        return node
+
+    # -- atoms --
+    @v_args(meta=True)
+    def string(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Literal(self._s(meta), unescape(str(c[0])), "string"))
+
+    @v_args(meta=True)
+    def int(self, meta: Any, c: list[Any]) -> ast.Expr:
+        text = str(c[0])
+        if len(text) > 18:
+            self.reporter.error(self._s(meta), f"integer literal {text[:20]}... is too large")
+            return self._node(ast.Literal(self._s(meta), 0, "int"))
+        return self._node(ast.Literal(self._s(meta), int(text), "int"))
+
+    @v_args(meta=True)
+    def time(self, meta: Any, c: list[Any]) -> ast.Expr:
+        value = parse_time(str(c[0])[1:])
+        if value is None:
+            self.reporter.error(self._s(meta), f"{str(c[0])!r} is not a valid timestamp",
+                                "write @YYYY-MM-DDTHH:MM:SSZ")
+        return self._node(ast.Literal(self._s(meta), value, "time" if value else "null"))
+
+    @v_args(meta=True)
+    def true(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Literal(self._s(meta), True, "bool"))
+
+    @v_args(meta=True)
+    def false(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Literal(self._s(meta), False, "bool"))
+
+    @v_args(meta=True)
+    def null(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Literal(self._s(meta), None, "null"))
+
+    @v_args(meta=True)
+    def list(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.ListLit(self._s(meta), [x for x in c if x is not None]))
+
+    @v_args(meta=True)
+    def name(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Name(self._s(meta), str(c[0])))
+
+    @v_args(meta=True)
+    def call(self, meta: Any, c: list[Any]) -> ast.Expr:
+        args = [x for x in c[1:] if x is not None]
+        return self._node(ast.Call(self._s(meta), str(c[0]), args, _tspan(c[0], self.offset)))
+
+    @v_args(meta=True)
+    def attr(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Attr(self._s(meta), c[0], str(c[1]), _tspan(c[1], self.offset)))
+
+    # -- operators --
+    @v_args(meta=True)
+    def neg(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Unary(self._s(meta), "-", c[0]))
+
+    @v_args(meta=True)
+    def not_(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Unary(self._s(meta), "not", c[0]))
+
+    @v_args(meta=True)
+    def or_expr(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.BoolOp(self._s(meta), "or", list(c)))
+
+    @v_args(meta=True)
+    def and_expr(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.BoolOp(self._s(meta), "and", list(c)))
+
+    @v_args(meta=True)
+    def sum_expr(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Arith(self._s(meta), list(c[0::2]), [str(t) for t in c[1::2]]))
+
+    @v_args(meta=True)
+    def compare(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Compare(self._s(meta), str(c[1]), c[0], c[2]))
+
+    def _binary(op: str) -> Any:  # type: ignore[misc]  # noqa: N805 - a method factory
+        @v_args(meta=True)
+        def method(self: _Build, meta: Any, c: list[Any]) -> ast.Expr:
+            return self._node(ast.Compare(self._s(meta), op, c[0], c[1]))
+
+        return method
+
+    in_ = _binary("in")
+    not_in = _binary("not in")
+    startswith = _binary("startswith")
+    endswith = _binary("endswith")
+    contains = _binary("contains")
+    matches = _binary("matches")
+
+    @v_args(meta=True)
+    def cond(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.If(self._s(meta), c[0], c[1], c[2]))
+
+    @v_args(meta=True)
+    def where(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Where(self._s(meta), c[0], c[1]))
+
+    @v_args(meta=True)
+    def project(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Project(self._s(meta), str(c[0]), c[1], _tspan(c[0], self.offset)))
+
+    # -- declarations --
+    def type(self, c: list[Any]) -> ast.TypeRef:
+        return ast.TypeRef(str(c[0]), _tspan(c[0], self.offset), c[1])
+
+    @v_args(meta=True)
+    def param(self, meta: Any, c: list[Any]) -> ast.Param:
+        return ast.Param(str(c[0]), c[1], self._s(meta))
+
+    def params(self, c: list[Any]) -> list[ast.Param]:
+        return [p for p in c if p is not None]
+
+    @v_args(meta=True)
+    def def_decl(self, meta: Any, c: list[Any]) -> ast.Def:
+        return ast.Def(str(c[0]), c[1], c[2], _tspan(c[0], self.offset), self.source)
+
+    def severity(self, c: list[Any]) -> str:
+        return str(c[0])
+
+    def code_clause(self, c: list[Any]) -> tuple[str, Any]:
+        return ("code", (c[0], unescape(str(c[0]))))
+
+    def cites_clause(self, c: list[Any]) -> tuple[str, Any]:
+        return ("cites", (c[0], unescape(str(c[0]))))
+
+    def message_clause(self, c: list[Any]) -> tuple[str, Any]:
+        return ("message", (c[0], self.template(c[0])))
+
+    def template(self, tok: Token) -> ast.Template:
+        return parse_template(str(tok), _tspan(tok, self.offset), self.source, self.reporter)
+
+    def _clauses(self, items: list[Any], what: str) -> ast.Clauses:
+        out = ast.Clauses()
+        seen: set[str] = set()
+        for key, (tok, value) in items:
+            if key in seen:
+                self.reporter.error(_tspan(tok, self.offset), f"{what} has more than one '{key}' clause")
+            seen.add(key)
+            setattr(out, key, value)
+        return out
+
+    @v_args(meta=True)
+    def rule_decl(self, meta: Any, c: list[Any]) -> ast.RuleDecl:
+        rid = c[0]
+        i = 1
+        actions = []
+        while isinstance(c[i], Token) and c[i].type == "NAME":
+            actions.append((str(c[i]), _tspan(c[i], self.offset)))
+            i += 1
+        severity, cond, clauses = c[i], c[i + 1], c[i + 2:]
+        return ast.RuleDecl(str(rid), "action", actions, severity, cond,
+                            self._clauses(clauses, f"rule {rid}"), _tspan(rid, self.offset), self.source)
+
+    @v_args(meta=True)
+    def audit_decl(self, meta: Any, c: list[Any]) -> ast.RuleDecl:
+        rid, scope, severity, cond = c[0], c[1], c[2], c[3]
+        return ast.RuleDecl(str(rid), "audit", [(str(scope), _tspan(scope, self.offset))], severity,
+                            cond, self._clauses(c[4:], f"audit {rid}"), _tspan(rid, self.offset),
+                            self.source)
+
+    @v_args(meta=True)
+    def requirement(self, meta: Any, c: list[Any]) -> ast.Requirement:
+        otherwise = self.template(c[2]) if c[2] is not None else None
+        return ast.Requirement(str(c[0]), c[1], otherwise, _tspan(c[0], self.offset))
+
+    @v_args(meta=True)
+    def order_key(self, meta: Any, c: list[Any]) -> ast.OrderKey:
+        return ast.OrderKey(c[0], c[1] is not None and str(c[1]) == "desc", self._s(meta))
+
+    @v_args(meta=True)
+    def resolve_decl(self, meta: Any, c: list[Any]) -> ast.ResolveDecl:
+        reqs = [x for x in c[1:] if isinstance(x, ast.Requirement)]
+        keys = [x for x in c[1:] if isinstance(x, ast.OrderKey)]
+        return ast.ResolveDecl(c[0], reqs, keys, self._s(meta), self.source)
+
+    def start(self, c: list[Any]) -> list[Any]:
+        return list(c)
+
+
+def _expected(names: set[str]) -> str:
+    lark = _lark()
+    shown = []
+    for name in sorted(names):
+        if name in _FRIENDLY:
+            shown.append(_FRIENDLY[name])
+            continue
+        try:
+            pattern = lark.get_terminal(name).pattern
+        except KeyError:
+            continue
+        if pattern.type == "str":
+            shown.append(repr(pattern.value))
+    shown = sorted(set(shown))
+    if not shown:
+        return ""
+    if len(shown) > 8:
+        shown = [*shown[:8], "..."]
+    return "expected " + ", ".join(shown)
+
+
+def _syntax_error(err: UnexpectedInput, source: Source, offset: int) -> Diagnostic:
+    line = (getattr(err, "line", 1) or 1) + offset
+    col = getattr(err, "column", 1) or 1
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        if tok.type == "$END":
+            what = "unexpected end of declaration"
+            col = max(col, 1)
+        else:
+            what = f"unexpected {str(tok)!r}"
+        length = len(str(tok)) if tok.type != "$END" else 1
+        return Diagnostic(source, Span.point(line, col, length), f"syntax error: {what}",
+                          _expected(set(err.expected)) or None)
+    if isinstance(err, UnexpectedCharacters):
+        ch = source.line(line)[col - 1: col] or "?"
+        hint = _expected(set(err.allowed or ())) or None
+        return Diagnostic(source, Span.point(line, col), f"syntax error: unexpected character {ch!r}", hint)
+    return Diagnostic(source, Span.point(line, col), "syntax error: unexpected end of input")
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """Split a file at lines starting a declaration: (line offset, text) pairs."""
+    starts = [m.start() for m in _DECL_START.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    out = []
+    for i, s in enumerate(starts):
+        e = starts[i + 1] if i + 1 < len(starts) else len(text)
+        out.append((text.count("\n", 0, s), text[s:e]))
+    return out
+
+
+def _check_depth(expr: ast.Expr, reporter: Reporter) -> bool:
+    if expr.depth > MAX_DEPTH:
+        reporter.error(expr.span, f"expression is nested {expr.depth} levels deep; the limit is {MAX_DEPTH}",
+                       "split it into named definitions")
+        return False
+    return True
+
+
+def _decl_exprs(decl: ast.Decl) -> list[ast.Expr]:
+    if isinstance(decl, ast.Def):
+        return [decl.body]
+    if isinstance(decl, ast.RuleDecl):
+        out = [decl.cond]
+        if decl.clauses.message:
+            out += [p for p in decl.clauses.message.parts if isinstance(p, ast.Expr)]
+        return out
+    exprs = [decl.candidates] + [r.cond for r in decl.requirements] + [k.expr for k in decl.order]
+    for r in decl.requirements:
+        if r.otherwise:
+            exprs += [p for p in r.otherwise.parts if isinstance(p, ast.Expr)]
+    return exprs
+
+
+def parse_module(source: Source, reporter: Reporter) -> ast.Module:
+    """Parse a whole rule file; syntax errors go to ``reporter``, good declarations are kept."""
+    module = ast.Module(source)
+    if len(source.text.encode("utf-8", "replace")) > MAX_BYTES:
+        reporter.error(Span.point(1, 1), f"rule file is {len(source.text):,} characters; the limit is {MAX_BYTES:,}")
+        return module
+    for offset, chunk in _chunks(source.text):
+        if not chunk.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in chunk.splitlines()):
+            continue
+        try:
+            decls = _parse(chunk, "start", source, offset, reporter)
+        except UnexpectedInput as err:
+            reporter.diagnostics.append(_syntax_error(err, source, offset))
+            continue
+        except (VisitError, LarkError, RecursionError) as err:
+            reporter.error(Span.point(offset + 1, 1), f"could not parse declaration: {err}")
+            continue
+        for decl in decls:
+            if all(_check_depth(e, reporter) for e in _decl_exprs(decl)):
+                module.decls.append(decl)
+    return module
+
+
+def parse_template(raw: str, span: Span, source: Source, reporter: Reporter) -> ast.Template:
+    """Split a message string token into text and ``{expr}`` holes; ``{{``/``}}`` are braces."""
+    text = raw[1:-1]
+    parts: list[str | ast.Expr] = []
+    buf: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "{}" and text[i:i + 2] in ("{{", "}}"):
+            buf.append(ch)
+            i += 2
+            continue
+        if ch == "}":
+            reporter.error(Span.point(span.line, span.col + 1 + i), "unmatched '}' in message",
+                           "write '}}' for a literal brace")
+            i += 1
+            continue
+        if ch != "{":
+            buf.append(ch)
+            i += 1
+            continue
+        end = text.find("}", i + 1)
+        if end < 0:
+            reporter.error(Span.point(span.line, span.col + 1 + i), "unclosed '{' in message",
+                           "write '{{' for a literal brace")
+            break
+        if buf:
+            parts.append(unescape('"' + "".join(buf) + '"'))
+            buf = []
+        hole = text[i + 1:end].replace('\\"', '"')
+        col = span.col + 1 + i + 1
+        expr = parse_expr(hole, source, reporter, span.line, col)
+        if expr is not None:
+            parts.append(expr)
+        i = end + 1
+    if buf:
+        parts.append(unescape('"' + "".join(buf) + '"'))
+    return ast.Template(span, parts)
+
+
+def parse_expr(text: str, source: Source, reporter: Reporter, line: int = 1, col: int = 1) -> ast.Expr | None:
+    """Parse one expression (message holes, tests, the REPL); positions shifted to (line, col)."""
+    if not text.strip():
+        reporter.error(Span.point(line, col), "empty expression")
+        return None
+    try:
+        expr = _parse(text, "expr", source, line - 1, reporter)
+    except UnexpectedInput as err:
+        d = _syntax_error(err, source, line - 1)
+        if d.span.line == line:
+            d = Diagnostic(source, Span.point(line, d.span.col + col - 1), d.message, d.hint)
+        reporter.diagnostics.append(d)
+        return None
+    if not isinstance(expr, ast.Expr):
+        return None
+    if col != 1:
+        _shift(expr, line, col - 1)
+    return expr if _check_depth(expr, reporter) else None
+
+
+def _shift(expr: ast.Expr, line: int, by: int) -> None:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        s = node.span
+        node.span = Span(s.line, s.col + by if s.line == line else s.col, s.end_line,
+                         s.end_col + by if s.end_line == line else s.end_col)
+        for name in ("name_span", "func_span", "field_span"):
+            sub = getattr(node, name, None)
+            if sub is not None and sub.line == line:
+                setattr(node, name, Span(sub.line, sub.col + by, sub.end_line, sub.end_col + by))
+        stack.extend(node.children())

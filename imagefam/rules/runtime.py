@@ -1,0 +1,72 @@
+"""What compiled closures run against: the evaluation context and value helpers.
+
+Closures take one argument, a :class:`Ctx`. Null is Python ``None``; lists are tuples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class ImageCollection(Protocol):
+    """The global ``images``: iterable, and answers equality lookups from hash indexes."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+    def lookup(self, fields: tuple[str, ...], key: tuple[Any, ...]) -> Iterable[Any]: ...
+
+
+class Ctx:
+    """The names a rule can see. A fresh one per decision; closures only read it (``it``/``args`` aside)."""
+
+    __slots__ = ("account", "action", "args", "caller", "channel", "family", "image", "images", "it",
+                 "region", "request", "resolve", "taken_at")
+
+    def __init__(self, images: ImageCollection | tuple[Any, ...] = (), **names: Any) -> None:
+        self.images = images
+        self.request: Any = None
+        self.image: Any = None
+        self.caller: Any = None
+        self.channel: Any = None
+        self.action: Any = None
+        self.family: Any = None
+        self.region: Any = None
+        self.account: Any = None
+        self.taken_at: Any = None
+        self.it: Any = None
+        self.args: tuple[Any, ...] = ()
+        self.resolve: Callable[[str, str, str], Any] | None = None
+        for k, v in names.items():
+            setattr(self, k, v)
+
+
+CTX_NAMES = frozenset(n for n in Ctx.__slots__ if n not in ("args", "it", "resolve"))
+
+
+def render(value: Any) -> str:
+    """A value as message text: null as ``null``, times as ISO-8601 Z, lists joined, images by id."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(render(v) for v in value) + "]"
+    image_id = getattr(value, "ImageId", None)
+    if image_id is not None:
+        return str(image_id)
+    if dataclasses.is_dataclass(value):
+        first = dataclasses.fields(value)[0].name
+        return str(getattr(value, first))
+    return str(value)
+
+
+def sort_key(value: Any) -> tuple[bool, Any]:
+    """Orders values of one type with null first (used by ``distinct``)."""
+    return (value is not None, value)
