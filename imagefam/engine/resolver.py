@@ -136,9 +136,9 @@ class Resolver:
                 ctx.it = img
                 tied = first_key is not None and first_key(ctx) == top
                 trace.tie = trace.tie or tied
-                why = (f"eligible, tied with {chosen.ImageId} on {res.order[0][2]} and placed after it by "
+                why = (f"tied with {chosen.ImageId} on {res.order[0][2]}, placed after it by "
                        f"the tie-break ({res.order_text})" if tied else
-                       f"eligible, but ranks after {chosen.ImageId} by {res.order_text}")
+                       f"meets every requirement, but ranks after {chosen.ImageId} by {res.order_text}")
                 trace.candidates.append(Candidate(img, "eligible", None, why))
         trace.candidates.extend(by_image[id(img)] for img in excluded_sorted)
         ctx.it = None

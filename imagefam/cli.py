@@ -1,0 +1,279 @@
+"""The ``imagefam`` command. Exit codes: 0 ok, 1 a denied step / no image / a deny finding,
+2 bad input (a clear message on stderr, never a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .rules.errors import InputError, PolicyError
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+_POLICY_HELP = "extra rule file or folder of *.rules (repeatable); a rule with a shipped rule's id replaces it"
+
+
+def write_output(text: str, path: str | None) -> None:
+    """Print ``text``, or write it whole to ``path`` (temp file + rename: never a partial file)."""
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.",
+                                   suffix=".tmp")
+    except OSError as err:
+        raise InputError(f"{path}: cannot write output: {err.strerror or err}") from err
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .rules.policy import load_policy
+
+    return load_policy(args.policy or (), default=not args.no_default_policy)
+
+
+def _add_policy_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", action="append", metavar="PATH", help=_POLICY_HELP)
+    p.add_argument("--no-default-policy", action="store_true", help="do not load the shipped policy")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .engine.checker import check
+    from .engine.loader import load_plan, load_state
+    from .engine.render import check_text, to_json_text
+
+    policy = _policy(args)
+    state = load_state(args.state)
+    plan = load_plan(args.plan)
+    result = check(state, plan, policy)
+    text = to_json_text(result.to_json()) if args.format == "json" else check_text(result)
+    write_output(text, args.output)
+    return EXIT_OK if result.allowed else EXIT_FAIL
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from .engine.loader import load_state
+    from .engine.render import api_body, to_json_text, trace_text
+    from .engine.resolver import Resolver
+
+    policy = _policy(args)
+    state = load_state(args.state)
+    resolver = Resolver(policy, state.images, state.taken_at)
+    if args.all_regions:
+        return _resolve_all(args, state.regions(), resolver)
+    trace = resolver.trace(args.family, args.region, args.caller)
+    if args.format == "json":
+        text = to_json_text(trace.to_json())
+    elif args.format == "api":
+        text = to_json_text(api_body(trace))
+    else:
+        text = trace_text(trace)
+    write_output(text, args.output)
+    return EXIT_OK if trace.image else EXIT_FAIL
+
+
+def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:  # type: ignore[no-untyped-def]
+    from tabulate import tabulate
+
+    from .engine.render import to_json_text
+    from .rules.runtime import render
+
+    rows = []
+    for region in regions:
+        t = resolver.trace(args.family, region, args.caller)
+        img = t.image
+        rows.append({"region": region, "image_id": img.ImageId if img else None,
+                     "creation_time": render(img.CreationTime) if img else None,
+                     "image_name": img.ImageName if img else None, "tie": t.tie,
+                     "candidates": len(t.candidates)})
+    if args.format == "json":
+        text = to_json_text({"family": args.family, "caller": args.caller, "regions": rows})
+    else:
+        names = {r["image_name"] for r in rows if r["image_id"]}
+        table = tabulate([[r["region"], r["image_id"] or "(none)", r["creation_time"] or "", r["image_name"] or "",
+                           "tie" if r["tie"] else ""] for r in rows],
+                         headers=["region", "image", "created", "name", ""], tablefmt="simple")
+        text = f"family {args.family} for caller {args.caller}, every region of the state:\n{table}\n"
+        if len(names) > 1:
+            text += f"drift: regions resolve to {len(names)} different image names\n"
+    write_output(text, args.output)
+    return EXIT_OK if any(r["image_id"] for r in rows) else EXIT_FAIL
+
+
+def cmd_rules_lint(args: argparse.Namespace) -> int:
+    from .rules.policy import load_policy
+
+    try:
+        policy = load_policy(args.paths, default=not args.no_default_policy)
+    except PolicyError as err:
+        sys.stderr.write(str(err) + "\n")
+        n = len([d for d in err.diagnostics if d.severity == "error"])
+        sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
+        return EXIT_INPUT
+    for w in policy.warnings:
+        sys.stderr.write(w.render() + "\n")
+    sys.stdout.write(f"ok: {len(policy.rules)} rules in {len(policy.files)} files"
+                     + (f", {len(policy.warnings)} warnings" if policy.warnings else "") + "\n")
+    return EXIT_OK
+
+
+def cmd_rules_list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from .engine.render import to_json_text
+
+    policy = _policy(args)
+    rows = [{"id": r.id, "on": ", ".join(r.targets) if r.kind == "action" else f"for each {r.targets[0]}",
+             "severity": r.severity, "error_code": r.code, "citation": r.cites, "file": f"{r.file}:{r.line}"}
+            for r in policy.rules]
+    if args.format == "json":
+        write_output(to_json_text(rows), None)
+    else:
+        table = [[r["id"], r["on"].replace(", ", "\n"), r["severity"], r["error_code"] or "-",
+                  _clip(r["citation"] or "-", 60)]
+                 for r in rows]
+        write_output(tabulate(table, headers=["id", "actions", "severity", "error code", "citation"],
+                              tablefmt="simple") + "\n", None)
+    return EXIT_OK
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from .engine import policytest
+
+    policy = _policy(args)
+    results, coverage = policytest.run(args.paths, policy)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        if not r.passed or args.verbose:
+            sys.stdout.write(f"{'PASS' if r.passed else 'FAIL'} {r.file}: {r.name}\n")
+        for f in r.failures:
+            sys.stdout.write(f"     {f}\n")
+    missing = policytest.uncovered(policy, coverage) if args.coverage else []
+    for m in missing:
+        sys.stdout.write(f"UNCOVERED {m}\n")
+    sys.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed\n")
+    return EXIT_FAIL if failed or missing else EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .engine.demo import run_demo, write_files
+
+    if args.write:
+        try:
+            files = write_files(args.write)
+        except OSError as err:
+            raise InputError(f"{args.write}: cannot write demo files: {err.strerror or err}") from err
+        sys.stdout.write("".join(f"wrote {f}\n" for f in files))
+        return EXIT_OK
+    write_output(run_demo(), None)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imagefam",
+        description="Pre-flight checks, explained resolution and compliance reports for Alibaba Cloud "
+                    "ECS image families. Exit codes: 0 ok, 1 denied/no image/deny finding, 2 bad input.")
+    parser.add_argument("--version", action="version", version="imagefam 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="check a plan of ECS API calls against a state snapshot",
+                       description="Check each step of PLAN against the state the steps before it leave. "
+                                   "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
+    p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml)")
+    p.add_argument("--state", required=True, metavar="STATE", help="state snapshot file (JSON or YAML)")
+    _add_policy_flags(p)
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("resolve", help="explain which image a family resolves to",
+                       description="Resolve FAMILY for CALLER in REGION with a trace of every candidate. "
+                                   "Exit 0: an image is chosen; 1: no image; 2: bad input.")
+    p.add_argument("--state", required=True, metavar="STATE", help="state snapshot file")
+    p.add_argument("--family", required=True, metavar="NAME", help="family name as the caller uses it "
+                   "(e.g. web, or acs:<owner UID>:web for a shared/community family)")
+    p.add_argument("--region", metavar="REGION", help="target region (required unless --all-regions)")
+    p.add_argument("--caller", required=True, metavar="UID", help="account UID making the call")
+    p.add_argument("--all-regions", action="store_true",
+                   help="resolve in every region of the state, one row per region (exit 0 if any resolves)")
+    _add_policy_flags(p)
+    p.add_argument("--format", choices=["text", "json", "api"], default="text",
+                   help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    p.set_defaults(func=cmd_resolve)
+
+    rules = sub.add_parser("rules", help="lint, list and test rule files")
+    rsub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
+    p = rsub.add_parser("lint", help="check rule files (over the shipped policy); exit 2 on errors",
+                        description="Parse and type-check rule files. Exit 0: clean; 2: errors (all listed).")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or folders (default: the shipped policy)")
+    p.add_argument("--no-default-policy", action="store_true", help="check PATHs without the shipped policy")
+    p.set_defaults(func=cmd_rules_lint)
+    p = rsub.add_parser("list", help="table of rules: id, actions, severity, error code, citation")
+    _add_policy_flags(p)
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    p.set_defaults(func=cmd_rules_list)
+    p = rsub.add_parser("test", help="run policy tests (YAML cases); default: the shipped ones",
+                        description="Run policy test files. Exit 0: all pass; 1: a failure; 2: bad test file.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: shipped tests)")
+    _add_policy_flags(p)
+    p.add_argument("--coverage", action="store_true",
+                   help="also fail unless every shipped rule has a case where it fires and one where it does not")
+    p.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    p.set_defaults(func=cmd_rules_test)
+
+    p = sub.add_parser("demo", help="the seed's story on a built-in state, each step explained")
+    p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files into DIR")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "resolve" and not args.all_regions and not args.region:
+        parser.error("resolve: --region is required unless --all-regions is given")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except PolicyError as err:
+        sys.stderr.write(str(err) + "\n")
+        return EXIT_INPUT
+    except InputError as err:
+        sys.stderr.write(f"imagefam: {err}\n")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("imagefam: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except RecursionError:
+        sys.stderr.write("imagefam: input nested too deeply\n")
+        return EXIT_INPUT
+    except MemoryError:
+        sys.stderr.write("imagefam: out of memory (input too large)\n")
+        return EXIT_INPUT
+    except Exception as err:  # a bug: say so plainly, without a traceback
+        sys.stderr.write(f"imagefam: internal error ({type(err).__name__}: {err}); please report it\n")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

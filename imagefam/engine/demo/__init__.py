@@ -1,0 +1,69 @@
+"""``imagefam demo``: the seed's story on a built-in state, every answer explained.
+
+The files beside this module (``state.yaml`` and the plans) are the demo's inputs; ``imagefam demo
+--write DIR`` copies them out so the same commands can be run by hand.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from ...rules.policy import load_policy
+from ..checker import check
+from ..loader import load_plan, load_state
+from ..render import check_text, trace_text
+from ..resolver import Resolver
+
+M, N, P = "100001", "200002", "300003"
+FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml")
+
+
+def _path(name: str) -> Path:
+    return Path(str(resources.files("imagefam.engine.demo").joinpath(name)))
+
+
+def _section(title: str, command: str, body: str) -> str:
+    bar = "=" * 78
+    return f"{bar}\n{title}\n  $ {command}\n{bar}\n{body}\n"
+
+
+def run_demo() -> str:
+    policy = load_policy()
+    state = load_state(_path("state.yaml"))
+    resolver = Resolver(policy, state.images, state.taken_at)
+    out = ["imagefam demo: the image-family story from the ECS documentation, on a built-in state.",
+           f"Accounts: M={M} publishes family app-a, N={N} is M's sharee, P={P} sees only public images.",
+           "Run `imagefam demo --write DIR` to get these files and repeat any command by hand.\n"]
+
+    def resolve(title: str, family: str, region: str, caller: str) -> None:
+        cmd = f"imagefam resolve --state state.yaml --family {family} --region {region} --caller {caller}"
+        out.append(_section(title, cmd, trace_text(resolver.trace(family, region, caller))))
+
+    resolve("1. M launches from its own family: the newest Available image wins; the Deprecated one is skipped",
+            "app-a", "cn-hangzhou", M)
+    resolve("2. N uses M's shared family as acs:<M>:app-a (seed Example 1)", f"acs:{M}:app-a", "cn-hangzhou", N)
+    resolve("3. P sees only the community image m-a1: the shared m-b1 is not visible to P",
+            f"acs:{M}:app-a", "cn-hangzhou", P)
+    resolve("4. Per region: in cn-shanghai the same family resolves to that region's newest image",
+            "app-a", "cn-shanghai", M)
+    for n, (title, name) in enumerate([
+        ("rollback by deprecating the newest image: DENIED, m-b1 is still shared with N", "rollback-denied.yaml"),
+        ("the same rollback fixed: unshare first, deprecate, launch, then restore", "rollback-fixed.yaml"),
+        ("N copies the shared image and tries to join M's family (seed Examples 2 and 4)", "sharee.yaml"),
+    ], start=5):
+        result = check(state, load_plan(_path(name)), policy)
+        out.append(_section(f"{n}. {title}", f"imagefam check {name} --state state.yaml", check_text(result)))
+    return "\n".join(out)
+
+
+def write_files(folder: str | Path) -> list[Path]:
+    """Copy the demo's state and plans into ``folder`` (created if missing)."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in FILES:
+        dest = target / name
+        dest.write_text(_path(name).read_text("utf-8"), "utf-8")
+        written.append(dest)
+    return written

@@ -1,0 +1,160 @@
+"""Policy tests, in the spirit of ``opa test``: YAML files of cases run by ``imagefam rules test``.
+
+A file holds an optional shared ``state`` and a list of ``cases``. A case is either a plan
+(``caller``, ``steps``, and ``expect``: one entry per step) or a resolution (``resolve`` and
+``expect``). See docs/policy-tests.md for the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..rules.errors import InputError
+from ..rules.policy import Policy
+from .checker import check
+from .loader import parse_data, plan_from_data, state_from_data
+from .resolver import Resolver
+from .state import State
+
+STEP_KEYS = {"decision", "violations", "warnings", "notes", "resolved", "codes", "created"}
+
+
+@dataclass
+class CaseResult:
+    file: str
+    name: str
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class Coverage:
+    fires: set[str] = field(default_factory=set)
+    quiet: set[str] = field(default_factory=set)  # shown not to fire on one of its actions
+
+
+def shipped_test_files() -> list[Path]:
+    folder = resources.files("imagefam.policy").joinpath("tests")
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith((".yaml", ".yml")))
+
+
+def collect(paths: Sequence[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(x for x in p.rglob("*") if x.suffix in (".yaml", ".yml"))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder")
+    return out
+
+
+def _ids(value: Any, where: str) -> set[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{where}: expected a list of rule ids")
+    return set(value)
+
+
+def run_file(path: Path, policy: Policy, coverage: Coverage) -> list[CaseResult]:
+    data = parse_data(path.read_bytes(), path)
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+        raise InputError(f"{path}: a policy test file has 'cases' (a list) and optionally 'state'")
+    shared = data.get("state")
+    results = []
+    for i, case in enumerate(data["cases"]):
+        if not isinstance(case, dict):
+            raise InputError(f"{path}: cases[{i}] must be an object")
+        name = str(case.get("name", f"case {i}"))
+        where = f"{path}: case {name!r}"
+        state_data = case.get("state", shared)
+        if state_data is None:
+            raise InputError(f"{where}: no state (give one on the case or the file)")
+        state = state_from_data(state_data, path)
+        result = CaseResult(str(path), name)
+        if "resolve" in case:
+            _run_resolve(case, state, policy, result, where)
+        else:
+            _run_plan(case, state, policy, result, coverage, where)
+        results.append(result)
+    return results
+
+
+def _run_resolve(case: dict[str, Any], state: State, policy: Policy, result: CaseResult, where: str) -> None:
+    q = case["resolve"]
+    if not isinstance(q, dict) or not {"family", "region", "caller"} <= set(q):
+        raise InputError(f"{where}: resolve needs family, region and caller")
+    expect = case.get("expect") or {}
+    trace = Resolver(policy, state.images, state.taken_at).trace(str(q["family"]), str(q["region"]), str(q["caller"]))
+    got = trace.image.ImageId if trace.image else None
+    if "image" in expect and expect["image"] != got:
+        result.failures.append(f"resolved {got}, expected {expect['image']}")
+    if "tie" in expect and bool(expect["tie"]) != trace.tie:
+        result.failures.append(f"tie is {trace.tie}, expected {expect['tie']}")
+    verdicts = {c.image.ImageId: c.requirement or c.verdict for c in trace.candidates}
+    for image_id, want in (expect.get("excluded") or {}).items():
+        if verdicts.get(image_id) != want:
+            result.failures.append(f"{image_id}: {verdicts.get(image_id)}, expected excluded by {want}")
+
+
+def _run_plan(case: dict[str, Any], state: State, policy: Policy, result: CaseResult, coverage: Coverage,
+              where: str) -> None:
+    plan = plan_from_data({"caller": case.get("caller"), "steps": case.get("steps")}, where)
+    expects = case.get("expect")
+    if not isinstance(expects, list) or len(expects) != len(plan.steps):
+        raise InputError(f"{where}: 'expect' needs one entry per step ({len(plan.steps)})")
+    outcome = check(state, plan, policy)
+    for s, exp in zip(outcome.steps, expects, strict=True):
+        if not isinstance(exp, dict) or not set(exp) <= STEP_KEYS:
+            raise InputError(f"{where}: step {s.step.index}: expectation keys are {', '.join(sorted(STEP_KEYS))}")
+        got = {"violations": {f.rule for f in s.violations}, "warnings": {f.rule for f in s.warnings},
+               "notes": {f.rule for f in s.notes}}
+        decision = "allow" if s.allowed else "deny"
+        if "decision" in exp and exp["decision"] != decision:
+            why = "; ".join(f.message for f in s.violations) or "no rule denied"
+            result.failures.append(f"step {s.step.index}: {decision}, expected {exp['decision']} ({why})")
+        for key, severity in (("violations", "deny"), ("warnings", "warn"), ("notes", "info")):
+            fired = got[key]
+            coverage.fires |= fired
+            if key in exp:
+                want = _ids(exp[key], f"{where}: step {s.step.index}: {key}")
+                if want != fired:
+                    result.failures.append(f"step {s.step.index}: {key} {sorted(fired)}, expected {sorted(want)}")
+                coverage.quiet |= {r.id for r in policy.by_action.get(s.step.action, ())
+                                   if r.severity == severity and r.id not in fired}
+        if "codes" in exp:
+            codes = sorted(f.error_code for f in s.violations if f.error_code)
+            if sorted(exp["codes"]) != codes:
+                result.failures.append(f"step {s.step.index}: error codes {codes}, expected {sorted(exp['codes'])}")
+        if "resolved" in exp and exp["resolved"] != s.resolved_image_id:
+            result.failures.append(f"step {s.step.index}: resolved {s.resolved_image_id}, expected {exp['resolved']}")
+        if "created" in exp and exp["created"] != s.created_image_id:
+            result.failures.append(f"step {s.step.index}: created {s.created_image_id}, expected {exp['created']}")
+
+
+def run(paths: Sequence[str | Path], policy: Policy) -> tuple[list[CaseResult], Coverage]:
+    coverage = Coverage()
+    results: list[CaseResult] = []
+    for f in collect(paths) if paths else shipped_test_files():
+        results += run_file(f, policy, coverage)
+    return results, coverage
+
+
+def uncovered(policy: Policy, coverage: Coverage, shipped_only: bool = True) -> list[str]:
+    """Rules lacking a case where they fire or a case where they stay quiet."""
+    out = []
+    for r in policy.rules:
+        if shipped_only and not r.shipped:
+            continue
+        missing = [w for w, ok in (("fires", r.id in coverage.fires), ("does not fire", r.id in coverage.quiet))
+                   if not ok]
+        if missing:
+            out.append(f"{r.id}: no case where it {' / '.join(missing)}")
+    return out
