@@ -89,6 +89,7 @@ def api_body(trace: Trace) -> dict[str, Any]:
     img = trace.image
     if img is None:
         return {}
+    alias: str
     if img.ImageOwnerAlias is not None:
         alias = img.ImageOwnerAlias
     else:

@@ -59,10 +59,16 @@ def _sort(items: list[Image], res: Resolution, ctx: Ctx) -> list[Image]:
         ctx.it = img
         keyed.append((img, [k(ctx) for k, _, _ in res.order]))
     for i in range(len(res.order) - 1, -1, -1):  # stable sort, last key first
-        desc = res.order[i][1]
-        keyed.sort(key=lambda p, i=i: (p[1][i] is not None, p[1][i]), reverse=desc)
+        keyed.sort(key=_key_at(i), reverse=res.order[i][1])
     ctx.it = None
     return [img for img, _ in keyed]
+
+
+def _key_at(i: int) -> Callable[[tuple[Image, list[Any]]], tuple[bool, Any]]:
+    def key(pair: tuple[Image, list[Any]]) -> tuple[bool, Any]:
+        return (pair[1][i] is not None, pair[1][i])
+
+    return key
 
 
 class Resolver:

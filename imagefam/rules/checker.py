@@ -16,8 +16,21 @@ from dataclasses import dataclass, field
 from . import ast
 from .errors import Reporter, Span, did_you_mean
 from .types import (
-    ANY, BOOL, INT, NULL, STRING, TIME, TYPE_NAMES, Ty, assignable, list_of, parse_type_name,
-    record, record_fields, record_names, unify,
+    ANY,
+    BOOL,
+    INT,
+    NULL,
+    STRING,
+    TIME,
+    TYPE_NAMES,
+    Ty,
+    assignable,
+    list_of,
+    parse_type_name,
+    record,
+    record_fields,
+    record_names,
+    unify,
 )
 
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=")
@@ -113,7 +126,7 @@ class Checker:
                     if nxt not in self.defs:
                         continue
                     if state.get(nxt) == 1:
-                        cycle = path[path.index(nxt):] + [nxt]
+                        cycle = [*path[path.index(nxt):], nxt]
                         d = self.defs[nxt]
                         self.reporter = self._rep(d.source)
                         self.error(d.span, "definitions are recursive: " + " -> ".join(cycle),
@@ -386,10 +399,10 @@ class Checker:
             self.error(e.span, f"invalid regular expression: {err}")
 
     def _enum_literal(self, t: Ty, other: ast.Expr) -> None:
-        if t.kind == "enum" and isinstance(other, ast.Literal) and other.kind == "string":
-            if other.value not in t.values:
-                hint = did_you_mean(str(other.value), t.values) or "values: " + ", ".join(t.values)
-                self.error(other.span, f"{other.value!r} is not a possible value here", hint)
+        if (t.kind == "enum" and isinstance(other, ast.Literal) and other.kind == "string"
+                and other.value not in t.values):
+            hint = did_you_mean(str(other.value), t.values) or "values: " + ", ".join(t.values)
+            self.error(other.span, f"{other.value!r} is not a possible value here", hint)
 
     def _call(self, e: ast.Call, scope: Scope) -> Ty:
         span = e.func_span or e.span

@@ -200,6 +200,7 @@ class Compiler:
             return lambda c: left(c) == right(c)
         if op == "!=":
             return lambda c: left(c) != right(c)
+        test: Callable[[Any, Any], Any]
         if op in _ORDER:
             test = _ORDER[op]
         elif op == "in":
@@ -215,9 +216,10 @@ class Compiler:
             def test(a: Any, b: Any) -> bool:
                 return bool(a.endswith(b))
         else:  # contains (string or list); matches always has a literal pattern
-            test = operator.contains
+            def test(a: Any, b: Any) -> bool:
+                return b in a
 
-        def compare(c: Ctx) -> bool | None:
+        def compare(c: Ctx) -> Any:
             a = left(c)
             if a is None:
                 return None
@@ -318,7 +320,8 @@ class Compiler:
 
             return call_def
         assert e.func in BUILTINS
-        return getattr(self, "_b_" + e.func)(e)
+        builder: Callable[[ast.Call], Fn] = getattr(self, "_b_" + e.func)
+        return builder(e)
 
     def _b_count(self, e: ast.Call) -> Fn:
         f = self.compile(e.args[0])
@@ -331,7 +334,7 @@ class Compiler:
     def _quantifier(self, e: ast.Call, want: bool) -> Fn:
         src, cond = self.compile(e.args[0]), self.compile(e.args[1])
 
-        def quant(c: Ctx) -> bool | None:
+        def quant(c: Ctx) -> Any:
             items = src(c)
             if items is None:
                 return None

@@ -15,8 +15,14 @@ from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, v_args
+from lark.exceptions import (
+    LarkError,
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 from lark.visitors import Transformer_NonRecursive
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
 from .errors import Diagnostic, Reporter, Source, Span
@@ -89,7 +95,7 @@ def parse_time(text: str) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class _Build(Transformer_NonRecursive):  # type: ignore[misc]
+class _Build(Transformer_NonRecursive[Token, Any]):
     """Builds AST nodes from Lark's tree bottom-up, without recursion."""
 
     def __init__(self, source: Source, offset: int, reporter: Reporter) -> None:
@@ -111,7 +117,7 @@ class _Build(Transformer_NonRecursive):  # type: ignore[misc]
         return self._node(ast.Literal(self._s(meta), unescape(str(c[0])), "string"))
 
     @v_args(meta=True)
-    def int(self, meta: Any, c: list[Any]) -> ast.Expr:
+    def int_lit(self, meta: Any, c: list[Any]) -> ast.Expr:
         text = str(c[0])
         if len(text) > 18:
             self.reporter.error(self._s(meta), f"integer literal {text[:20]}... is too large")
@@ -139,7 +145,7 @@ class _Build(Transformer_NonRecursive):  # type: ignore[misc]
         return self._node(ast.Literal(self._s(meta), None, "null"))
 
     @v_args(meta=True)
-    def list(self, meta: Any, c: list[Any]) -> ast.Expr:
+    def list_lit(self, meta: Any, c: list[Any]) -> ast.Expr:
         return self._node(ast.ListLit(self._s(meta), [x for x in c if x is not None]))
 
     @v_args(meta=True)
@@ -180,7 +186,7 @@ class _Build(Transformer_NonRecursive):  # type: ignore[misc]
     def compare(self, meta: Any, c: list[Any]) -> ast.Expr:
         return self._node(ast.Compare(self._s(meta), str(c[1]), c[0], c[2]))
 
-    def _binary(op: str) -> Any:  # type: ignore[misc]  # noqa: N805 - a method factory
+    def _binary(op: str) -> Any:  # type: ignore[misc]
         @v_args(meta=True)
         def method(self: _Build, meta: Any, c: list[Any]) -> ast.Expr:
             return self._node(ast.Compare(self._s(meta), op, c[0], c[1]))
