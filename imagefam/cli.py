@@ -52,13 +52,18 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from .engine.checker import check
     from .engine.loader import load_plan, load_state
-    from .engine.render import check_text, to_json_text
+    from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args)
     state = load_state(args.state)
     plan = load_plan(args.plan)
     result = check(state, plan, policy)
-    text = to_json_text(result.to_json()) if args.format == "json" else check_text(result)
+    if args.format == "json":
+        text = to_json_text(result.to_json())
+    elif args.format == "junit":
+        text = check_junit(result)
+    else:
+        text = check_text(result)
     write_output(text, args.output)
     return EXIT_OK if result.allowed else EXIT_FAIL
 
@@ -110,6 +115,26 @@ def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:
             text += f"drift: regions resolve to {len(names)} different image names\n"
     write_output(text, args.output)
     return EXIT_OK if any(r["image_id"] for r in rows) else EXIT_FAIL
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .engine.loader import load_states
+    from .engine.render import report_junit, report_text, to_json_text
+    from .engine.report import report
+
+    policy = _policy(args)
+    state = load_states(args.state)
+    for note in state.notes:
+        sys.stderr.write(f"imagefam: warning: {note}\n")
+    rep = report(state, policy)
+    if args.format == "json":
+        text = to_json_text(rep.to_json())
+    elif args.format == "junit":
+        text = report_junit(rep, [r.id for r in policy.rules if r.kind == "audit"])
+    else:
+        text = report_text(rep, markdown=args.format == "markdown")
+    write_output(text, args.output)
+    return EXIT_FAIL if rep.denied else EXIT_OK
 
 
 def cmd_rules_lint(args: argparse.Namespace) -> int:
@@ -199,9 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml)")
     p.add_argument("--state", required=True, metavar="STATE", help="state snapshot file (JSON or YAML)")
     _add_policy_flags(p)
-    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+    p.add_argument("--format", choices=["text", "json", "junit"], default="text",
+                   help="text (table and reasons), json (the contract object) or junit (a test case per step)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("report", help="compliance report over state snapshots (audit rules)",
+                       description="Run the audit rules over every image, family and account of the state(s). "
+                                   "Exit 0: no deny finding; 1: at least one; 2: bad input.")
+    p.add_argument("--state", required=True, nargs="+", metavar="STATE",
+                   help="state file(s); several are merged (e.g. one per region)")
+    _add_policy_flags(p)
+    p.add_argument("--format", choices=["text", "markdown", "json", "junit"], default="text",
+                   help="text, markdown (for a pull request), json (the contract object) or junit (a case per rule)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("resolve", help="explain which image a family resolves to",
                        description="Resolve FAMILY for CALLER in REGION with a trace of every candidate. "

@@ -155,6 +155,25 @@ def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
     return State(ImageStore(sf.Images), sf.TakenAt, str(p))
 
 
+def load_states(paths: list[str] | list[Path]) -> State:
+    """Load and merge several state files (pages or regions); an ImageId in two files is an error."""
+    states = [load_state(p) for p in paths]
+    if len(states) == 1:
+        return states[0]
+    merged: dict[str, Image] = {}
+    origin: dict[str, str] = {}
+    for st in states:
+        for img in st.images:
+            if img.ImageId in merged and merged[img.ImageId] != img:
+                raise InputError(f"{st.source}: ImageId {img.ImageId} also in {origin[img.ImageId]} with other values")
+            merged[img.ImageId] = img
+            origin[img.ImageId] = st.source
+    times = [s.taken_at for s in states if s.taken_at is not None]
+    notes = [n for s in states for n in s.notes]
+    return State(ImageStore(merged.values()), min(times) if times else None, ", ".join(s.source for s in states),
+                 notes)
+
+
 # ---- plans ----
 
 METADATA_KEYS = ("caller", "channel", "creates")

@@ -2,7 +2,8 @@
 
 A file holds an optional shared ``state`` and a list of ``cases``. A case is either a plan
 (``caller``, ``steps``, and ``expect``: one entry per step) or a resolution (``resolve`` and
-``expect``). See docs/policy-tests.md for the format.
+``expect``) or a report (``report: true`` and ``expect: {findings: [...]}``). See
+docs/policy-tests.md for the format.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def run_file(path: Path, policy: Policy, coverage: Coverage) -> list[CaseResult]
         result = CaseResult(str(path), name)
         if "resolve" in case:
             _run_resolve(case, state, policy, result, where)
+        elif "report" in case:
+            _run_report(case, state, policy, result, coverage, where)
         else:
             _run_plan(case, state, policy, result, coverage, where)
         results.append(result)
@@ -102,6 +105,33 @@ def _run_resolve(case: dict[str, Any], state: State, policy: Policy, result: Cas
     for image_id, want in (expect.get("excluded") or {}).items():
         if verdicts.get(image_id) != want:
             result.failures.append(f"{image_id}: {verdicts.get(image_id)}, expected excluded by {want}")
+
+
+def _run_report(case: dict[str, Any], state: State, policy: Policy, result: CaseResult, coverage: Coverage,
+                where: str) -> None:
+    """``report: true`` and ``expect: {findings: [{rule, <subject keys>...}]}``: the exact findings."""
+    from .report import report
+
+    expect = case.get("expect") or {}
+    wanted = expect.get("findings")
+    if not isinstance(wanted, list) or not all(isinstance(w, dict) and "rule" in w for w in wanted):
+        raise InputError(f"{where}: a report case expects 'findings': a list of {{rule, subject keys...}}")
+    rep = report(state, policy)
+    got = [(f.rule, f.subject) for f in rep.findings]
+    unmatched = list(got)
+    for w in wanted:
+        keys = {k: str(v) for k, v in w.items() if k != "rule"}
+        hit = next((g for g in unmatched if g[0] == w["rule"] and all(g[1].get(k) == v for k, v in keys.items())),
+                   None)
+        if hit is None:
+            result.failures.append(f"expected finding {w} did not occur")
+        else:
+            unmatched.remove(hit)
+    for rule, subject in unmatched:
+        result.failures.append(f"unexpected finding {rule} on {subject}")
+    fired = {rule for rule, _ in got}
+    coverage.fires |= fired
+    coverage.quiet |= {r.id for r in policy.rules if r.kind == "audit" and r.id not in fired}
 
 
 def _run_plan(case: dict[str, Any], state: State, policy: Policy, result: CaseResult, coverage: Coverage,

@@ -101,3 +101,84 @@ def api_body(trace: Trace) -> dict[str, Any]:
         "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in sorted((img.Tags or {}).items())]},
     }
     return {"Image": body}
+
+
+# ---- reports ----
+
+
+def _group_key(f: Any) -> tuple[str, str, str]:
+    s = f.subject
+    return (s.get("owner", "(public)"), s.get("region", "-"), s.get("family", "-"))
+
+
+def _summary_rows(rep: Any) -> list[list[Any]]:
+    counts: dict[str, dict[str, int]] = {}
+    for f in rep.findings:
+        counts.setdefault(f.rule, {"deny": 0, "warn": 0, "info": 0})[f.severity] += 1
+    return [[rule, c["deny"], c["warn"], c["info"]] for rule, c in sorted(counts.items())]
+
+
+def report_text(rep: Any, markdown: bool = False) -> str:
+    fmt = "github" if markdown else "simple"
+    s = rep.summary()
+    sev = s["by_severity"]
+    head = (f"{s['images']} images, {s['families']} families, {s['accounts']} account-regions: "
+            f"{sev['deny']} deny, {sev['warn']} warn, {sev['info']} info")
+    out = [f"## imagefam compliance report\n\n{head}\n" if markdown else f"imagefam compliance report: {head}\n"]
+    if rep.findings:
+        out.append(tabulate(_summary_rows(rep), headers=["rule", "deny", "warn", "info"], tablefmt=fmt))
+    groups: dict[tuple[str, str, str], list[Any]] = {}
+    for f in rep.findings:
+        groups.setdefault(_group_key(f), []).append(f)
+    for (owner, region, family), items in groups.items():
+        title = f"account {owner} / region {region} / family {family}"
+        out.append(f"\n### {title}\n" if markdown else f"\n{title}")
+        for f in items:
+            subject = f" ({f.subject['image_id']})" if "image_id" in f.subject else ""
+            if markdown:
+                out.append(f"- **{f.severity.upper()}** `{f.rule}`{subject}: {f.message}")
+            else:
+                out.append(f"  {f.severity.upper():4} {f.rule}{subject}: {f.message}")
+    if not rep.findings:
+        out.append("no findings")
+    return "\n".join(out) + "\n"
+
+
+def junit_xml(suite: str, cases: list[tuple[str, str, list[tuple[str, str]]]]) -> str:
+    """JUnit XML: ``cases`` are (classname, name, [(severity, message)]); deny -> failure, others -> system-out."""
+    from xml.etree import ElementTree as ET
+
+    failures = sum(1 for _, _, msgs in cases if any(s == "deny" for s, _ in msgs))
+    root = ET.Element("testsuites", name="imagefam", tests=str(len(cases)), failures=str(failures))
+    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),
+                       errors="0", skipped="0")
+    for classname, name, msgs in cases:
+        tc = ET.SubElement(ts, "testcase", classname=classname, name=name)
+        denies = [m for s, m in msgs if s == "deny"]
+        if denies:
+            fail = ET.SubElement(tc, "failure", message=denies[0][:200], type="deny")
+            fail.text = "\n".join(denies)
+        others = [f"{s}: {m}" for s, m in msgs if s != "deny"]
+        if others:
+            ET.SubElement(tc, "system-out").text = "\n".join(others)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def report_junit(rep: Any, rule_ids: list[str]) -> str:
+    """One test case per audit rule: failed when it has deny findings."""
+    by_rule: dict[str, list[tuple[str, str]]] = {r: [] for r in rule_ids}
+    for f in rep.findings:
+        by_rule.setdefault(f.rule, []).append((f.severity, f.message))
+    return junit_xml("imagefam report", [("imagefam.audit", rule, msgs) for rule, msgs in by_rule.items()])
+
+
+def check_junit(result: CheckResult) -> str:
+    """One test case per plan step: failed when the step is denied."""
+    cases = []
+    for s in result.steps:
+        msgs = [("deny", f"{f.rule}: {f.message}" + (f" [{f.error_code}]" if f.error_code else ""))
+                for f in s.violations]
+        msgs += [("warn", f"{f.rule}: {f.message}") for f in s.warnings]
+        cases.append(("imagefam.check", f"step {s.step.index} {s.step.action}", msgs))
+    return junit_xml("imagefam check", cases)

@@ -30,7 +30,9 @@ from .errors import Diagnostic, Reporter, Source, Span
 MAX_BYTES = 2_000_000
 MAX_DEPTH = 64
 
-_DECL_START = re.compile(r"^[ \t]*(def|rule|audit|resolve)\b", re.MULTILINE)
+# ``def``/``rule``/``audit`` are keywords and never appear inside an expression; ``resolve`` is
+# also a builtin function, so only ``resolve candidates`` starts a declaration.
+_DECL_START = re.compile(r"^[ \t]*(def|rule|audit|resolve(?=\s+candidates))\b", re.MULTILINE)
 _FRIENDLY = {
     "NAME": "a name",
     "RULE_ID": "a rule id",

@@ -1,0 +1,94 @@
+"""Compliance reports: the policy's audit rules over every image, family and account of a state.
+
+Scopes are built in one pass: families group images by (owner, region, family name), accounts by
+(owner, region). Findings are plain data; renderers format them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from ..rules.policy import Policy, load_policy
+from ..rules.runtime import Ctx
+from .decisions import Finding, evaluate
+from .models import Account, Family, Image
+from .resolver import Resolver
+from .state import State
+
+SEVERITIES = ("deny", "warn", "info")
+
+
+@dataclass
+class Report:
+    findings: list[Finding]
+    images: int
+    families: int
+    accounts: int
+
+    @property
+    def denied(self) -> bool:
+        return any(f.severity == "deny" for f in self.findings)
+
+    def summary(self) -> dict[str, Any]:
+        by_sev = Counter(f.severity for f in self.findings)
+        by_rule = Counter(f.rule for f in self.findings)
+        return {"by_severity": {s: by_sev.get(s, 0) for s in SEVERITIES},
+                "by_rule": dict(sorted(by_rule.items())),
+                "total": len(self.findings), "images": self.images, "families": self.families,
+                "accounts": self.accounts}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"findings": [{"rule": f.rule, "severity": f.severity, "message": f.message,
+                              "subject": f.subject} for f in self.findings],
+                "summary": self.summary()}
+
+
+def scopes(state: State) -> tuple[list[Family], list[Account]]:
+    fams: dict[tuple[str | None, str, str], list[Image]] = {}
+    accts: dict[tuple[str, str], list[Image]] = {}
+    for img in state.images:
+        if img.ImageFamily is not None:
+            fams.setdefault((img.ImageOwnerId, img.RegionId, img.ImageFamily), []).append(img)
+        if img.ImageOwnerId is not None and img.ImageOwnerAlias is None:
+            accts.setdefault((img.ImageOwnerId, img.RegionId), []).append(img)
+    families = [Family(name, region, owner, tuple(sorted(imgs, key=lambda i: i.ImageId)))
+                for (owner, region, name), imgs in sorted(fams.items(), key=lambda kv: (kv[0][0] or "", kv[0][1], kv[0][2]))]
+    accounts = [Account(owner, region, tuple(sorted(imgs, key=lambda i: i.ImageId)),
+                        tuple(sorted({i.ImageFamily for i in imgs if i.ImageFamily is not None})))
+                for (owner, region), imgs in sorted(accts.items())]
+    return families, accounts
+
+
+def report(state: State, policy: Policy | None = None) -> Report:
+    """Run every audit rule of ``policy`` over ``state``."""
+    policy = policy or load_policy()
+    resolve_fn = Resolver(policy, state.images, state.taken_at).image if policy.resolution else None
+    families, accounts = scopes(state)
+    findings: list[Finding] = []
+
+    def run(scope: str, subjects: list[Any], subject_of: Any) -> None:
+        rules = policy.audits.get(scope, [])
+        if not rules:
+            return
+        for subj in subjects:
+            ctx = Ctx(state.images, taken_at=state.taken_at, resolve=resolve_fn, **{scope: subj})
+            for rule in rules:
+                f = evaluate(rule, ctx)
+                if f is not None:
+                    f.subject = subject_of(subj)
+                    findings.append(f)
+
+    images = sorted(state.images, key=lambda i: (i.ImageOwnerId or "", i.RegionId, i.ImageId))
+    run("image", images, lambda i: {k: v for k, v in {"image_id": i.ImageId, "region": i.RegionId,
+                                                       "owner": i.ImageOwnerId, "family": i.ImageFamily}.items()
+                                    if v is not None})
+    run("family", families, lambda f: {k: v for k, v in {"family": f.Name, "region": f.RegionId,
+                                                          "owner": f.OwnerId}.items() if v is not None})
+    run("account", accounts, lambda a: {"owner": a.OwnerId, "region": a.RegionId})
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: (f.subject.get("owner", ""), f.subject.get("region", ""),
+                                 f.subject.get("family", ""), order[f.severity], f.rule,
+                                 f.subject.get("image_id", "")))
+    return Report(findings, len(state.images), len(families), len(accounts))
