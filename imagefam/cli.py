@@ -51,6 +51,7 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .engine.checker import check
+    from .engine.ci import check_github, check_sarif
     from .engine.loader import load_plan, load_state
     from .engine.render import check_junit, check_text, to_json_text
 
@@ -62,6 +63,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         text = to_json_text(result.to_json())
     elif args.format == "junit":
         text = check_junit(result)
+    elif args.format == "sarif":
+        text = to_json_text(check_sarif(result, policy))
+    elif args.format == "github":
+        text = check_github(result)
     else:
         text = check_text(result)
     write_output(text, args.output)
@@ -118,6 +123,7 @@ def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .engine.ci import report_github, report_sarif
     from .engine.loader import load_states
     from .engine.render import report_junit, report_text, to_json_text
     from .engine.report import report
@@ -131,6 +137,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = to_json_text(rep.to_json())
     elif args.format == "junit":
         text = report_junit(rep, [r.id for r in policy.rules if r.kind == "audit"])
+    elif args.format == "sarif":
+        text = to_json_text(report_sarif(rep, policy, list(args.state)))
+    elif args.format == "github":
+        text = report_github(rep, list(args.state))
     else:
         text = report_text(rep, markdown=args.format == "markdown")
     write_output(text, args.output)
@@ -224,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml)")
     p.add_argument("--state", required=True, metavar="STATE", help="state snapshot file (JSON or YAML)")
     _add_policy_flags(p)
-    p.add_argument("--format", choices=["text", "json", "junit"], default="text",
-                   help="text (table and reasons), json (the contract object) or junit (a test case per step)")
+    p.add_argument("--format", choices=["text", "json", "junit", "sarif", "github"], default="text",
+                   help="text (table and reasons), json (the contract object), junit (a test case per step), "
+                        "sarif (SARIF 2.1.0, results at the step's line) or github (workflow annotations)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     p.set_defaults(func=cmd_check)
 
@@ -235,8 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", required=True, nargs="+", metavar="STATE",
                    help="state file(s); several are merged (e.g. one per region)")
     _add_policy_flags(p)
-    p.add_argument("--format", choices=["text", "markdown", "json", "junit"], default="text",
-                   help="text, markdown (for a pull request), json (the contract object) or junit (a case per rule)")
+    p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github"], default="text",
+                   help="text, markdown (for a pull request), json (the contract object), junit (a case per "
+                        "rule), sarif (SARIF 2.1.0) or github (workflow annotations)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     p.set_defaults(func=cmd_report)
 
