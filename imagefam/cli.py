@@ -160,7 +160,8 @@ def cmd_rules_lint(args: argparse.Namespace) -> int:
     for w in policy.warnings:
         sys.stderr.write(w.render() + "\n")
     sys.stdout.write(f"ok: {len(policy.rules)} rules in {len(policy.files)} files"
-                     + (f", {len(policy.warnings)} warnings" if policy.warnings else "") + "\n")
+                     + (f", {len(policy.warnings)} warning{'s' if len(policy.warnings) != 1 else ''}"
+                        if policy.warnings else "") + "\n")
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ a fifth of the memory of ``BaseModel`` instances and validate twice as fast.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -65,7 +66,7 @@ class Image:
     Tags: Annotated[dict[str, str] | None, BeforeValidator(_tags)] = None
 
 
-IMAGE_FIELDS: tuple[str, ...] = tuple(Image.__dataclass_fields__)
+IMAGE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Image))
 
 
 class Request(BaseModel):

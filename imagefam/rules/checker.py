@@ -81,6 +81,15 @@ def is_pascal(name: str) -> bool:
     return name[:1].isupper()
 
 
+def _walk(e: ast.Expr) -> list[ast.Expr]:
+    out, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        out.append(x)
+        stack.extend(x.children())
+    return out
+
+
 class Checker:
     """Types expressions for one policy. ``defs`` holds every definition in force (all files)."""
 
@@ -145,6 +154,21 @@ class Checker:
         for name in order:
             self._type_def(self.defs[name])
 
+    def defs_using_resolve(self) -> set[str]:
+        """Definitions that call resolve(), directly or through other definitions."""
+        direct = {n for n, d in self.defs.items() if any(
+            isinstance(e, ast.Call) and e.func == "resolve" for e in _walk(d.body))}
+        calls = {n: self._called_defs(d) for n, d in self.defs.items()}
+        out = set(direct)
+        changed = True
+        while changed:
+            changed = False
+            for n, callees in calls.items():
+                if n not in out and callees & out:
+                    out.add(n)
+                    changed = True
+        return out
+
     def _called_defs(self, d: ast.Def) -> set[str]:
         out: set[str] = set()
         stack: list[ast.Expr] = [d.body]
@@ -163,6 +187,9 @@ class Checker:
         ptypes: list[Ty] = []
         for p in d.params or []:
             t = self._param_type(p.type)
+            if p.name[:1].isupper() or p.name == "it" or p.name in BUILTINS:
+                self.error(p.span, f"parameter name {p.name!r} is reserved",
+                           "PascalCase names are fields and `it` is the current element; pick a lower-case name")
             ptypes.append(t)
             if p.name in vars_ and p.name not in self.globals:
                 self.error(p.span, f"parameter {p.name!r} is declared twice")
@@ -323,8 +350,8 @@ class Checker:
         assert e.source is not None and e.cond is not None
         src = self.expr(e.source, scope)
         elem = self._elem(src, e.source.span, "'where'")
-        self.expect(e.cond, scope.with_it(elem), "bool", "a 'where' condition")
-        return list_of(elem).opt(src.nullable)
+        cond = self.expect(e.cond, scope.with_it(elem), "bool", "a 'where' condition")
+        return list_of(elem).opt(src.nullable or cond.nullable)
 
     def _elem(self, src: Ty, span: Span, what: str) -> Ty:
         if src.kind == "any":

@@ -114,8 +114,22 @@ class _Build(Transformer_NonRecursive[Token, Any]):
         return node
 
     # -- atoms --
+    def _escapes(self, tok: Token) -> None:
+        """Report escapes other than \\n \\t \\" \\\\ (a regex's \\d must be written \\\\d)."""
+        raw, i = str(tok), 0
+        while i < len(raw) - 1:
+            if raw[i] == "\\":
+                if raw[i + 1] not in 'nt"\\':
+                    self.reporter.error(Span.point((tok.line or 1) + self.offset, (tok.column or 1) + i, 2),
+                                        f"unknown escape {raw[i:i + 2]!r} in a string",
+                                        "escapes are \\n \\t \\\" and \\\\; in a regex write \\\\d for \\d")
+                i += 2
+            else:
+                i += 1
+
     @v_args(meta=True)
     def string(self, meta: Any, c: list[Any]) -> ast.Expr:
+        self._escapes(c[0])
         return self._node(ast.Literal(self._s(meta), unescape(str(c[0])), "string"))
 
     @v_args(meta=True)
@@ -233,12 +247,15 @@ class _Build(Transformer_NonRecursive[Token, Any]):
         return str(c[0])
 
     def code_clause(self, c: list[Any]) -> tuple[str, Any]:
+        self._escapes(c[0])
         return ("code", (c[0], unescape(str(c[0]))))
 
     def cites_clause(self, c: list[Any]) -> tuple[str, Any]:
+        self._escapes(c[0])
         return ("cites", (c[0], unescape(str(c[0]))))
 
     def message_clause(self, c: list[Any]) -> tuple[str, Any]:
+        self._escapes(c[0])
         return ("message", (c[0], self.template(c[0])))
 
     def template(self, tok: Token) -> ast.Template:
@@ -372,7 +389,8 @@ def parse_module(source: Source, reporter: Reporter) -> ast.Module:
     """Parse a whole rule file; syntax errors go to ``reporter``, good declarations are kept."""
     module = ast.Module(source)
     if len(source.text.encode("utf-8", "replace")) > MAX_BYTES:
-        reporter.error(Span.point(1, 1), f"rule file is {len(source.text):,} characters; the limit is {MAX_BYTES:,}")
+        size = len(source.text.encode("utf-8", "replace"))
+        reporter.error(Span.point(1, 1), f"rule file is {size:,} bytes; the limit is {MAX_BYTES:,}")
         return module
     for offset, chunk in _chunks(source.text):
         if not chunk.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in chunk.splitlines()):

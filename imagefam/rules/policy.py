@@ -17,6 +17,7 @@ from typing import Any
 from ..engine.models import ACTIONS, AUDIT_SCOPES
 from . import ast
 from .checker import BUILTINS, Checker, Scope
+from .checker import _walk as walk
 from .compiler import Compiler, Fn
 from .errors import Diagnostic, InputError, PolicyError, Reporter, Source, Span, did_you_mean
 from .parser import parse_module
@@ -140,6 +141,7 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
     rules: dict[str, tuple[ast.RuleDecl, bool]] = {}
     resolve: ast.ResolveDecl | None = None
     files: list[str] = []
+    extra_resolves: list[ast.ResolveDecl] = []  # duplicates: still checked, never used
     for shipped, sources in layers:
         layer_defs: dict[str, ast.Def] = {}
         layer_rules: dict[str, ast.RuleDecl] = {}
@@ -150,7 +152,8 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
             module = parse_module(src, rep)
             for decl in module.decls:
                 if isinstance(decl, ast.Def):
-                    _check_def_name(decl, rep)
+                    if not _check_def_name(decl, rep):
+                        continue
                     if decl.name in layer_defs:
                         first = layer_defs[decl.name]
                         rep.error(decl.span, f"definition {decl.name!r} is defined twice",
@@ -166,6 +169,7 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
                     if layer_resolve is not None:
                         rep.error(decl.span, "more than one 'resolve' block",
                                   f"first at {layer_resolve.source.name}:{layer_resolve.span.line}")
+                        extra_resolves.append(layer_resolve)
                     layer_resolve = decl
         defs.update(layer_defs)
         for rid, decl in layer_rules.items():
@@ -177,9 +181,9 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
     for decl, _ in rules.values():
         checker.reporter = reporters[decl.source.name]
         _check_rule(checker, decl)
-    if resolve is not None:
-        checker.reporter = reporters[resolve.source.name]
-        _check_resolve(checker, resolve)
+    for block in [*extra_resolves, *([resolve] if resolve is not None else [])]:
+        checker.reporter = reporters[block.source.name]
+        _check_resolve(checker, block)
 
     diagnostics = [d for r in reporters.values() for d in r.diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
@@ -193,12 +197,15 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
     return Policy(compiled, resolution, files, warnings)
 
 
-def _check_def_name(d: ast.Def, rep: Reporter) -> None:
+def _check_def_name(d: ast.Def, rep: Reporter) -> bool:
     if d.name[:1].isupper():
         rep.error(d.span, f"definition name {d.name!r} starts upper case",
                   "PascalCase names are image and request fields; start definitions lower case")
-    elif d.name in BUILTINS or d.name in CTX_NAMES or d.name == "it":
+        return False
+    if d.name in BUILTINS or d.name in CTX_NAMES or d.name == "it":
         rep.error(d.span, f"{d.name!r} is a built-in name and cannot be redefined")
+        return False
+    return True
 
 
 def _base_vars() -> dict[str, Ty]:
@@ -267,6 +274,13 @@ def _resolve_scope() -> Scope:
 
 def _check_resolve(checker: Checker, decl: ast.ResolveDecl) -> None:
     scope = _resolve_scope()
+    via_defs = checker.defs_using_resolve()
+    exprs = [decl.candidates, *(r.cond for r in decl.requirements), *(k.expr for k in decl.order)]
+    for expr in exprs:
+        for e in walk(expr):
+            if isinstance(e, ast.Call) and (e.func == "resolve" or e.func in via_defs):
+                checker.error(e.func_span or e.span, f"the resolution policy cannot call {e.func}() "
+                              "(it would resolve families while resolving one)")
     t = checker.expr(decl.candidates, scope)
     if t.kind not in ("any", "list") or (t.elem and t.elem.kind not in ("any", "record")):
         checker.error(decl.candidates.span, f"candidates must be a list of images, found {t}")

@@ -7,6 +7,7 @@ restricted to listed values), ``list[T]`` or a record (``Image``, a request, an 
 
 from __future__ import annotations
 
+import dataclasses
 import types as pytypes
 import typing
 from dataclasses import dataclass, replace
@@ -112,7 +113,7 @@ def record_fields(name: str) -> dict[str, Ty]:
     if isinstance(cls, type) and issubclass(cls, BaseModel):
         names = list(cls.model_fields)
     else:
-        names = list(getattr(cls, "__dataclass_fields__", {}))
+        names = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
     return {n: _from_annotation(hints[n]) for n in names}
 
 
