@@ -104,15 +104,23 @@ def _name_for(family: str, owner: str | None, viewer: str) -> str:
     return family if viewer == owner else f"acs:{owner}:{family}"
 
 
-def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:
-    """Check every step of ``plan`` against ``state`` (which is not modified)."""
-    policy = policy or load_policy()
-    work = state.copy()
-    resolver = Resolver(policy, work.images, work.taken_at) if policy.resolution else None
-    resolve_fn = resolver.image if resolver else None
-    results: list[StepResult] = []
-    family_changes: list[FamilyChange] = []
-    for step in plan.steps:
+class Session:
+    """Checks API calls one at a time against a simulated copy of a state.
+
+    Each :meth:`step` sees the state the allowed steps before it left; the given state is never
+    modified. ``check()`` is a loop over a session; pipelines that stream calls can use it directly.
+    """
+
+    def __init__(self, state: State, policy: Policy | None = None) -> None:
+        self.policy = policy or load_policy()
+        self.state = state.copy()
+        resolver = Resolver(self.policy, self.state.images, self.state.taken_at) if self.policy.resolution else None
+        self.resolve = resolver.image if resolver else None
+        self.family_changes: list[FamilyChange] = []
+
+    def step(self, step: Step) -> StepResult:
+        """Decide one call; apply its effects when allowed."""
+        work, policy, resolve_fn = self.state, self.policy, self.resolve
         result = StepResult(step)
         r = step.request
         ctx = Ctx(work.images, request=r, image=work.images.get(getattr(r, "ImageId", None)),
@@ -138,9 +146,15 @@ def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult
                 created = [after for before, after in changes if before is None and after is not None]
                 if created:
                     result.created_image_id = created[0].ImageId
-                family_changes += _apply(work, changes, step, resolve_fn)
-        results.append(result)
-    return CheckResult(results, family_changes, plan.source, state.source)
+                self.family_changes += _apply(work, changes, step, resolve_fn)
+        return result
+
+
+def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:
+    """Check every step of ``plan`` against ``state`` (which is not modified)."""
+    session = Session(state, policy)
+    results = [session.step(step) for step in plan.steps]
+    return CheckResult(results, session.family_changes, plan.source, state.source)
 
 
 def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any) -> list[FamilyChange]:
