@@ -1,0 +1,294 @@
+"""Model-based testing: random sequences of API calls through imagefam's checker (a Session, the
+simulator the CLI uses) and through a deliberately simple reference model written here, in plain
+Python from the documented behaviour. Both must agree on every decision (allow/deny and the error
+codes) and on every family resolution, for every account, after every step.
+
+Quotas are lowered (3 families per region, 4 images per family) by a user policy file, the way a
+user would, so short random runs reach them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from imagefam import load_policy
+from imagefam.engine.checker import Session
+from imagefam.engine.loader import plan_from_data
+from imagefam.engine.state import State
+from imagefam.engine.models import Image
+from imagefam.rules.errors import Source
+
+ACCOUNTS = ("100001", "200002", "300003")
+REGIONS = ("r1", "r2")
+NAMES = ("web", "db", "api", "acs-x", "1bad", "aliyun-y", "", "Web")
+FAMILY_LIMIT, IMAGE_LIMIT = 3, 4
+POLICY = load_policy(sources=[Source("limits.rules", f"def family_limit = {FAMILY_LIMIT}\n"
+                                                     f"def family_image_limit = {IMAGE_LIMIT}\n")])
+NAME_RE = re.compile(r"[A-Za-z一-龥][A-Za-z0-9一-龥.:_-]{1,127}")
+STEPS = int(os.environ.get("IMAGEFAM_MODEL_STEPS", "25"))
+RUNS = int(os.environ.get("IMAGEFAM_FUZZ_EXAMPLES", "40"))
+
+
+@dataclass
+class Img:
+    id: str
+    region: str
+    owner: str | None
+    family: str | None
+    created: datetime
+    status: str = "Available"
+    shared: list[str] = field(default_factory=list)
+    public: bool = False
+    alias: str | None = None
+
+
+class Reference:
+    """The documented behaviour, written as plainly as possible."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, Img] = {}
+        self.clock = datetime(2020, 1, 1, tzinfo=UTC)
+
+    # visibility and resolution (seed: "Family name visibility across accounts")
+    def visible(self, i: Img, who: str) -> bool:
+        return i.alias == "system" or i.owner == who or who in i.shared or i.public
+
+    def seen_as(self, i: Img, who: str) -> str | None:
+        if i.family is None:
+            return None
+        if i.alias == "system" or i.owner == who:
+            return i.family
+        return f"acs:{i.owner}:{i.family}"
+
+    def resolve(self, name: str, region: str, who: str) -> str | None:
+        ok = [i for i in self.images.values() if i.region == region and i.status == "Available"
+              and self.visible(i, who) and self.seen_as(i, who) == name]
+        return max(ok, key=lambda i: (i.created, i.id)).id if ok else None
+
+    def families(self, owner: str, region: str, skip: str = "") -> set[str]:
+        return {i.family for i in self.images.values() if i.owner == owner and i.region == region
+                and i.family is not None and i.id != skip}
+
+    def in_family(self, owner: str, region: str, name: str, skip: str = "") -> int:
+        return sum(1 for i in self.images.values() if i.owner == owner and i.region == region
+                   and i.family == name and i.id != skip)
+
+    @staticmethod
+    def bad_name(f: str) -> bool:
+        low = f.lower()
+        return (low.startswith("acs") or low.startswith("aliyun") or "http://" in f or "https://" in f
+                or NAME_RE.fullmatch(f) is None)
+
+    def decide(self, who: str, action: str, p: dict[str, object]) -> set[str]:
+        """The error codes (or rule markers) of the deny rules that apply; empty means allowed."""
+        deny: set[str] = set()
+        img = self.images.get(str(p.get("ImageId"))) if "ImageId" in p else None
+        fam = p.get("ImageFamily")
+        region = str(p.get("RegionId"))
+        if action in ("CreateImage", "ModifyImageAttribute") and isinstance(fam, str) and fam:
+            if self.bad_name(fam):
+                deny.add("InvalidImageFamily.Malformed")
+            skip = str(p.get("ImageId", ""))
+            fams = self.families(who, region, skip)
+            if fam not in fams and len(fams) >= FAMILY_LIMIT:
+                deny.add("ImageFamilyQuotaExceed" if action == "CreateImage" else "ImageFamilyQuotaFull")
+            if action == "CreateImage" and self.in_family(who, region, fam) >= IMAGE_LIMIT:
+                deny.add("ImageQuotaExceed.ImageFamily")
+            if (action == "ModifyImageAttribute" and img is not None and img.family != fam
+                    and self.in_family(who, region, fam, skip) >= IMAGE_LIMIT):
+                deny.add("ImageQuotaFull.ImageFamily")
+        if "ImageId" in p and (img is None or img.region != region or not self.visible(img, who)):
+            deny.add("InvalidImageId.NotFound")
+        if img is None:
+            if action in ("RunInstances",) and fam and self.resolve(str(fam), region, who) is None:
+                deny.add("InvalidImageFamily.MissingAvailableImage")
+            return deny
+        shared = bool(img.shared) or img.public
+        if action in ("ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage"):
+            if self.visible(img, who) and img.owner != who:
+                deny.add("InvalidImageId.NotFound")
+        if action == "ModifyImageAttribute":
+            if fam == "" and img.family is not None:
+                deny.add("family-cannot-be-removed")
+            st_ = p.get("Status")
+            if st_ is not None and img.alias is not None:
+                deny.add("deprecate-custom-only")
+            if st_ == "Deprecated" and img.status != "Available":
+                deny.add("ImageStatus.NotAvailable")
+            if st_ == "Available" and img.status != "Deprecated":
+                deny.add("ImageStatus.NotDeprecated")
+            if st_ == "Deprecated" and shared:
+                deny.add("ImageUseShared")
+        if action == "DeleteImage" and shared:
+            deny.add("ImageUseShared")
+        if action == "ModifyImageSharePermission" and img.status == "Deprecated" and (
+                p.get("AddAccount") or p.get("IsPublic") is True):
+            deny.add("deprecated-cannot-be-shared")
+        if action == "CopyImage":
+            if img.alias is not None or img.status != "Available":
+                deny.add("copy-available-custom-only")
+            if img.public and img.owner != who and who not in img.shared:
+                deny.add("copy-community-image")
+        if action == "RunInstances" and img.status not in ("Available", "Deprecated"):
+            deny.add("launch-image-status")
+        return deny
+
+    def apply(self, who: str, action: str, p: dict[str, object], new_id: str) -> None:
+        self.clock += timedelta(seconds=1)
+        if action == "CreateImage":
+            fam = p.get("ImageFamily")
+            self.images[new_id] = Img(new_id, str(p["RegionId"]), who, str(fam) if fam else None, self.clock)
+            return
+        if action == "RunInstances":
+            return  # launches change nothing
+        img = self.images[str(p["ImageId"])]
+        if action == "CopyImage":
+            self.images[new_id] = Img(new_id, str(p["DestinationRegionId"]), who, None, self.clock)
+        elif action == "ModifyImageAttribute":
+            if p.get("ImageFamily") is not None:
+                img.family = str(p["ImageFamily"]) or None
+            if p.get("Status") is not None:
+                img.status = str(p["Status"])
+        elif action == "ModifyImageSharePermission":
+            removed = set(p.get("RemoveAccount", []))  # type: ignore[call-overload]
+            added = [a for a in p.get("AddAccount", []) if a not in removed]  # type: ignore[attr-defined]
+            img.shared = list(dict.fromkeys([a for a in img.shared if a not in removed] + added))
+            if p.get("IsPublic") is not None:
+                img.public = bool(p["IsPublic"])
+        elif action == "DeleteImage":
+            del self.images[img.id]
+
+
+@settings(max_examples=RUNS, stateful_step_count=STEPS, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+class CheckerMatchesReference(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ref = Reference()
+        self.n = 0
+        self.steps = 0
+
+    @initialize(seed_images=st.lists(st.tuples(st.sampled_from(REGIONS), st.sampled_from(ACCOUNTS),
+                                               st.sampled_from(("web", "db", None)),
+                                               st.sampled_from(("Available", "Deprecated", "Creating")),
+                                               st.lists(st.sampled_from(ACCOUNTS), max_size=2, unique=True),
+                                               st.booleans()), max_size=6))
+    def seed(self, seed_images: list[tuple[str, str, str | None, str, list[str], bool]]) -> None:
+        engine: list[Image] = []
+        for k, (region, owner, fam, status, shared, public) in enumerate(seed_images):
+            iid = f"m-s{k}"
+            self.ref.images[iid] = Img(iid, region, owner, fam, self.ref.clock, status,
+                                       [a for a in shared if a != owner], public)
+            self.ref.clock += timedelta(seconds=1)
+        sys_img = Img("m-sys", "r1", None, "acs:os", self.ref.clock, alias="system")
+        self.ref.images["m-sys"] = sys_img
+        for i in self.ref.images.values():
+            engine.append(Image(ImageId=i.id, RegionId=i.region, ImageOwnerId=i.owner, ImageFamily=i.family,
+                                CreationTime=i.created, Status=i.status,  # type: ignore[arg-type]
+                                SharedWith=tuple(i.shared), IsPublic=i.public,
+                                ImageOwnerAlias=i.alias))  # type: ignore[arg-type]
+        self.session = Session(State.of(engine, taken_at=self.ref.clock), POLICY)
+
+    def _image_ids(self) -> list[str]:
+        return sorted(self.ref.images) + ["m-missing"]
+
+    def _do(self, who: str, action: str, params: dict[str, object]) -> None:
+        self.n += 1
+        new_id = f"m-n{self.n}"
+        step = {"Action": action, **params, "caller": who}
+        if action in ("CreateImage", "CopyImage"):
+            step["creates"] = new_id
+        result = self.session.step(plan_from_data({"steps": [step]}).steps[0])
+        expected = self.ref.decide(who, action, params)
+        got = {f.error_code or f.rule for f in result.violations}
+        assert got == expected, (action, params, who, got, expected)
+        if action == "RunInstances" and params.get("ImageFamily"):
+            want = self.ref.resolve(str(params["ImageFamily"]), str(params["RegionId"]), who)
+            assert result.resolved_image_id == want
+        if not expected:
+            self.ref.apply(who, action, params, new_id)
+        self.steps += 1
+
+    @rule(who=st.sampled_from(ACCOUNTS), region=st.sampled_from(REGIONS), fam=st.sampled_from(NAMES))
+    def create(self, who: str, region: str, fam: str) -> None:
+        self._do(who, "CreateImage", {"RegionId": region, "ImageFamily": fam})
+
+    @rule(who=st.sampled_from(ACCOUNTS), data=st.data(), status=st.sampled_from(("Deprecated", "Available", None)),
+          fam=st.sampled_from((None, *NAMES)))
+    def modify(self, who: str, data: st.DataObject, status: str | None, fam: str | None) -> None:
+        iid = data.draw(st.sampled_from(self._image_ids()))
+        region = self.ref.images[iid].region if iid in self.ref.images else "r1"
+        params: dict[str, object] = {"RegionId": region, "ImageId": iid}
+        if status:
+            params["Status"] = status
+        if fam is not None:
+            params["ImageFamily"] = fam
+        self._do(who, "ModifyImageAttribute", params)
+
+    @rule(who=st.sampled_from(ACCOUNTS), data=st.data(), add=st.lists(st.sampled_from(ACCOUNTS), max_size=2),
+          remove=st.lists(st.sampled_from(ACCOUNTS), max_size=2), public=st.sampled_from((None, True, False)))
+    def share(self, who: str, data: st.DataObject, add: list[str], remove: list[str], public: bool | None) -> None:
+        iid = data.draw(st.sampled_from(self._image_ids()))
+        region = self.ref.images[iid].region if iid in self.ref.images else "r1"
+        params: dict[str, object] = {"RegionId": region, "ImageId": iid, "AddAccount": add, "RemoveAccount": remove}
+        if public is not None:
+            params["IsPublic"] = public
+        self._do(who, "ModifyImageSharePermission", params)
+
+    @rule(who=st.sampled_from(ACCOUNTS), data=st.data())
+    def delete(self, who: str, data: st.DataObject) -> None:
+        iid = data.draw(st.sampled_from(self._image_ids()))
+        region = self.ref.images[iid].region if iid in self.ref.images else "r2"
+        self._do(who, "DeleteImage", {"RegionId": region, "ImageId": iid})
+
+    @rule(who=st.sampled_from(ACCOUNTS), data=st.data(), dest=st.sampled_from(REGIONS))
+    def copy(self, who: str, data: st.DataObject, dest: str) -> None:
+        iid = data.draw(st.sampled_from(self._image_ids()))
+        region = self.ref.images[iid].region if iid in self.ref.images else "r1"
+        self._do(who, "CopyImage", {"RegionId": region, "ImageId": iid, "DestinationRegionId": dest})
+
+    @rule(who=st.sampled_from(ACCOUNTS), region=st.sampled_from(REGIONS), owner=st.sampled_from(ACCOUNTS),
+          fam=st.sampled_from(("web", "db", "api")))
+    def launch(self, who: str, region: str, owner: str, fam: str) -> None:
+        name = fam if owner == who else f"acs:{owner}:{fam}"
+        self._do(who, "RunInstances", {"RegionId": region, "ImageFamily": name})
+
+    @invariant()
+    def resolutions_agree(self) -> None:
+        if not hasattr(self, "session"):
+            return
+        for who in ACCOUNTS:
+            for owner in ACCOUNTS:
+                for fam in ("web", "db", "api"):
+                    name = fam if owner == who else f"acs:{owner}:{fam}"
+                    for region in REGIONS:
+                        got = self.session.resolve(name, region, who) if self.session.resolve else None
+                        assert (got.ImageId if got else None) == self.ref.resolve(name, region, who)
+
+    @invariant()
+    def images_agree(self) -> None:
+        if not hasattr(self, "session"):
+            return
+        engine = {i.ImageId: (i.RegionId, i.ImageOwnerId, i.ImageFamily, i.Status, list(i.SharedWith), i.IsPublic)
+                  for i in self.session.state.images}
+        ref = {i.id: (i.region, i.owner, i.family, i.status, i.shared, i.public) for i in self.ref.images.values()}
+        assert engine == ref
+
+
+TestCheckerMatchesReference = CheckerMatchesReference.TestCase
+
+
+def test_reference_is_not_vacuous() -> None:
+    """The reference model really denies: a shared image cannot be deprecated."""
+    ref = Reference()
+    ref.images["m"] = Img("m", "r1", "1", "web", ref.clock, shared=["2"])
+    assert ref.decide("1", "ModifyImageAttribute", {"RegionId": "r1", "ImageId": "m", "Status": "Deprecated"}) \
+        == {"ImageUseShared"}
+    _ = replace  # keep dataclasses.replace imported for readers extending the model
