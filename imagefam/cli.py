@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "api"], default="text",
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
-    p.set_defaults(func=cmd_resolve)
+    p.set_defaults(func=cmd_resolve, resolve_parser=p)
 
     rules = sub.add_parser("rules", help="lint, list and test rule files")
     rsub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
@@ -298,8 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "resolve" and not args.all_regions and not args.region:
-        parser.error("resolve: --region is required unless --all-regions is given")
+    if args.command == "resolve":
+        sub = args.resolve_parser
+        if args.all_regions and args.region:
+            sub.error("--region and --all-regions exclude each other")
+        if args.all_regions and args.format == "api":
+            sub.error("--format api is one region's DescribeImageFromFamily body; it does not combine with --all-regions")
+        if not args.all_regions and not args.region:
+            sub.error("--region is required unless --all-regions is given")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -140,7 +140,9 @@ class Session:
         if step.action in LAUNCHES and family and resolve_fn is not None:
             image = resolve_fn(family, getattr(r, "RegionId", "") or "", step.caller)
             result.resolved_image_id = image.ImageId if image else None
-        if result.allowed:
+        if not result.allowed:
+            result.notes = []  # notes describe effects, and a denied call has none
+        else:
             changes = effects(work.images, step, work.taken_at)
             if changes:
                 created = [after for before, after in changes if before is None and after is not None]

@@ -94,7 +94,7 @@ def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
         if len(loc) >= 2 and loc[0] == "Images" and isinstance(loc[1], int):
             rest = [str(x) for x in loc[2:]]
             where = _image_label(data, loc[1]) + (f" field {'.'.join(rest)}" if rest else "")
-        if e["type"] == "extra_forbidden":
+        if e["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             key = str(loc[-1])
             choices = IMAGE_FIELDS if len(loc) == 3 else ("TakenAt", "Images")
             hint = did_you_mean(key, choices)
@@ -146,8 +146,9 @@ def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
             problems.append(f"{p}: Images[{i}] ({img.ImageId}): duplicate ImageId (first at Images[{seen[img.ImageId]}])")
         else:
             seen[img.ImageId] = i
-        if img.ImageOwnerId is None and img.ImageOwnerAlias != "system":
-            problems.append(f"{p}: Images[{i}] ({img.ImageId}) field ImageOwnerId: required unless ImageOwnerAlias is 'system'")
+        if img.ImageOwnerId is None and img.ImageOwnerAlias is None:
+            problems.append(f"{p}: Images[{i}] ({img.ImageId}) field ImageOwnerId: required for a custom image "
+                            "(only ImageOwnerAlias 'system' or 'marketplace' images may omit it)")
         if len(problems) >= 20:
             break
     if problems:

@@ -21,7 +21,8 @@ TICK = timedelta(seconds=1)
 def _new_id(store: ImageStore, step: Step) -> str:
     if step.creates:
         if step.creates in store:
-            raise InputError(f"step {step.index} ({step.action}): creates {step.creates!r}, "
+            where = f"line {step.line}: " if step.line else ""
+            raise InputError(f"{where}step {step.index} ({step.action}): creates {step.creates!r}, "
                              "but an image with that ImageId already exists")
         return step.creates
     n = 0
