@@ -44,6 +44,20 @@ def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return load_policy(args.policy or (), default=not args.no_default_policy)
 
 
+def _state(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .engine.loader import load_state
+
+    state = load_state(args.state, args.account)
+    for note in state.notes:
+        sys.stderr.write(f"imagefam: warning: {note}\n")
+    return state
+
+
+def _add_account_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--account", metavar="UID",
+                   help="for a raw DescribeImages body: the account that made the call (its 'self' images)")
+
+
 def _add_policy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", action="append", metavar="PATH", help=_POLICY_HELP)
     p.add_argument("--no-default-policy", action="store_true", help="do not load the shipped policy")
@@ -52,11 +66,11 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from .engine.checker import check
     from .engine.ci import check_github, check_sarif
-    from .engine.loader import load_plan, load_state
+    from .engine.loader import load_plan
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args)
-    state = load_state(args.state)
+    state = _state(args)
     plan = load_plan(args.plan)
     result = check(state, plan, policy)
     if args.format == "json":
@@ -74,12 +88,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from .engine.loader import load_state
     from .engine.render import api_body, to_json_text, trace_text
     from .engine.resolver import Resolver
 
     policy = _policy(args)
-    state = load_state(args.state)
+    state = _state(args)
     resolver = Resolver(policy, state.images, state.taken_at)
     if args.all_regions:
         return _resolve_all(args, state.regions(), resolver)
@@ -129,7 +142,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .engine.report import report
 
     policy = _policy(args)
-    state = load_states(args.state)
+    state = load_states(args.state, args.account)
     for note in state.notes:
         sys.stderr.write(f"imagefam: warning: {note}\n")
     rep = report(state, policy)
@@ -145,6 +158,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = report_text(rep, markdown=args.format == "markdown")
     write_output(text, args.output)
     return EXIT_FAIL if rep.denied else EXIT_OK
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from .engine.aliyun import snapshot
+    from .engine.render import to_json_text
+
+    owners = tuple(args.owners) if args.owners else ("self", "shared", "community", "system", "marketplace")
+    data = snapshot(args.region, args.account, owners=owners, keep_all_public=args.keep_all_public)
+    write_output(to_json_text(data), args.output)
+    if args.output:
+        sys.stderr.write(f"imagefam: wrote {len(data['Images'])} images to {args.output}\n")
+    return EXIT_OK
 
 
 def cmd_rules_lint(args: argparse.Namespace) -> int:
@@ -233,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Check each step of PLAN against the state the steps before it leave. "
                                    "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
     p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml)")
-    p.add_argument("--state", required=True, metavar="STATE", help="state snapshot file (JSON or YAML)")
+    p.add_argument("--state", required=True, metavar="STATE",
+                   help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body)")
+    _add_account_flag(p)
     _add_policy_flags(p)
     p.add_argument("--format", choices=["text", "json", "junit", "sarif", "github"], default="text",
                    help="text (table and reasons), json (the contract object), junit (a test case per step), "
@@ -245,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the audit rules over every image, family and account of the state(s). "
                                    "Exit 0: no deny finding; 1: at least one; 2: bad input.")
     p.add_argument("--state", required=True, nargs="+", metavar="STATE",
-                   help="state file(s); several are merged (e.g. one per region)")
+                   help="state file(s), native or raw DescribeImages bodies; several are merged "
+                        "(pages, regions)")
+    _add_account_flag(p)
     _add_policy_flags(p)
     p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github"], default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
@@ -256,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("resolve", help="explain which image a family resolves to",
                        description="Resolve FAMILY for CALLER in REGION with a trace of every candidate. "
                                    "Exit 0: an image is chosen; 1: no image; 2: bad input.")
-    p.add_argument("--state", required=True, metavar="STATE", help="state snapshot file")
+    p.add_argument("--state", required=True, metavar="STATE",
+                   help="state snapshot file (native, or a raw DescribeImages body)")
+    _add_account_flag(p)
     p.add_argument("--family", required=True, metavar="NAME", help="family name as the caller uses it "
                    "(e.g. web, or acs:<owner UID>:web for a shared/community family)")
     p.add_argument("--region", metavar="REGION", help="target region (required unless --all-regions)")
@@ -268,6 +299,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     p.set_defaults(func=cmd_resolve, resolve_parser=p)
+
+    p = sub.add_parser("snapshot", help="write a state file from the live ECS API (extra imagefam[aliyun])",
+                       description="Page through DescribeImages (every Status) and DescribeImageSharePermission "
+                                   "in each region with the official SDK and write a native state file. "
+                                   "Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET "
+                                   "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS).")
+    p.add_argument("--region", required=True, nargs="+", metavar="R", help="region(s) to snapshot")
+    p.add_argument("--account", metavar="UID", help="your account UID (learned from your images if omitted)")
+    p.add_argument("--owners", nargs="+", choices=["self", "shared", "community", "system", "marketplace"],
+                   help="which images to query (default: all kinds)")
+    p.add_argument("--keep-all-public", action="store_true",
+                   help="keep public, community and Marketplace images that have no family")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    p.set_defaults(func=cmd_snapshot)
 
     rules = sub.add_parser("rules", help="lint, list and test rule files")
     rsub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")

@@ -111,8 +111,18 @@ def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
     return lines
 
 
-def load_state(path: str | Path) -> State:
-    """Load a native state file (``TakenAt``, ``Images``); see docs/formats.md."""
+def is_describe_images(data: Any) -> bool:
+    """Whether ``data`` is a raw ``DescribeImages`` body (``{"Images": {"Image": [...]}, ...}``)."""
+    return isinstance(data, dict) and isinstance(data.get("Images"), dict) and "Image" in data["Images"]
+
+
+UNDERCOUNT = ("no image in {src} is Deprecated or Creating: DescribeImages returns only Available images "
+              "unless Status is passed, so quotas may be undercounted (snapshot with Status set to every state)")
+
+
+def load_state(path: str | Path, account: str | None = None) -> State:
+    """Load a state file: native (``TakenAt``, ``Images``) or a raw ``DescribeImages`` body, whose
+    ``ImageOwnerAlias: self`` images belong to ``account``; see docs/formats.md."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -125,7 +135,19 @@ def load_state(path: str | Path) -> State:
         except ValidationError:
             pass  # re-parse below for messages that name images
     data = parse_data(raw, p)
+    if is_describe_images(data):
+        return _from_describe_images(data, p, account)
     return state_from_data(data, p)
+
+
+def _from_describe_images(data: dict[str, Any], p: Path, account: str | None) -> State:
+    from .aliyun import describe_images_to_native
+
+    images = describe_images_to_native(data, account, source=str(p))
+    state = state_from_data({"Images": images}, p)
+    if not any(img.get("Status") in ("Deprecated", "Creating") for img in images):
+        state.notes.append(UNDERCOUNT.format(src=p))
+    return state
 
 
 def state_from_data(data: Any, p: Path) -> State:
@@ -156,9 +178,9 @@ def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
     return State(ImageStore(sf.Images), sf.TakenAt, str(p))
 
 
-def load_states(paths: list[str] | list[Path]) -> State:
+def load_states(paths: list[str] | list[Path], account: str | None = None) -> State:
     """Load and merge several state files (pages or regions); an ImageId in two files is an error."""
-    states = [load_state(p) for p in paths]
+    states = [load_state(p, account) for p in paths]
     if len(states) == 1:
         return states[0]
     merged: dict[str, Image] = {}
