@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -145,9 +146,14 @@ def _from_describe_images(data: dict[str, Any], p: Path, account: str | None) ->
 
     images = describe_images_to_native(data, account, source=str(p))
     state = state_from_data({"Images": images}, p)
-    if not any(img.get("Status") in ("Deprecated", "Creating") for img in images):
+    state.from_api = True
+    if not _has_unavailable(state.images):
         state.notes.append(UNDERCOUNT.format(src=p))
     return state
+
+
+def _has_unavailable(images: Iterable[Image]) -> bool:
+    return any(img.Status in ("Deprecated", "Creating") for img in images)
 
 
 def state_from_data(data: Any, p: Path) -> State:
@@ -192,9 +198,13 @@ def load_states(paths: list[str] | list[Path], account: str | None = None) -> St
             merged[img.ImageId] = img
             origin[img.ImageId] = st.source
     times = [s.taken_at for s in states if s.taken_at is not None]
-    notes = [n for s in states for n in s.notes]
+    undercount = [UNDERCOUNT.format(src=s.source) for s in states]
+    notes = [n for s in states for n in s.notes if n not in undercount]
+    api = [img for s in states if s.from_api for img in s.images]
+    if api and not _has_unavailable(api):  # judged on all the DescribeImages input together
+        notes.append(UNDERCOUNT.format(src=", ".join(s.source for s in states if s.from_api)))
     return State(ImageStore(merged.values()), min(times) if times else None, ", ".join(s.source for s in states),
-                 notes)
+                 notes, any(s.from_api for s in states))
 
 
 # ---- plans ----
