@@ -157,8 +157,8 @@ class Reference:
             if p.get("Status") is not None:
                 img.status = str(p["Status"])
         elif action == "ModifyImageSharePermission":
-            removed = set(p.get("RemoveAccount", []))  # type: ignore[call-overload]
-            added = [a for a in p.get("AddAccount", []) if a not in removed]  # type: ignore[attr-defined]
+            removed = set(list(p.get("RemoveAccount", []))[:10])  # type: ignore[call-overload]
+            added = [a for a in list(p.get("AddAccount", []))[:10] if a not in removed]  # type: ignore[call-overload]
             img.shared = list(dict.fromkeys([a for a in img.shared if a not in removed] + added))
             if p.get("IsPublic") is not None:
                 img.public = bool(p["IsPublic"])

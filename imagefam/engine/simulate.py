@@ -77,7 +77,7 @@ def effects(store: ImageStore, step: Step, taken_at: object = None) -> list[Chan
                 changes[name] = value
         return [(source, dataclasses.replace(source, **changes))] if changes else []  # type: ignore[arg-type]
     if a == "ModifyImageSharePermission":
-        removed = set(r.RemoveAccount)  # type: ignore[attr-defined]
+        removed = set(r.RemoveAccount[:10])  # type: ignore[attr-defined]  # the API takes 10 per call
         added = [x for x in r.AddAccount[:10] if x not in removed]  # type: ignore[attr-defined]
         shared = tuple(dict.fromkeys([x for x in source.SharedWith if x not in removed] + added))
         public = source.IsPublic if r.IsPublic is None else r.IsPublic  # type: ignore[attr-defined]

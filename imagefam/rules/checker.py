@@ -64,6 +64,7 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("all", 2, 2, "all(list, cond) -> bool: cond holds for every element (as `it`)", True),
     Builtin("any", 2, 2, "any(list, cond) -> bool: cond holds for some element (as `it`)", True),
     Builtin("distinct", 1, 1, "distinct(list) -> list: unique values, sorted"),
+    Builtin("first", 2, 2, "first(list, n) -> list: the first n elements (all when fewer)"),
     Builtin("len", 1, 1, "len(string or list) -> int"),
     Builtin("lower", 1, 1, "lower(string) -> string"),
     Builtin("upper", 1, 1, "upper(string) -> string"),
@@ -480,6 +481,10 @@ class Checker:
             if elem.kind not in ("any", "null") and elem.base() not in ("int", "time", "string"):
                 self.error(args[0].span, f"{name}() needs a list of ints, times or strings, found list[{elem}]")
             return elem.opt()
+        if name == "first":
+            need(0, ["list"], "a list")
+            need(1, ["int"], "a count (int)")
+            return tys[0].opt(nullable) if tys[0].kind == "list" else ANY
         if name == "len":
             need(0, ["string", "list"], "a string or a list")
             return INT.opt(nullable)

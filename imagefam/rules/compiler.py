@@ -363,6 +363,17 @@ class Compiler:
         f = self.compile(e.args[0])
         return lambda c: None if (v := f(c)) is None else tuple(sorted(dict.fromkeys(v), key=sort_key))
 
+    def _b_first(self, e: ast.Call) -> Fn:
+        items, n = self.compile(e.args[0]), self.compile(e.args[1])
+
+        def first(c: Ctx) -> tuple[Any, ...] | None:
+            v, k = items(c), n(c)
+            if v is None or k is None:
+                return None
+            return tuple(v[: max(k, 0)])
+
+        return first
+
     def _unary_builtin(self, e: ast.Call, fn: Callable[[Any], Any]) -> Fn:
         f = self.compile(e.args[0])
         return lambda c: None if (v := f(c)) is None else fn(v)
