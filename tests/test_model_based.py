@@ -21,8 +21,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from imagefam import load_policy
 from imagefam.engine.checker import Session
 from imagefam.engine.loader import plan_from_data
-from imagefam.engine.state import State
 from imagefam.engine.models import Image
+from imagefam.engine.state import State
 from imagefam.rules.errors import Source
 
 ACCOUNTS = ("100001", "200002", "300003")
@@ -111,9 +111,9 @@ class Reference:
                 deny.add("InvalidImageFamily.MissingAvailableImage")
             return deny
         shared = bool(img.shared) or img.public
-        if action in ("ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage"):
-            if self.visible(img, who) and img.owner != who:
-                deny.add("InvalidImageId.NotFound")
+        if (action in ("ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage")
+                and self.visible(img, who) and img.owner != who):
+            deny.add("InvalidImageId.NotFound")
         if action == "ModifyImageAttribute":
             if fam == "" and img.family is not None:
                 deny.add("family-cannot-be-removed")
@@ -197,7 +197,7 @@ class CheckerMatchesReference(RuleBasedStateMachine):
         self.session = Session(State.of(engine, taken_at=self.ref.clock), POLICY)
 
     def _image_ids(self) -> list[str]:
-        return sorted(self.ref.images) + ["m-missing"]
+        return [*sorted(self.ref.images), "m-missing"]
 
     def _do(self, who: str, action: str, params: dict[str, object]) -> None:
         self.n += 1

@@ -89,7 +89,7 @@ def _flag(value: Any, where: str, key: str) -> bool:
 
 
 def _uid(value: Any, where: str, key: str) -> str | None:
-    """An account UID: the API sends ``ImageOwnerId`` as a number; ``1.0e15``-style floats are refused."""
+    """An account UID as a string: the API sends ``ImageOwnerId`` as a number (``1.5``-style floats are refused)."""
     if isinstance(value, float):
         if not value.is_integer():
             raise InputError(f"{where}: {key}: expected an account UID, got {_show(value)}")
@@ -423,7 +423,7 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
         for img in describe_images_to_native(body, account, region=region, source=source):
             if kind in PUBLIC_OWNERS and not keep_all_public and "ImageFamily" not in img:
                 continue
-            if kind == "shared" and not img.get("IsPublic") and "SharedWith" not in img:
+            if kind == "shared" and account is None and not img.get("IsPublic"):
                 raise InputError(f"{source}: image {img.get('ImageId')} is shared with you, but your account "
                                  "UID is unknown (no own images to learn it from): pass --account UID")
             if kind == "self" and "ImageId" in img and img["ImageId"] not in found[region]:

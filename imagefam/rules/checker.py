@@ -34,6 +34,9 @@ from .types import (
 )
 
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=")
+#: Bound on expression depth plus the depth of the definitions it calls, so evaluation can never
+#: exhaust Python's stack.
+MAX_CALL_DEPTH = 150
 
 
 @dataclass
@@ -103,6 +106,7 @@ class Checker:
         self._seen: set[tuple[int, int, int, str]] = set()
         self.globals: dict[str, Ty] = {"images": list_of(record("Image")), "taken_at": TIME.opt()}
         self.reporter: Reporter | None = None
+        self.def_order: list[str] = []
 
     # ---- reporting ----
     def _rep(self, node_source: object) -> Reporter:
@@ -152,8 +156,17 @@ class Checker:
                 path.pop()
                 state[name] = 2
                 order.append(name)
+        self.def_order = order
+        depth: dict[str, int] = {}
         for name in order:
             self._type_def(self.defs[name])
+            d = self.defs[name]
+            depth[name] = d.body.depth + max((depth.get(c, 0) for c in calls[name]), default=0)
+            if depth[name] > MAX_CALL_DEPTH and all(depth.get(c, 0) <= MAX_CALL_DEPTH for c in calls[name]):
+                self.reporter = self._rep(d.source)
+                self.error(d.span, f"definition {name!r} nests {depth[name]} levels deep through the definitions "
+                                   f"it calls; the limit is {MAX_CALL_DEPTH}",
+                           "flatten the chain of definitions")
 
     def defs_using_resolve(self) -> set[str]:
         """Definitions that call resolve(), directly or through other definitions."""

@@ -40,6 +40,12 @@ class Compiler:
         self._params: dict[str, int] = {}  # parameter name -> index, while compiling a definition
 
     # ---- definitions ----
+    def precompile(self, order: list[str]) -> None:
+        """Compile definitions callees first, so compiling one never recurses into another."""
+        for name in order:
+            if name in self.defs:
+                self.def_fn(name)
+
     def def_fn(self, name: str) -> Fn:
         fn = self._def_fns.get(name)
         if fn is None:
@@ -251,18 +257,20 @@ class Compiler:
     def _where(self, e: ast.Where) -> Fn:
         assert e.source is not None and e.cond is not None
         plan = self._index_plan(e)
+        src = self.compile(e.source)
+        cond_fn = self.compile(e.cond)
         if plan is not None:
             fields, keyfns, rest = plan
             cond = self.compile(rest) if rest is not None else None
 
             def indexed(c: Ctx) -> tuple[Any, ...] | None:
-                key = tuple(f(c) for f in keyfns)
-                bucket = c.images.lookup(fields, key)  # type: ignore[union-attr]
+                lookup = getattr(c.images, "lookup", None)
+                if lookup is None:  # a plain sequence (tests, embedding code): scan it
+                    return bucket_filter(c, c.images, cond_fn)
+                bucket = lookup(fields, tuple(f(c) for f in keyfns))
                 return bucket_filter(c, bucket, cond) if cond is not None else tuple(bucket)
 
             return indexed
-        src = self.compile(e.source)
-        cond_fn = self.compile(e.cond)
 
         def scan(c: Ctx) -> tuple[Any, ...] | None:
             items = src(c)
@@ -302,7 +310,7 @@ class Compiler:
         assert e.source is not None
         src = self.compile(e.source)
         get = operator.attrgetter(e.field_name)
-        return lambda c: None if (items := src(c)) is None else tuple(get(i) for i in items)
+        return lambda c: None if (items := src(c)) is None else tuple(None if i is None else get(i) for i in items)
 
     # ---- calls ----
     def _call(self, e: ast.Call) -> Fn:

@@ -430,7 +430,7 @@ def parse_template(raw: str, span: Span, source: Source, reporter: Reporter) -> 
             buf.append(ch)
             i += 1
             continue
-        end = text.find("}", i + 1)
+        end = _hole_end(text, i + 1)
         if end < 0:
             reporter.error(Span.point(span.line, span.col + 1 + i), "unclosed '{' in message",
                            "write '{{' for a literal brace")
@@ -449,6 +449,23 @@ def parse_template(raw: str, span: Span, source: Source, reporter: Reporter) -> 
     return ast.Template(span, parts)
 
 
+def _hole_end(text: str, start: int) -> int:
+    """Index of the '}' closing a message hole, skipping string literals (written \\"...\\")."""
+    in_string = False
+    j = start
+    while j < len(text):
+        if text.startswith('\\"', j):
+            in_string = not in_string
+            j += 2
+        elif text[j] == "\\":
+            j += 2
+        elif text[j] == "}" and not in_string:
+            return j
+        else:
+            j += 1
+    return -1
+
+
 def parse_expr(text: str, source: Source, reporter: Reporter, line: int = 1, col: int = 1) -> ast.Expr | None:
     """Parse one expression (message holes, tests, the REPL); positions shifted to (line, col)."""
     if not text.strip():
@@ -458,8 +475,12 @@ def parse_expr(text: str, source: Source, reporter: Reporter, line: int = 1, col
         expr = _parse(text, "expr", source, line - 1, reporter)
     except UnexpectedInput as err:
         d = _syntax_error(err, source, line - 1)
-        if d.span.line == line:
-            d = Diagnostic(source, Span.point(line, d.span.col + col - 1), d.message, d.hint)
+        if d.span.line == line and col != 1:
+            message = d.message
+            if isinstance(err, UnexpectedCharacters):
+                bad = text.splitlines()[0][(err.column or 1) - 1: err.column] or "?"
+                message = f"syntax error: unexpected character {bad!r}"
+            d = Diagnostic(source, Span.point(line, d.span.col + col - 1), message, d.hint)
         reporter.diagnostics.append(d)
         return None
     if not isinstance(expr, ast.Expr):

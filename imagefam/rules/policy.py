@@ -191,6 +191,7 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
         raise PolicyError(sorted(errors, key=lambda d: (files.index(d.source.name), d.span.line, d.span.col)))
 
     compiler = Compiler(defs)
+    compiler.precompile(checker.def_order)
     compiled = [_compile_rule(compiler, decl, shipped) for decl, shipped in rules.values()]
     resolution = _compile_resolve(compiler, resolve) if resolve is not None else None
     warnings = [d for d in diagnostics if d.severity == "warning"]
