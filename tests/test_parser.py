@@ -295,7 +295,7 @@ def test_message_template_with_escaped_quotes_in_hole() -> None:
 
 def test_message_hole_with_brace_inside_string_literal() -> None:
     policy = load('rule r on DeleteImage deny when true '
-                  'message "<{coalesce(request.ImageFamily, \\"{none}\\")}>"\n')
+                  'message "<{coalesce(image.ImageFamily, \\"{none}\\")}>"\n')
     from imagefam.engine.models import DeleteImageRequest
 
     assert policy.rules[0].message(Ctx(request=DeleteImageRequest(RegionId="r", ImageId="i"))) == "<{none}>"
