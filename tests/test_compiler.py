@@ -523,13 +523,13 @@ def test_indexes_follow_put_and_remove() -> None:
     old = store.put(_img(int(moving.ImageId[2:]), RegionId="r1", ImageFamily="f9"))
     assert old is moving
     check()
-    # and back again, into a brand-new bucket
-    store.put(_img(int(moving.ImageId[2:]), RegionId="r7", ImageFamily="f3"))
+    # and on, into a brand-new bucket (images are keyed by id and region: they cannot change region)
+    store.put(_img(int(moving.ImageId[2:]), RegionId="r1", ImageFamily="f77"))
     check()
     assert q_r1f3(Ctx(store)) == _brute(images, RegionId="r1", ImageFamily="f3")  # +1 new, -1 moved
     # removing every image of a bucket empties it
     for i in [i for i in list(store._by_id.values()) if i.ImageFamily == "f9"]:
-        assert store.remove(i.ImageId) is i
+        assert store.remove(i.ImageId, i.RegionId) is i
     check()
     assert q_f9(Ctx(store)) == 0
     assert store.remove("no-such-image") is None

@@ -198,3 +198,37 @@ def test_inputs_are_never_modified(capsys: pytest.CaptureFixture[str]) -> None:
     run(["check", f"{DEMO}/rollback-fixed.yaml", "--state", f"{DEMO}/state.yaml"], capsys)
     run(["report", "--state", "tests/data/report-state.yaml"], capsys)
     assert [f.read_bytes() for f in files] == before
+
+
+def test_public_images_share_an_id_across_regions(tmp_path: Path) -> None:
+    """ECS image IDs are regional; a public image has one ImageId in every region."""
+    state = tmp_path / "s.yaml"
+    state.write_text(
+        "Images:\n"
+        "  - {ImageId: ubuntu_24.vhd, RegionId: r1, ImageOwnerAlias: system, ImageFamily: 'acs:ubuntu',"
+        " CreationTime: 2020-01-01T00:00:00Z, Status: Available}\n"
+        "  - {ImageId: ubuntu_24.vhd, RegionId: r2, ImageOwnerAlias: system, ImageFamily: 'acs:ubuntu',"
+        " CreationTime: 2020-01-01T00:00:00Z, Status: Available}\n"
+        "  - {ImageId: m-1, RegionId: r1, ImageOwnerId: '1', CreationTime: 2020-01-01T00:00:00Z, Status: Available}\n",
+        "utf-8")
+    s = load_state(state)
+    assert len(s.images) == 3
+    for region in ("r1", "r2"):
+        img, _ = resolve(s, "acs:ubuntu", region, "1")
+        assert img is not None and img.RegionId == region
+    dup = tmp_path / "dup.yaml"
+    dup.write_text(state.read_text("utf-8") +
+                   "  - {ImageId: m-1, RegionId: r2, ImageOwnerId: '1', CreationTime: 2020-01-01T00:00:00Z,"
+                   " Status: Available}\n", "utf-8")
+    with pytest.raises(Exception, match=r"Images\[3\] \(m-1\): duplicate ImageId"):
+        load_state(dup)
+
+
+def test_an_image_in_another_region_is_not_found(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plan = tmp_path / "p.yaml"
+    plan.write_text('caller: "100001"\nsteps:\n'
+                    "  - {Action: DeleteImage, RegionId: cn-shanghai, ImageId: m-b1}\n", "utf-8")
+    code, out, _ = run(["check", str(plan), "--state", f"{DEMO}/state.yaml", "--format", "json"], capsys)
+    assert code == 1
+    (step,) = json.loads(out)["steps"]
+    assert [v["error_code"] for v in step["violations"]] == ["InvalidImageId.NotFound"]

@@ -123,7 +123,8 @@ class Session:
         work, policy, resolve_fn = self.state, self.policy, self.resolve
         result = StepResult(step)
         r = step.request
-        ctx = Ctx(work.images, request=r, image=work.images.get(getattr(r, "ImageId", None)),
+        ctx = Ctx(work.images, request=r,
+                  image=work.images.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None)),
                   caller=step.caller, channel=step.channel, action=step.action,
                   taken_at=work.taken_at, resolve=resolve_fn)
         for rule in policy.by_action.get(step.action, ()):

@@ -27,7 +27,7 @@ def _driver(policy: Policy, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dic
             "id": r.id,
             "shortDescription": {"text": r.cites or r.id},
             "defaultConfiguration": {"level": LEVEL[r.severity]},
-            "properties": {"severity": r.severity, "source": f"{r.file}:{r.line}"},
+            "properties": {"severity": r.severity, "source": r.file},
         }
         if r.code:
             d["properties"]["errorCode"] = r.code

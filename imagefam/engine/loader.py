@@ -146,6 +146,10 @@ def _from_describe_images(data: dict[str, Any], p: Path, account: str | None) ->
 
     images = describe_images_to_native(data, account, source=str(p))
     state = state_from_data({"Images": images}, p)
+    raw = data["Images"]["Image"] if isinstance(data["Images"].get("Image"), list) else []
+    if account is None and any(isinstance(i, dict) and i.get("ImageOwnerAlias") == "others" for i in raw):
+        state.notes.append(f"{p} holds images other accounts share with you, but no --account says who you are: "
+                           "they are recorded as shared with nobody and will not resolve for you")
     state.from_api = True
     if not _has_unavailable(state.images):
         state.notes.append(UNDERCOUNT.format(src=p))
@@ -166,14 +170,23 @@ def state_from_data(data: Any, p: Path) -> State:
     return _finish_state(state_file, p, data)
 
 
+def _same_public_image_elsewhere(first: Image, img: Image, images: list[Image], index: int) -> bool:
+    """A public image has one ImageId in every region: such repeats are allowed, others are not."""
+    if first.ImageOwnerAlias is None or img.ImageOwnerAlias is None:
+        return False
+    regions = [im.RegionId for im in images[:index] if im.ImageId == img.ImageId]
+    return img.RegionId not in regions
+
+
 def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
     seen: dict[str, int] = {}
     problems = []
     for i, img in enumerate(sf.Images):
-        if img.ImageId in seen:
-            problems.append(f"{p}: Images[{i}] ({img.ImageId}): duplicate ImageId (first at Images[{seen[img.ImageId]}])")
-        else:
+        first = seen.get(img.ImageId)
+        if first is None:
             seen[img.ImageId] = i
+        elif not _same_public_image_elsewhere(sf.Images[first], img, sf.Images, i):
+            problems.append(f"{p}: Images[{i}] ({img.ImageId}): duplicate ImageId (first at Images[{first}])")
         if img.ImageOwnerId is None and img.ImageOwnerAlias is None:
             problems.append(f"{p}: Images[{i}] ({img.ImageId}) field ImageOwnerId: required for a custom image "
                             "(only ImageOwnerAlias 'system' or 'marketplace' images may omit it)")
@@ -189,14 +202,22 @@ def load_states(paths: list[str] | list[Path], account: str | None = None) -> St
     states = [load_state(p, account) for p in paths]
     if len(states) == 1:
         return states[0]
-    merged: dict[str, Image] = {}
-    origin: dict[str, str] = {}
+    merged: dict[tuple[str, str], Image] = {}
+    origin: dict[tuple[str, str], str] = {}
     for st in states:
         for img in st.images:
-            if img.ImageId in merged and merged[img.ImageId] != img:
-                raise InputError(f"{st.source}: ImageId {img.ImageId} also in {origin[img.ImageId]} with other values")
-            merged[img.ImageId] = img
-            origin[img.ImageId] = st.source
+            key = (img.ImageId, img.RegionId)
+            if key in merged and merged[key] != img:
+                raise InputError(f"{st.source}: ImageId {img.ImageId} in {img.RegionId} also in {origin[key]} "
+                                 "with other values")
+            merged[key] = img
+            origin[key] = st.source
+    ids: dict[str, Image] = {}
+    for img in merged.values():
+        other = ids.setdefault(img.ImageId, img)
+        if other is not img and (img.ImageOwnerAlias is None or other.ImageOwnerAlias is None):
+            raise InputError(f"{st.source}: ImageId {img.ImageId} is in {other.RegionId} and {img.RegionId}; "
+                             "only public images share an ImageId across regions")
     times = [s.taken_at for s in states if s.taken_at is not None]
     undercount = [UNDERCOUNT.format(src=s.source) for s in states]
     notes = [n for s in states for n in s.notes if n not in undercount]

@@ -55,7 +55,7 @@ def effects(store: ImageStore, step: Step, taken_at: object = None) -> list[Chan
                     ImageFamily=r.ImageFamily or None,  # type: ignore[attr-defined]
                     ImageName=r.ImageName, Description=r.Description)  # type: ignore[attr-defined]
         return [(None, img)]
-    source = store.get(getattr(r, "ImageId", None))
+    source = store.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
     if a == "CopyImage":
         if source is None:
             return []
@@ -92,6 +92,6 @@ def apply(store: ImageStore, changes: list[Change]) -> None:
     for before, after in changes:
         if after is None:
             if before is not None:
-                store.remove(before.ImageId)
+                store.remove(before.ImageId, before.RegionId)
         else:
             store.put(after)
