@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/imagefam demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check imagefam tests bench
+	$(BIN)/ruff check imagefam tests $(wildcard bench)
 	$(BIN)/mypy imagefam
 
 test: lint
