@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,15 @@ from .store import ImageStore
 
 
 class StateFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     TakenAt: UtcTime | None = None
     Images: list[Image]
 
 
-_STATE = TypeAdapter(StateFile)
-_TIME = TypeAdapter(UtcTime)
+@cache
+def _state_adapter() -> TypeAdapter[StateFile]:
+    """Built on first use: building validators at import costs start-up time for every command."""
+    return TypeAdapter(StateFile)
 
 
 def _is_yaml(path: Path) -> bool:
@@ -131,7 +134,7 @@ def load_state(path: str | Path, account: str | None = None) -> State:
         raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
     if not _is_yaml(p):
         try:  # fast path: pydantic-core parses and validates the whole file in one pass
-            state_file = _STATE.validate_json(raw)
+            state_file = _state_adapter().validate_json(raw)
             return _finish_state(state_file, p, None)
         except ValidationError:
             pass  # re-parse below for messages that name images
@@ -164,7 +167,7 @@ def state_from_data(data: Any, p: Path) -> State:
     if not isinstance(data, dict):
         raise InputError(f"{p}: a state file is an object with an 'Images' list, got {type(data).__name__}")
     try:
-        state_file = _STATE.validate_python(data)
+        state_file = _state_adapter().validate_python(data)
     except ValidationError as err:
         raise InputError("\n".join(state_errors(err, data, p))) from None
     return _finish_state(state_file, p, data)
@@ -375,6 +378,6 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
 
 def parse_time(value: Any, what: str) -> datetime:
     try:
-        return _TIME.validate_python(value)
+        return TypeAdapter(UtcTime).validate_python(value)
     except ValidationError as err:
         raise InputError(f"{what}: not an ISO-8601 time: {value!r}") from err

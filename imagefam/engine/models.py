@@ -72,7 +72,8 @@ IMAGE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Image))
 class Request(BaseModel):
     """Base of the API request models: PascalCase parameters as the ECS API reference names them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    # defer_build: a request model's validator is built on first use, not at import (start-up time)
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True, defer_build=True)
     #: Real parameters of the action that no rule looks at: accepted without a warning.
     other_params: ClassVar[frozenset[str]] = frozenset()
 

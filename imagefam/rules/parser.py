@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, v_args
+from lark import __version__ as lark_version
 from lark.exceptions import (
     LarkError,
     UnexpectedCharacters,
@@ -25,6 +26,7 @@ from lark.exceptions import (
 from lark.visitors import Transformer_NonRecursive
 
 from . import ast
+from .cache import cache_dir
 from .errors import Diagnostic, Reporter, Source, Span
 
 MAX_BYTES = 2_000_000
@@ -49,8 +51,11 @@ _FRIENDLY = {
 @cache
 def _lark() -> Lark:
     grammar = resources.files("imagefam.rules").joinpath("grammar.lark").read_text("utf-8")
+    folder = cache_dir()
+    # Lark checks the grammar's hash stored in the file, so a stale cache is rebuilt, not used.
+    cache: bool | str = str(folder / f"grammar-lark{lark_version}.tables") if folder else False
     return Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=True,
-                maybe_placeholders=True)
+                maybe_placeholders=True, cache=cache)
 
 
 def _parse(text: str, start: str, source: Source, offset: int, reporter: Reporter) -> Any:
