@@ -58,6 +58,10 @@ def _add_account_flag(p: argparse.ArgumentParser) -> None:
                    help="for a raw DescribeImages body: the account that made the call (its 'self' images)")
 
 
+def _add_output_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+
+
 def _add_policy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", action="append", metavar="PATH", help=_POLICY_HELP)
     p.add_argument("--no-default-policy", action="store_true", help="do not load the shipped policy")
@@ -265,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "junit", "sarif", "github"], default="text",
                    help="text (table and reasons), json (the contract object), junit (a test case per step), "
                         "sarif (SARIF 2.1.0, results at the step's line) or github (workflow annotations)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    _add_output_flag(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="compliance report over state snapshots (audit rules)",
@@ -279,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github"], default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
                         "rule), sarif (SARIF 2.1.0) or github (workflow annotations)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    _add_output_flag(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("resolve", help="explain which image a family resolves to",
@@ -297,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_policy_flags(p)
     p.add_argument("--format", choices=["text", "json", "api"], default="text",
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    _add_output_flag(p)
     p.set_defaults(func=cmd_resolve, resolve_parser=p)
 
     p = sub.add_parser("snapshot", help="write a state file from the live ECS API (extra imagefam[aliyun])",
@@ -311,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which images to query (default: all kinds)")
     p.add_argument("--keep-all-public", action="store_true",
                    help="keep public, community and Marketplace images that have no family")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    _add_output_flag(p)
     p.set_defaults(func=cmd_snapshot)
 
     rules = sub.add_parser("rules", help="lint, list and test rule files")

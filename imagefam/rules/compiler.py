@@ -126,44 +126,21 @@ class Compiler:
 
     def _boolop(self, e: ast.BoolOp) -> Fn:
         fns = tuple(self.compile(p) for p in e.parts)
-        if e.op == "and":
-            if len(fns) == 2:
-                a, b = fns
+        if e.op == "and" and len(fns) == 2:
+            a, b = fns
 
-                def and2(c: Ctx) -> bool | None:
-                    x = a(c)
-                    if x is False:
-                        return False
-                    y = b(c)
-                    if y is False:
-                        return False
-                    return None if x is None or y is None else True
+            def and2(c: Ctx) -> bool | None:
+                x = a(c)
+                if x is False:
+                    return False
+                y = b(c)
+                if y is False:
+                    return False
+                return None if x is None or y is None else True
 
-                return and2
+            return and2
 
-            def and_(c: Ctx) -> bool | None:
-                unknown = False
-                for f in fns:
-                    v = f(c)
-                    if v is False:
-                        return False
-                    if v is None:
-                        unknown = True
-                return None if unknown else True
-
-            return and_
-
-        def or_(c: Ctx) -> bool | None:
-            unknown = False
-            for f in fns:
-                v = f(c)
-                if v is True:
-                    return True
-                if v is None:
-                    unknown = True
-            return None if unknown else False
-
-        return or_
+        return _kleene(fns, stop=e.op == "or")
 
     def _arith(self, e: ast.Arith) -> Fn:
         fns = [self.compile(p) for p in e.parts]
@@ -451,6 +428,22 @@ class Compiler:
             return c.resolve(fam, region, caller)
 
         return resolve
+
+
+def _kleene(fns: tuple[Fn, ...], stop: bool) -> Fn:
+    """n-ary three-valued ``and`` (stop at False) or ``or`` (stop at True); null if undecided."""
+
+    def kleene(c: Ctx) -> bool | None:
+        unknown = False
+        for f in fns:
+            v = f(c)
+            if v is stop:
+                return stop
+            if v is None:
+                unknown = True
+        return None if unknown else not stop
+
+    return kleene
 
 
 def bucket_filter(c: Ctx, items: Any, cond: Fn) -> tuple[Any, ...] | None:
