@@ -433,7 +433,7 @@ class Compiler:
 def _kleene(fns: tuple[Fn, ...], stop: bool) -> Fn:
     """n-ary three-valued ``and`` (stop at False) or ``or`` (stop at True); null if undecided."""
 
-    def kleene(c: Ctx) -> bool | None:
+    def kleene(c: Ctx) -> Any:
         unknown = False
         for f in fns:
             v = f(c)
