@@ -24,7 +24,10 @@ def write_output(text: str, path: str | None) -> None:
         sys.stdout.flush()
         return
     target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{path}: is a directory; --output needs a file name")
     try:
+        mode = target.stat().st_mode & 0o7777 if target.exists() else _default_mode()
         fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.",
                                    suffix=".tmp")
     except OSError as err:
@@ -32,10 +35,20 @@ def write_output(text: str, path: str | None) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)  # mkstemp creates 0600; keep the target's mode, or follow the umask
         os.replace(tmp, target)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write output: {err.strerror or err}") from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]

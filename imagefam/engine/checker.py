@@ -21,6 +21,9 @@ from .simulate import Change, apply, effects
 from .state import State
 
 LAUNCHES = ("RunInstances", "CreateInstance", "DescribeImageFromFamily")
+#: The viewer of family_changes entries for "any other account": one that sees only public and
+#: community images (no real account UID is "*").
+COMMUNITY = "*"
 
 
 @dataclass
@@ -97,6 +100,8 @@ def _views(changes: list[Change]) -> set[tuple[str, str, str | None, str]]:
         if img.ImageFamily and img.ImageOwnerId:
             for account in img.SharedWith:
                 out.add((img.RegionId, img.ImageFamily, img.ImageOwnerId, account))
+            if img.IsPublic:  # a community image: every other account sees the family
+                out.add((img.RegionId, img.ImageFamily, img.ImageOwnerId, COMMUNITY))
     return out
 
 

@@ -343,7 +343,7 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
         if key in fields:
             params[key] = value
         elif key not in model.other_params:
-            hint = did_you_mean(key, list(fields))
+            hint = did_you_mean(key, [*fields, *model.other_params, *METADATA_KEYS])
             warnings.append(f"{action} has no parameter {key!r}" + (f"; {hint}" if hint else "") + " (ignored)")
     for name, items in indexed.items():
         existing = params.get(name) or []
