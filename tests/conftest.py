@@ -101,7 +101,9 @@ def probe(params: str, body: str) -> Any:
     fn = Compiler(defs).def_fn("probe")
 
     def call(*args: Any, images: Any = (), **names: Any) -> Any:
-        return fn(Ctx(images, args=args, **names))
+        ctx = Ctx(images, **names)
+        ctx.args = args
+        return fn(ctx)
 
     return call
 

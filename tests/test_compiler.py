@@ -118,8 +118,18 @@ def test_attribute_of_null_image_and_request() -> None:
     assert fn(Ctx(image=None)) is None
     assert fn(Ctx(image=make_image(ImageFamily="web"))) == "web"
     req = compile_expr("request.ImageFamily", {"request": request_type("CreateImage")})
-    assert req(Ctx(request=None)) is None
     assert req(Ctx(request=CreateImageRequest(RegionId="r", ImageFamily="f"))) == "f"
+
+
+def test_a_broken_non_null_contract_fails_closed() -> None:
+    """`request` is never null in an action rule, so its paths compile to one attrgetter; code that
+    evaluates a rule without a request gets a denial that says so, never an exception or an allow."""
+    from imagefam.engine.decisions import evaluate
+
+    policy = load('rule r on CreateImage deny when request.ImageFamily == "x" message "m"\n')
+    finding = evaluate(policy.rules[0], Ctx(request=None))
+    assert finding is not None and finding.unevaluable and finding.severity == "deny"
+    assert "could not be evaluated" in finding.message
 
 
 # ---------------------------------------------------------------- where, quantifiers, collections

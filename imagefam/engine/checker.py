@@ -122,16 +122,17 @@ class Session:
         resolver = Resolver(self.policy, self.state.images, self.state.taken_at) if self.policy.resolution else None
         self.resolve = resolver.image if resolver else None
         self.family_changes: list[FamilyChange] = []
+        self._ctx = Ctx(self.state.images, taken_at=self.state.taken_at, resolve=self.resolve)
 
     def step(self, step: Step) -> StepResult:
         """Decide one call; apply its effects when allowed."""
         work, policy, resolve_fn = self.state, self.policy, self.resolve
         result = StepResult(step)
         r = step.request
-        ctx = Ctx(work.images, request=r,
-                  image=work.images.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None)),
-                  caller=step.caller, channel=step.channel, action=step.action,
-                  taken_at=work.taken_at, resolve=resolve_fn)
+        ctx = self._ctx
+        ctx.request = r
+        ctx.image = work.images.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
+        ctx.caller, ctx.channel, ctx.action = step.caller, step.channel, step.action
         for rule in policy.by_action.get(step.action, ()):
             finding = evaluate(rule, ctx)
             if finding is None:

@@ -12,6 +12,8 @@ field with an expression that does not mention the element are answered from a h
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import operator
 import re
 from collections.abc import Callable
@@ -38,6 +40,7 @@ class Compiler:
         self.defs = defs
         self._def_fns: dict[str, Fn] = {}
         self._params: dict[str, int] = {}  # parameter name -> index, while compiling a definition
+        self._nonnull: frozenset[str] = frozenset()  # context names a guard has shown are not null
 
     # ---- definitions ----
     def precompile(self, order: list[str]) -> None:
@@ -100,6 +103,9 @@ class Compiler:
 
     def _attr(self, e: ast.Attr) -> Fn:
         assert e.obj is not None
+        dotted = self._safe_path(e)
+        if dotted is not None:  # e.g. request.ImageFamily: nothing on the way can be null
+            return operator.attrgetter(dotted)
         get = operator.attrgetter(e.name)
         if isinstance(e.obj, ast.Name) and e.obj.name in CTX_NAMES and e.obj.name not in self._params:
             path = operator.attrgetter(e.obj.name)
@@ -117,6 +123,60 @@ class Compiler:
 
         return attr
 
+    def _flatten(self, e: ast.BoolOp) -> list[ast.Expr]:
+        """The operands of nested ``and``s (or ``or``s) as one list, looking through inlinable
+        definitions: ``is_set(x) and y`` is ``x != null and x != "" and y``."""
+        out: list[ast.Expr] = []
+        stack: list[ast.Expr] = list(reversed(e.parts))
+        while stack:
+            p = stack.pop()
+            if isinstance(p, ast.Call) and p.func in self.defs:
+                p = self._inline(p) or p
+            if isinstance(p, ast.BoolOp) and p.op == e.op:
+                stack.extend(reversed(p.parts))
+            else:
+                out.append(p)
+        return out
+
+    def _getter(self, e: ast.Expr) -> Fn | None:
+        """A C-level callable reading ``e`` from the context (a context name or a non-null path)."""
+        if isinstance(e, ast.Name) and e.name in CTX_NAMES and e.name not in self._params:
+            return operator.attrgetter(e.name)
+        if isinstance(e, ast.Attr):
+            dotted = self._safe_path(e)
+            return operator.attrgetter(dotted) if dotted is not None else None
+        return None
+
+    def _simple_test(self, e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], Any] | None:
+        """(getter, operator, constant) for ``getter ==/!= constant``: two-valued, never null."""
+        if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
+            return None
+        assert e.left is not None and e.right is not None
+        for side, const in ((e.left, e.right), (e.right, e.left)):
+            if isinstance(const, ast.Literal) and not isinstance(side, ast.Literal):
+                get = self._getter(side)
+                if get is None:
+                    return None
+                if const.value is None:
+                    return get, (operator.is_ if e.op == "==" else operator.is_not), None
+                return get, (operator.eq if e.op == "==" else operator.ne), const.value
+        return None
+
+    def _safe_path(self, e: ast.Attr) -> str | None:
+        """``root.A.B`` as one dotted path when the root is a context name and no step is nullable."""
+        parts = [e.name]
+        obj = e.obj
+        while isinstance(obj, ast.Attr):
+            if obj.ty is None or obj.ty.nullable:
+                return None
+            parts.append(obj.name)
+            obj = obj.obj
+        if not (isinstance(obj, ast.Name) and obj.name in CTX_NAMES and obj.name not in self._params
+                and obj.ty is not None and (not obj.ty.nullable or obj.name in self._nonnull)
+                and obj.ty.kind == "record"):
+            return None
+        return ".".join([obj.name, *reversed(parts)])
+
     def _unary(self, e: ast.Unary) -> Fn:
         assert e.operand is not None
         f = self.compile(e.operand)
@@ -125,7 +185,30 @@ class Compiler:
         return lambda c: None if (v := f(c)) is None else -v
 
     def _boolop(self, e: ast.BoolOp) -> Fn:
-        fns = tuple(self.compile(p) for p in e.parts)
+        parts = self._flatten(e)
+        stop = e.op == "or"
+        # Two-valued tests of a C-level getter against a constant (`request.Status == "x"`,
+        # `image != null`) run in one closure, with no Python frame per test. Expressions are
+        # pure and Kleene logic does not depend on order, so they may run first.
+        simple = [(t, p) for p in parts if (t := self._simple_test(p)) is not None]
+        fns: tuple[Fn, ...]
+        if len(simple) >= 2 or (simple and len(parts) == 1):
+            rest = [p for p in parts if all(p is not q for _, q in simple)]
+            # The rest runs only when the fused tests did not decide: after `image != null` in an
+            # `and` (or `image == null` in an `or`), `image` is not null there.
+            saved = self._nonnull
+            self._nonnull = saved | _guards([p for _, p in simple], stop)
+            try:
+                tests = tuple(t for t, _ in simple)
+                if len(rest) == 1:  # tests, then one operand, in one closure
+                    return _tests_then(tests, self.compile(rest[0]), stop)
+                fns = (_fused_tests(tests, stop), *(self.compile(p) for p in rest))
+            finally:
+                self._nonnull = saved
+        else:
+            fns = tuple(self.compile(p) for p in parts)
+        if len(fns) == 1:
+            return fns[0]
         if e.op == "and" and len(fns) == 2:
             a, b = fns
 
@@ -175,10 +258,23 @@ class Compiler:
     def _compare(self, e: ast.Compare) -> Fn:
         assert e.left is not None and e.right is not None
         op = e.op
-        left = self.compile(e.left)
-        if isinstance(e.right, ast.Literal) and op in ("==", "!=", "startswith", "endswith", "contains", "matches"):
-            return self._compare_const(op, left, e.right.value)
-        right = self.compile(e.right)
+        lhs, rhs = e.left, e.right
+        if isinstance(lhs, ast.Literal) and lhs.kind == "null" and op in ("==", "!="):
+            lhs, rhs = rhs, lhs  # null == x is x == null: an identity test
+        if (isinstance(rhs, ast.Literal) and rhs.value is not None and op in ("startswith", "endswith", "contains")
+                and isinstance(lhs, ast.Call) and lhs.func in ("lower", "upper") and lhs.func not in self.defs):
+            return self._case_test(op, self.compile(lhs.args[0]), lhs.func, rhs.value)
+        left = self.compile(lhs)
+        if isinstance(rhs, ast.Literal) and op in ("==", "!=", "startswith", "endswith", "contains", "matches"):
+            return self._compare_const(op, left, rhs.value)
+        if isinstance(rhs, ast.Literal) and rhs.value is not None and op in _ORDER:
+            test_k, k = _ORDER[op], rhs.value
+            if isinstance(lhs, ast.Call) and lhs.func == "count" and lhs.func not in self.defs:
+                items = self._getter(lhs.args[0])
+                if items is not None:  # count(x) > k over a getter: one closure
+                    return lambda c: None if (v := items(c)) is None else test_k(len(v), k)
+            return lambda c: None if (v := left(c)) is None else test_k(v, k)
+        right = self.compile(rhs)
         if op == "==":
             return lambda c: left(c) == right(c)
         if op == "!=":
@@ -214,7 +310,21 @@ class Compiler:
         return compare
 
     @staticmethod
+    def _case_test(op: str, arg: Fn, case: str, k: Any) -> Fn:
+        """``lower(x) startswith k`` (and endswith/contains, upper) in one closure."""
+        fold = str.lower if case == "lower" else str.upper
+        if op == "startswith":
+            return lambda c: None if (v := arg(c)) is None else fold(v).startswith(k)
+        if op == "endswith":
+            return lambda c: None if (v := arg(c)) is None else fold(v).endswith(k)
+        return lambda c: None if (v := arg(c)) is None else k in fold(v)
+
+    @staticmethod
     def _compare_const(op: str, left: Fn, k: Any) -> Fn:
+        if k is None and op == "==":
+            return lambda c: left(c) is None
+        if k is None and op == "!=":
+            return lambda c: left(c) is not None
         if op == "==":
             return lambda c: left(c) == k
         if op == "!=":
@@ -292,6 +402,9 @@ class Compiler:
     # ---- calls ----
     def _call(self, e: ast.Call) -> Fn:
         if e.func in self.defs:
+            inlined = self._inline(e)
+            if inlined is not None:
+                return self.compile(inlined)
             body = self.def_fn(e.func)
             argfns = tuple(self.compile(a) for a in e.args)
 
@@ -307,6 +420,32 @@ class Compiler:
         assert e.func in BUILTINS
         builder: Callable[[ast.Call], Fn] = getattr(self, "_b_" + e.func)
         return builder(e)
+
+    def _inline(self, e: ast.Call) -> ast.Expr | None:
+        """The body of a small definition with its arguments substituted, when that is exactly
+        equivalent to calling it: expressions are pure, so only cost and name capture matter."""
+        d = self.defs[e.func]
+        params = [p.name for p in d.params or []]
+        if not params or d.body.depth > INLINE_DEPTH or len(e.args) != len(params):
+            return None
+        nodes = _walk(d.body)
+        if len(nodes) > INLINE_NODES:
+            return None
+        uses = {p: 0 for p in params}
+        for n in nodes:
+            if isinstance(n, ast.Name):
+                if n.name in uses:
+                    uses[n.name] += 1
+                elif n.name in self._params:  # a global the enclosing definition shadows
+                    return None
+        binds = any(isinstance(n, ast.Where) or (isinstance(n, ast.Call) and n.func in ("all", "any"))
+                    for n in nodes)
+        for arg, p in zip(e.args, params, strict=True):
+            if binds and mentions_element(arg):  # the body's `where` would capture the argument's `it`
+                return None
+            if uses[p] > 1 and not _cheap(arg):
+                return None
+        return _substitute(d.body, dict(zip(params, e.args, strict=True)))
 
     def _b_count(self, e: ast.Call) -> Fn:
         f = self.compile(e.args[0])
@@ -430,6 +569,69 @@ class Compiler:
         return resolve
 
 
+def _guards(tests: list[ast.Expr], stop: bool) -> frozenset[str]:
+    """Context names that ``x != null`` tests (``x == null`` for ``or``) prove not null after them."""
+    want = "==" if stop else "!="
+    out = set()
+    for t in tests:
+        if isinstance(t, ast.Compare) and t.op == want:
+            assert t.left is not None and t.right is not None
+            for side, const in ((t.left, t.right), (t.right, t.left)):
+                if isinstance(const, ast.Literal) and const.kind == "null" and isinstance(side, ast.Name):
+                    out.add(side.name)
+    return frozenset(out)
+
+
+def _tests_then(tests: tuple[tuple[Fn, Callable[[Any, Any], bool], Any], ...], then: Fn, stop: bool) -> Fn:
+    """``t1 and t2 and y`` (or ``t1 or t2 or y``) with two-valued tests inline: when the tests do not
+    decide, the result is ``y``'s value (Kleene: ``true and y`` is ``y``, ``false or y`` is ``y``)."""
+    if len(tests) == 1:
+        ((g1, o1, k1),) = tests
+        if stop:
+            return lambda c: True if o1(g1(c), k1) else then(c)
+        return lambda c: then(c) if o1(g1(c), k1) else False
+    if len(tests) == 2 and not stop:
+        (g1, o1, k1), (g2, o2, k2) = tests
+
+        def both_then(c: Ctx) -> Any:
+            if o1(g1(c), k1) and o2(g2(c), k2):
+                return then(c)
+            return False
+
+        return both_then
+    fused = _fused_tests(tests, stop)
+
+    def tests_then(c: Ctx) -> Any:
+        return stop if fused(c) is stop else then(c)
+
+    return tests_then
+
+
+def _fused_tests(tests: tuple[tuple[Fn, Callable[[Any, Any], bool], Any], ...], stop: bool) -> Fn:
+    """Two-valued getter tests joined by ``and`` (stop at the first False) or ``or`` (first True)."""
+    if stop:
+        def any_test(c: Ctx) -> bool:
+            return any(op(get(c), k) for get, op, k in tests)
+
+        return any_test
+
+    if len(tests) == 2:
+        (g1, o1, k1), (g2, o2, k2) = tests
+
+        def both(c: Ctx) -> Any:
+            return o1(g1(c), k1) and o2(g2(c), k2)
+
+        return both
+
+    def all_tests(c: Ctx) -> bool:
+        for get, op, k in tests:  # noqa: SIM110 - faster than all() over a generator, on a hot path
+            if not op(get(c), k):
+                return False
+        return True
+
+    return all_tests
+
+
 def _kleene(fns: tuple[Fn, ...], stop: bool) -> Fn:
     """n-ary three-valued ``and`` (stop at False) or ``or`` (stop at True); null if undecided."""
 
@@ -444,6 +646,43 @@ def _kleene(fns: tuple[Fn, ...], stop: bool) -> Fn:
         return None if unknown else not stop
 
     return kleene
+
+
+INLINE_DEPTH = 12
+INLINE_NODES = 60
+
+
+def _walk(e: ast.Expr) -> list[ast.Expr]:
+    out, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        out.append(x)
+        stack.extend(x.children())
+    return out
+
+
+def _cheap(e: ast.Expr) -> bool:
+    """Cheap enough to evaluate twice: a literal, a name or an attribute path."""
+    while isinstance(e, ast.Attr):
+        assert e.obj is not None
+        e = e.obj
+    return isinstance(e, ast.Name | ast.Literal)
+
+
+def _substitute(e: ast.Expr, args: dict[str, ast.Expr]) -> ast.Expr:
+    """A copy of ``e`` with parameter names replaced by argument expressions (shared, not copied)."""
+    if isinstance(e, ast.Name) and e.name in args:
+        return args[e.name]
+    if not e.children():
+        return e
+    new = copy.copy(e)
+    for f in dataclasses.fields(new):
+        value = getattr(new, f.name)
+        if isinstance(value, ast.Expr):
+            setattr(new, f.name, _substitute(value, args))
+        elif isinstance(value, list) and value and isinstance(value[0], ast.Expr):
+            setattr(new, f.name, [_substitute(v, args) for v in value])
+    return new
 
 
 def bucket_filter(c: Ctx, items: Any, cond: Fn) -> tuple[Any, ...] | None:
