@@ -87,7 +87,7 @@ def test_false_and_true_win_over_null_operands() -> None:
     's startswith "a"', '"a" startswith s', 's endswith "a"', 's contains "a"', 's matches "a"',
     "i + 1", "1 + i", "1 + 2 + i", "-i", 's + "x"',
     "len(s)", "lower(s)", "upper(s)", "str(s)",
-    "i in xs", "s not in ss", "if n then 1 else 2",
+    "if n then 1 else 2",
     "img.ImageFamily", "img.ImageFamily startswith \"a\" and img.Status == null",
     "days_between(img.CreationTime, taken_at)", "days_between(@2020-01-01, img.CreationTime)",
 ])
@@ -96,6 +96,7 @@ def test_null_propagates(text: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "want"), [
+    ("i in xs", False), ("s not in ss", False),  # two-valued like ==; ss holds null, and null == null
     ("i == null", True), ("i != null", False), ("null == null", True), ("s == \"a\"", False),
     ("i == 1", False), ("1 != i", True), ("img == null", True), ("n == false", False),
 ])
@@ -266,8 +267,10 @@ def test_in_and_not_in_with_lists() -> None:
     assert ev('"c" not in ["a", "b"]') is True
     assert ev('"a" not in ["a", "b"]') is False
     assert ev('"a" in []') is False
-    assert ev('null in ["a"]') is None
-    assert ev('null not in ["a"]') is None
+    # x in xs means x == xs[0] or x == xs[1] ...: two-valued like ==, null only for a null list
+    assert ev('null in ["a"]') is False
+    assert ev('null not in ["a"]') is True
+    assert ev('null in ["a", null]') is True
     assert ev('"a" in ["b", null]') is False
     assert ev('caller in image.SharedWith', image=make_image(SharedWith=("1002", "1003")), caller="1003") is True
     assert ev('caller in image.SharedWith', image=None, caller="1003") is None

@@ -253,6 +253,10 @@ def ref(n: Node, env: dict[str, Any]) -> Any:
             return a == b
         if op == "!=":
             return a != b
+        if op in ("in", "not in"):  # x in xs is x == xs[0] or ...: two-valued in x, null for a null list
+            if b is None:
+                return None
+            return (a in b) if op == "in" else (a not in b)
         if a is None or b is None:
             return None
         if op == "<":

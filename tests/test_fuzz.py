@@ -186,3 +186,15 @@ def test_pathological_rule_files_are_rejected_quickly(tmp_path: Path) -> None:
     big.write_text("# padding\n" * 300000, "utf-8")
     with pytest.raises(PolicyError, match="limit"):
         load_policy([big])
+
+
+@FUZZ
+@given(steps=st.lists(st.dictionaries(st.sampled_from(["Action", "RegionId", "ImageFamily", "Description"]),
+                                      st.text(alphabet='ab"\\{}[]\n:,', max_size=8), max_size=4), max_size=6),
+       indent=st.sampled_from([None, 0, 1, 2, 4]))
+def test_json_step_lines_match_the_yaml_composer(steps: list[dict[str, str]], indent: int | None) -> None:
+    """The fast JSON scanner finds each step on the line a YAML composer does."""
+    from imagefam.engine.loader import _json_step_lines, _step_lines
+
+    text = json.dumps({"caller": "1", "steps": steps}, indent=indent)
+    assert _json_step_lines(text) == _step_lines(text, is_json=False)

@@ -113,6 +113,20 @@ def test_chosen_image_matches_reference(image_list: list[Image], family: str, re
 
 @SETTINGS
 @given(images(), family_names(), regions, callers)
+def test_fast_path_agrees_with_the_trace(image_list: list[Image], family: str, region: str, caller: str) -> None:
+    """Resolver.image looks only at the policy's shortlist; the trace at every candidate."""
+    from imagefam.engine.resolver import Resolver
+
+    state = State.of(list(image_list))
+    resolver = Resolver(shipped_policy(), state.images)
+    fast = resolver.image(family, region, caller)
+    traced = resolver.trace(family, region, caller).image
+    assert (fast.ImageId if fast else None) == (traced.ImageId if traced else None)
+    assert shipped_policy().resolution is not None and shipped_policy().resolution.shortlist is not None
+
+
+@SETTINGS
+@given(images(), family_names(), regions, callers)
 def test_chosen_image_is_visible_available_in_region_and_family(
         image_list: list[Image], family: str, region: str, caller: str) -> None:
     chosen, _ = _resolve(image_list, family, region, caller)

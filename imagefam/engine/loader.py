@@ -58,7 +58,7 @@ def parse_data(raw: bytes, p: Path) -> Any:
         raise InputError(f"{p}: not UTF-8 text (byte {err.start})") from err
     if _is_yaml(p):
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader: libyaml's or PyYAML's
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -256,10 +256,57 @@ class Plan:
     source: str = "<memory>"
 
 
-def _step_lines(text: str) -> list[int]:
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
+_JSON_TOKENS = re.compile(r'["{}\[\]\n]')
+
+
+def _json_step_lines(text: str) -> list[int]:
+    """Lines of the objects directly inside the top-level "steps" array of a JSON document."""
+    lines: list[int] = []
+    line, depth, steps_depth = 1, 0, -1
+    last_key: str | None = None
+    pos = 0
+    for m in _JSON_TOKENS.finditer(text):
+        ch = m.group()
+        if m.start() < pos:
+            continue
+        if ch == "\n":
+            line += 1
+        elif ch == '"':
+            end = m.start() + 1
+            while True:  # find the closing quote, skipping escapes
+                end = text.find('"', end)
+                if end < 0:
+                    return []
+                k = end - 1
+                while text[k] == "\\":
+                    k -= 1
+                if (end - 1 - k) % 2 == 0:  # an even run of backslashes: the quote is real
+                    break
+                end += 1
+            if depth == 1:
+                last_key = text[m.start() + 1:end]
+            line += text.count("\n", m.start(), end)
+            pos = end + 1
+        elif ch in "{[":
+            depth += 1
+            if ch == "[" and depth == 2 and last_key == "steps":
+                steps_depth = depth
+            elif ch == "{" and depth == steps_depth + 1 and steps_depth > 0:
+                lines.append(line)
+        else:
+            if depth == steps_depth and ch == "]":
+                steps_depth = -1
+            depth -= 1
+    return lines
+
+
+def _step_lines(text: str, is_json: bool = False) -> list[int]:
     """1-based line of each step in the file (YAML and JSON alike), or [] when unknown."""
+    if is_json:
+        return _json_step_lines(text)
     try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=_YAML_LOADER)
     except (yaml.YAMLError, RecursionError):
         return []
     if not isinstance(root, yaml.MappingNode):
@@ -275,7 +322,7 @@ def load_plan(path: str | Path) -> Plan:
     p = Path(path)
     data = read_data(p)
     try:
-        lines = _step_lines(p.read_text("utf-8"))
+        lines = _step_lines(p.read_text("utf-8"), is_json=not _is_yaml(p))
     except (OSError, UnicodeDecodeError):
         lines = []
     return plan_from_data(data, str(p), lines)

@@ -88,7 +88,7 @@ class Resolver:
     def image(self, family: str, region: str, caller: str) -> Image | None:
         """The image ``family`` resolves to for ``caller`` in ``region`` (no trace)."""
         ctx = self._ctx(family, region, caller)
-        cands = self.res.candidates(ctx)
+        cands = (self.res.shortlist or self.res.candidates)(ctx)
         if not cands:
             return None
         eligible = []

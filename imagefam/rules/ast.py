@@ -232,6 +232,7 @@ class OrderKey:
 @dataclass(eq=False, slots=True)
 class ResolveDecl:
     candidates: Expr
+    shortlist: Expr | None
     requirements: list[Requirement]
     order: list[OrderKey]
     span: Span

@@ -417,7 +417,7 @@ class Checker:
             if isinstance(e.right, ast.ListLit):
                 for item in e.right.items:
                     self._enum_literal(lt, item)
-            return BOOL.opt(nullable)
+            return BOOL.opt(rt.nullable)  # `x in xs` is `x == xs[0] or ...`: null only for a null list
         if op == "contains" and rt.kind != "any" and lt.kind == "list":
             assert lt.elem is not None
             if unify(lt.elem, rt) is None:

@@ -279,6 +279,9 @@ class Compiler:
             return lambda c: left(c) == right(c)
         if op == "!=":
             return lambda c: left(c) != right(c)
+        if op in ("in", "not in"):  # x in [a, b] is x == a or x == b: two-valued in x
+            negate = op == "not in"
+            return lambda c: None if (b := right(c)) is None else (left(c) in b) is not negate
         test: Callable[[Any, Any], Any]
         if op in _ORDER:
             test = _ORDER[op]
@@ -347,14 +350,32 @@ class Compiler:
         src = self.compile(e.source)
         cond_fn = self.compile(e.cond)
         if plan is not None:
-            fields, keyfns, rest = plan
+            fields, keyfns, multi, rest = plan
             cond = self.compile(rest) if rest is not None else None
+            if multi is not None:  # `Field in values`: the union of one bucket per value
+                pos, values_fn = multi
+
+                def indexed_in(c: Ctx) -> tuple[Any, ...] | None:
+                    lookup = getattr(c.images, "lookup", None)
+                    if lookup is None:
+                        return bucket_filter(c, c.images, cond_fn)
+                    values = values_fn(c)
+                    if values is None:  # unknown values: exactly what a scan would give
+                        return bucket_filter(c, c.images, cond_fn)
+                    key = [f(c) if f is not None else None for f in keyfns]
+                    found: list[Any] = []
+                    for v in dict.fromkeys(values):
+                        key[pos] = v
+                        found.extend(lookup(fields, tuple(key)))
+                    return bucket_filter(c, found, cond) if cond is not None else tuple(found)
+
+                return indexed_in
 
             def indexed(c: Ctx) -> tuple[Any, ...] | None:
                 lookup = getattr(c.images, "lookup", None)
                 if lookup is None:  # a plain sequence (tests, embedding code): scan it
                     return bucket_filter(c, c.images, cond_fn)
-                bucket = lookup(fields, tuple(f(c) for f in keyfns))
+                bucket = lookup(fields, tuple(f(c) for f in keyfns))  # type: ignore[misc]
                 return bucket_filter(c, bucket, cond) if cond is not None else tuple(bucket)
 
             return indexed
@@ -367,23 +388,35 @@ class Compiler:
 
         return scan
 
-    def _index_plan(self, e: ast.Where) -> tuple[tuple[str, ...], list[Fn], ast.Expr | None] | None:
-        """(fields, key closures, remaining condition) when the source is the global ``images``."""
+    def _index_plan(self, e: ast.Where) -> tuple[tuple[str, ...], list[Fn | None], tuple[int, Fn] | None,
+                                                  ast.Expr | None] | None:
+        """(fields, key closures, the position and values of one ``Field in values`` conjunct,
+        remaining condition) when the source is the global ``images``."""
         assert e.source is not None and e.cond is not None
         if not (isinstance(e.source, ast.Name) and e.source.name == "images" and "images" not in self._params):
             return None
         conjuncts = e.cond.parts if isinstance(e.cond, ast.BoolOp) and e.cond.op == "and" else [e.cond]
         keyed: dict[str, Fn] = {}
+        member: tuple[str, ast.Expr] | None = None
         rest: list[ast.Expr] = []
         for part in conjuncts:
             field = _indexable(part)
             if field is not None and field[0] not in keyed:
                 keyed[field[0]] = self.compile(field[1])
-            else:
-                rest.append(part)
-        if not keyed:
+                continue
+            many = _indexable_in(part)
+            if many is not None and member is None:
+                member = many
+                continue
+            rest.append(part)
+        if member is not None and member[0] in keyed:  # the field is already keyed by ==: filter
+            rest.append(next(p for p in conjuncts if _indexable_in(p) == member))
+            member = None
+        if not keyed and member is None:
             return None
-        fields = tuple(sorted(keyed))
+        names = set(keyed) | ({member[0]} if member else set())
+        fields = tuple(sorted(names))
+        multi = (fields.index(member[0]), self.compile(member[1])) if member else None
         remaining: ast.Expr | None
         if not rest:
             remaining = None
@@ -391,7 +424,7 @@ class Compiler:
             remaining = rest[0]
         else:
             remaining = ast.BoolOp(e.cond.span, "and", rest)
-        return fields, [keyed[f] for f in fields], remaining
+        return fields, [keyed.get(f) for f in fields], multi, remaining
 
     def _project(self, e: ast.Project) -> Fn:
         assert e.source is not None
@@ -718,6 +751,18 @@ def _indexable(part: ast.Expr) -> tuple[str, ast.Expr] | None:
         name = _is_element_field(a)
         if name is not None and a.ty is not None and a.ty.kind != "list" and not mentions_element(b):
             return name, b
+    return None
+
+
+def _indexable_in(part: ast.Expr) -> tuple[str, ast.Expr] | None:
+    """``Field in values`` with a scalar field and an element-free list of values."""
+    if not (isinstance(part, ast.Compare) and part.op == "in"):
+        return None
+    assert part.left is not None and part.right is not None
+    name = _is_element_field(part.left)
+    if (name is not None and part.left.ty is not None and part.left.ty.kind != "list"
+            and not mentions_element(part.right)):
+        return name, part.right
     return None
 
 

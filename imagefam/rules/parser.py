@@ -304,11 +304,15 @@ class _Build(Transformer_NonRecursive[Token, Any]):
     def order_key(self, meta: Any, c: list[Any]) -> ast.OrderKey:
         return ast.OrderKey(c[0], c[1] is not None and str(c[1]) == "desc", self._s(meta))
 
+    def shortlist(self, c: list[Any]) -> tuple[str, ast.Expr]:
+        return ("shortlist", c[0])
+
     @v_args(meta=True)
     def resolve_decl(self, meta: Any, c: list[Any]) -> ast.ResolveDecl:
         reqs = [x for x in c[1:] if isinstance(x, ast.Requirement)]
         keys = [x for x in c[1:] if isinstance(x, ast.OrderKey)]
-        return ast.ResolveDecl(c[0], reqs, keys, self._s(meta), self.source)
+        short = c[1][1] if isinstance(c[1], tuple) else None
+        return ast.ResolveDecl(c[0], short, reqs, keys, self._s(meta), self.source)
 
     def start(self, c: list[Any]) -> list[Any]:
         return list(c)
@@ -384,6 +388,8 @@ def _decl_exprs(decl: ast.Decl) -> list[ast.Expr]:
             out += [p for p in decl.clauses.message.parts if isinstance(p, ast.Expr)]
         return out
     exprs = [decl.candidates] + [r.cond for r in decl.requirements] + [k.expr for k in decl.order]
+    if decl.shortlist is not None:
+        exprs.append(decl.shortlist)
     for r in decl.requirements:
         if r.otherwise:
             exprs += [p for p in r.otherwise.parts if isinstance(p, ast.Expr)]

@@ -65,6 +65,7 @@ class Resolution:
     candidates_text: str
     file: str
     line: int
+    shortlist: Fn | None = None  # the candidates that can pass; used when no trace is asked for
 
     @property
     def order_text(self) -> str:
@@ -276,15 +277,20 @@ def _resolve_scope() -> Scope:
 def _check_resolve(checker: Checker, decl: ast.ResolveDecl) -> None:
     scope = _resolve_scope()
     via_defs = checker.defs_using_resolve()
-    exprs = [decl.candidates, *(r.cond for r in decl.requirements), *(k.expr for k in decl.order)]
+    exprs = [decl.candidates, *(r.cond for r in decl.requirements), *(k.expr for k in decl.order),
+             *([decl.shortlist] if decl.shortlist is not None else [])]
     for expr in exprs:
         for e in walk(expr):
             if isinstance(e, ast.Call) and (e.func == "resolve" or e.func in via_defs):
                 checker.error(e.func_span or e.span, f"the resolution policy cannot call {e.func}() "
                               "(it would resolve families while resolving one)")
-    t = checker.expr(decl.candidates, scope)
-    if t.kind not in ("any", "list") or (t.elem and t.elem.kind not in ("any", "record")):
-        checker.error(decl.candidates.span, f"candidates must be a list of images, found {t}")
+    lists: list[tuple[str, ast.Expr]] = [("candidates", decl.candidates)]
+    if decl.shortlist is not None:
+        lists.append(("shortlist", decl.shortlist))
+    for what, expr in lists:
+        t = checker.expr(expr, scope)
+        if t.kind not in ("any", "list") or (t.elem and t.elem.kind not in ("any", "record")):
+            checker.error(expr.span, f"{what} must be a list of images, found {t}")
     inner = scope.with_it(record("Image"))
     names: set[str] = set()
     for req in decl.requirements:
@@ -359,8 +365,9 @@ def _compile_resolve(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
                         compile_template(compiler, r.otherwise, "") if r.otherwise else None,
                         span_text(decl.source, r.cond.span)) for r in decl.requirements]
     order = [(compiler.compile(k.expr), k.descending, span_text(decl.source, k.expr.span)) for k in decl.order]
+    short = compiler.compile(decl.shortlist) if decl.shortlist is not None else None
     return Resolution(compiler.compile(decl.candidates), reqs, order,
-                      span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line)
+                      span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short)
 
 
 def check_only(paths: Sequence[str | Path], *, default: bool = True) -> list[Diagnostic]:
