@@ -173,23 +173,22 @@ def state_from_data(data: Any, p: Path) -> State:
     return _finish_state(state_file, p, data)
 
 
-def _same_public_image_elsewhere(first: Image, img: Image, images: list[Image], index: int) -> bool:
-    """A public image has one ImageId in every region: such repeats are allowed, others are not."""
-    if first.ImageOwnerAlias is None or img.ImageOwnerAlias is None:
-        return False
-    regions = [im.RegionId for im in images[:index] if im.ImageId == img.ImageId]
-    return img.RegionId not in regions
-
-
 def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
     seen: dict[str, int] = {}
+    pairs: set[tuple[str, str]] = set()  # (ImageId, RegionId) of public images
     problems = []
     for i, img in enumerate(sf.Images):
         first = seen.get(img.ImageId)
         if first is None:
             seen[img.ImageId] = i
-        elif not _same_public_image_elsewhere(sf.Images[first], img, sf.Images, i):
+            if img.ImageOwnerAlias is not None:
+                pairs.add((img.ImageId, img.RegionId))
+        elif (img.ImageOwnerAlias is None or sf.Images[first].ImageOwnerAlias is None
+              or (img.ImageId, img.RegionId) in pairs):
+            # only a public image may repeat its ImageId, and only in another region
             problems.append(f"{p}: Images[{i}] ({img.ImageId}): duplicate ImageId (first at Images[{first}])")
+        else:
+            pairs.add((img.ImageId, img.RegionId))
         if img.ImageOwnerId is None and img.ImageOwnerAlias is None:
             problems.append(f"{p}: Images[{i}] ({img.ImageId}) field ImageOwnerId: required for a custom image "
                             "(only ImageOwnerAlias 'system' or 'marketplace' images may omit it)")
