@@ -110,6 +110,18 @@ def scale_rows(s: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def peer_rows(peers: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for r in peers["rows"]:
+        if r["engine"] in ("python (hand-written)", "imagefam compiled") or "once" in r["engine"] \
+                or r["engine"] == "rule-engine":
+            out.append(["per decision", f"{r['decision']}: {r['engine']}", "-", f"{r['us_per_decision']:.2f} µs",
+                        f"{r['ratio_to_hand_written']:.1f}x hand-written; {r['ratio_to_imagefam_compiled']:.1f}x "
+                        "imagefam compiled" if r["engine"] != "imagefam compiled"
+                        else f"{r['ratio_to_hand_written']:.1f}x hand-written (target <= 2x)"])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="run all imagefam benchmarks")
     ap.add_argument("--quick", action="store_true", help="scale over 10k and 100k images only")
@@ -117,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--skip-rules", action="store_true")
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--skip-peers", action="store_true", help="skip Rego/Cedar/rule-engine (extra: bench)")
+    ap.add_argument("--skip-startup", action="store_true")
     ap.add_argument("--out", default=str(C.OUT / "latest.md"))
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -136,6 +150,24 @@ def main(argv: list[str] | None = None) -> int:
         sub("bench_scale.py", scale_args)
         results["scale"] = json.loads((C.OUT / "scale.json").read_text())
         rows += scale_rows(results["scale"])
+    if not args.skip_peers:
+        try:
+            import cedarpy  # noqa: F401
+            import regopy  # noqa: F401
+            import rule_engine  # noqa: F401
+        except ImportError:
+            rows.append(["peers", "Rego / Cedar / rule-engine", "-", "skipped", "pip install -e '.[bench]'"])
+        else:
+            sub("bench_peers.py", ["--json", str(C.OUT / "peers.json")])
+            results["peers"] = json.loads((C.OUT / "peers.json").read_text())
+            rows += peer_rows(results["peers"])
+    if not args.skip_startup:
+        sub("bench_startup.py", ["--json", str(C.OUT / "startup.json")])
+        startup = json.loads((C.OUT / "startup.json").read_text())
+        for key, value in startup.items():
+            shown = f"{value:.2f}x" if key.startswith("ratio") else f"{value:.1f} ms"
+            note = "target <= 2x" if key.startswith("ratio") else "median, whole process"
+            rows.append(["start-up", key, "-", shown, note])
     total = time.perf_counter() - t0
 
     from tabulate import tabulate

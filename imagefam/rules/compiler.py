@@ -371,6 +371,21 @@ class Compiler:
 
                 return indexed_in
 
+            fast = _element_test(rest) if rest is not None else None
+            if fast is not None:  # `Field ==/!= value`: a C-level filter, no closure per image
+                get, op, value_ast = fast
+                value_fn = self.compile(value_ast)
+
+                def indexed_test(c: Ctx) -> tuple[Any, ...] | None:
+                    lookup = getattr(c.images, "lookup", None)
+                    if lookup is None:
+                        return bucket_filter(c, c.images, cond_fn)
+                    bucket = lookup(fields, tuple(f(c) for f in keyfns))  # type: ignore[misc]
+                    v = value_fn(c)
+                    return tuple([i for i in bucket if op(get(i), v)])
+
+                return indexed_test
+
             def indexed(c: Ctx) -> tuple[Any, ...] | None:
                 lookup = getattr(c.images, "lookup", None)
                 if lookup is None:  # a plain sequence (tests, embedding code): scan it
@@ -751,6 +766,19 @@ def _indexable(part: ast.Expr) -> tuple[str, ast.Expr] | None:
         name = _is_element_field(a)
         if name is not None and a.ty is not None and a.ty.kind != "list" and not mentions_element(b):
             return name, b
+    return None
+
+
+def _element_test(e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], ast.Expr] | None:
+    """(field getter, operator, value) for ``Field ==/!= value`` with an element-free value: the
+    comparison is two-valued, so filtering by it gives exactly what the closure would."""
+    if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
+        return None
+    assert e.left is not None and e.right is not None
+    for side, value in ((e.left, e.right), (e.right, e.left)):
+        name = _is_element_field(side)
+        if name is not None and not mentions_element(value):
+            return operator.attrgetter(name), (operator.eq if e.op == "==" else operator.ne), value
     return None
 
 
