@@ -27,8 +27,13 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]' || echo "peer engines unavailable: their rows are skipped"
 	$(BIN)/python bench/run.py
 
+# A long campaign: fuzzing, the differential test, the model-based test and the properties, each
+# with IMAGEFAM_FUZZ_EXAMPLES examples (default here 2000; the normal test run uses 40-200).
+FUZZ_EXAMPLES ?= 2000
 fuzz: $(STAMP)
-	IMAGEFAM_FUZZ_EXAMPLES=5000 $(BIN)/pytest tests/test_fuzz.py -q
+	IMAGEFAM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --hypothesis-show-statistics \
+		tests/test_fuzz.py tests/test_differential.py tests/test_model_based.py \
+		tests/test_resolver_properties.py tests/test_checker_properties.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
