@@ -150,6 +150,18 @@ def main(argv: list[str] | None = None) -> int:
         sub("bench_scale.py", scale_args)
         results["scale"] = json.loads((C.OUT / "scale.json").read_text())
         rows += scale_rows(results["scale"])
+    if not args.skip_scale:
+        report_args = ["--json", str(C.OUT / "report.json")]
+        if args.sizes:
+            report_args += ["--sizes", args.sizes]
+        elif args.quick:
+            report_args += ["--sizes", "10000,100000"]
+        sub("bench_report.py", report_args)
+        for r in json.loads((C.OUT / "report.json").read_text())["rows"]:
+            rows.append(["report", "load_state + report (all audit rules)", C.human_n(r["n"]),
+                         f"{r['load_s']:.1f} s + {r['report_s']:.1f} s",
+                         f"report CPU {r['report_cpu_s']:.1f} s; {r['families']:,} families, "
+                         f"{r['findings']:,} findings; peak RSS {r['peak_rss_mib']:,.0f} MiB"])
     if not args.skip_peers:
         try:
             import cedarpy  # noqa: F401

@@ -64,7 +64,8 @@ def scopes(state: State) -> tuple[list[Family], list[Account]]:
 def report(state: State, policy: Policy | None = None) -> Report:
     """Run every audit rule of ``policy`` over ``state``."""
     policy = policy or load_policy()
-    resolve_fn = Resolver(policy, state.images, state.taken_at).image if policy.resolution else None
+    # the snapshot does not change during a report, so each resolution is computed once
+    resolve_fn = Resolver(policy, state.images, state.taken_at, memo=True).image if policy.resolution else None
     families, accounts = scopes(state)
     findings: list[Finding] = []
 

@@ -74,12 +74,15 @@ def _key_at(i: int) -> Callable[[tuple[Image, list[Any]]], tuple[bool, Any]]:
 class Resolver:
     """Resolves families over an image store with one policy's resolution rules."""
 
-    def __init__(self, policy: Policy, images: ImageStore, taken_at: Any = None) -> None:
+    def __init__(self, policy: Policy, images: ImageStore, taken_at: Any = None, *, memo: bool = False) -> None:
+        """``memo``: remember answers; only for a state that does not change (a report), never
+        for a check, whose state changes with every allowed step."""
         if policy.resolution is None:
             raise InputError("the policy has no 'resolve' block: nothing says how families resolve")
         self.res = policy.resolution
         self.images = images
         self.taken_at = taken_at
+        self._memo: dict[tuple[str, str, str], Image | None] | None = {} if memo else None
 
     def _ctx(self, family: str, region: str, caller: str) -> Ctx:
         return Ctx(self.images, family=family, region=region, caller=caller, taken_at=self.taken_at,
@@ -87,6 +90,15 @@ class Resolver:
 
     def image(self, family: str, region: str, caller: str) -> Image | None:
         """The image ``family`` resolves to for ``caller`` in ``region`` (no trace)."""
+        if self._memo is not None:
+            key = (family, region, caller)
+            if key in self._memo:
+                return self._memo[key]
+            self._memo[key] = found = self._image(family, region, caller)
+            return found
+        return self._image(family, region, caller)
+
+    def _image(self, family: str, region: str, caller: str) -> Image | None:
         ctx = self._ctx(family, region, caller)
         cands = (self.res.shortlist or self.res.candidates)(ctx)
         if not cands:
