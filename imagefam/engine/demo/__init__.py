@@ -64,6 +64,8 @@ def write_files(folder: str | Path) -> list[Path]:
     written = []
     for name in FILES:
         dest = target / name
-        dest.write_text(_path(name).read_text("utf-8"), "utf-8")
+        tmp = target / f".{name}.tmp"
+        tmp.write_text(_path(name).read_text("utf-8"), "utf-8")
+        tmp.replace(dest)  # whole or not at all
         written.append(dest)
     return written
