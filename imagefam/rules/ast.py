@@ -31,6 +31,16 @@ class Expr:
         self.depth = 1 + max((k.depth for k in kids), default=0)
 
 
+def walk(e: Expr) -> list[Expr]:
+    """Every node of an expression (iteratively: no recursion on deep trees)."""
+    out, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        out.append(x)
+        stack.extend(x.children())
+    return out
+
+
 @dataclass(eq=False, slots=True)
 class Literal(Expr):
     """A string, int, bool, timestamp or null literal; ``kind`` names which."""

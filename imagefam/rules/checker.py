@@ -85,14 +85,6 @@ def is_pascal(name: str) -> bool:
     return name[:1].isupper()
 
 
-def _walk(e: ast.Expr) -> list[ast.Expr]:
-    out, stack = [], [e]
-    while stack:
-        x = stack.pop()
-        out.append(x)
-        stack.extend(x.children())
-    return out
-
 
 class Checker:
     """Types expressions for one policy. ``defs`` holds every definition in force (all files)."""
@@ -171,7 +163,7 @@ class Checker:
     def defs_using_resolve(self) -> set[str]:
         """Definitions that call resolve(), directly or through other definitions."""
         direct = {n for n, d in self.defs.items() if any(
-            isinstance(e, ast.Call) and e.func == "resolve" for e in _walk(d.body))}
+            isinstance(e, ast.Call) and e.func == "resolve" for e in ast.walk(d.body))}
         calls = {n: self._called_defs(d) for n, d in self.defs.items()}
         out = set(direct)
         changed = True

@@ -476,7 +476,7 @@ class Compiler:
         params = [p.name for p in d.params or []]
         if not params or d.body.depth > INLINE_DEPTH or len(e.args) != len(params):
             return None
-        nodes = _walk(d.body)
+        nodes = ast.walk(d.body)
         if len(nodes) > INLINE_NODES:
             return None
         uses = {p: 0 for p in params}
@@ -698,15 +698,6 @@ def _kleene(fns: tuple[Fn, ...], stop: bool) -> Fn:
 
 INLINE_DEPTH = 12
 INLINE_NODES = 60
-
-
-def _walk(e: ast.Expr) -> list[ast.Expr]:
-    out, stack = [], [e]
-    while stack:
-        x = stack.pop()
-        out.append(x)
-        stack.extend(x.children())
-    return out
 
 
 def _cheap(e: ast.Expr) -> bool:

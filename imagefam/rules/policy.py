@@ -17,7 +17,6 @@ from typing import Any
 from ..engine.models import ACTIONS, AUDIT_SCOPES
 from . import ast
 from .checker import BUILTINS, Checker, Scope
-from .checker import _walk as walk
 from .compiler import Compiler, Fn
 from .errors import Diagnostic, InputError, PolicyError, Reporter, Source, Span, did_you_mean
 from .parser import parse_module
@@ -280,7 +279,7 @@ def _check_resolve(checker: Checker, decl: ast.ResolveDecl) -> None:
     exprs = [decl.candidates, *(r.cond for r in decl.requirements), *(k.expr for k in decl.order),
              *([decl.shortlist] if decl.shortlist is not None else [])]
     for expr in exprs:
-        for e in walk(expr):
+        for e in ast.walk(expr):
             if isinstance(e, ast.Call) and (e.func == "resolve" or e.func in via_defs):
                 checker.error(e.func_span or e.span, f"the resolution policy cannot call {e.func}() "
                               "(it would resolve families while resolving one)")
