@@ -81,6 +81,15 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _literal_hint(e: Any) -> str:
+    """"; did you mean 'Deprecated'?" for a mistyped enum value, else ""."""
+    if e.get("type") != "literal_error" or not isinstance(e.get("input"), str):
+        return ""
+    choices = re.findall(r"'([^']*)'", str((e.get("ctx") or {}).get("expected", "")))
+    hint = did_you_mean(e["input"], choices)
+    return f"; {hint}" if hint else ""
+
+
 def _image_label(data: Any, index: int) -> str:
     try:
         image_id = data["Images"][index].get("ImageId")
@@ -109,7 +118,7 @@ def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
         else:
             value = e.get("input")
             shown = json.dumps(value, default=str)[:60] if not isinstance(value, dict | list) else type(value).__name__
-            lines.append(f"{path}: {where}: {e['msg']} (got {shown})")
+            lines.append(f"{path}: {where}: {e['msg']} (got {shown}){_literal_hint(e)}")
     if len(err.errors()) > 20:
         lines.append(f"{path}: ... and {len(err.errors()) - 20} more errors")
     return lines
@@ -405,7 +414,9 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
         msgs = []
         for e in err.errors()[:5]:
             loc = ".".join(str(x) for x in e["loc"])
-            msgs.append(f"{where}: {loc}: {'required parameter is missing' if e['type'] == 'missing' else e['msg']}")
+            what = "required parameter is missing" if e["type"] == "missing" else e["msg"]
+            got = f" (got {json.dumps(e['input'], default=str)[:60]})" if e["type"] != "missing" else ""
+            msgs.append(f"{where}: {loc}: {what}{got}{_literal_hint(e)}")
         raise InputError("\n".join(msgs)) from None
     caller = _account(meta["caller"], f"{where}: caller") if "caller" in meta else plan_caller
     if caller is None:
