@@ -7,15 +7,24 @@ checker applies them with :func:`apply` after computing resolutions before the c
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from ..rules.errors import InputError
 from .loader import Step
-from .models import Image
+from .models import (
+    CopyImageRequest,
+    CreateImageRequest,
+    DeleteImageRequest,
+    Image,
+    ModifyImageAttributeRequest,
+    ModifyImageSharePermissionRequest,
+)
 from .store import ImageStore
 
 Change = tuple[Image | None, Image | None]
 TICK = timedelta(seconds=1)
+#: Up to this many AddAccount/RemoveAccount entries of one call are processed (the API ignores the rest).
+SHARE_BATCH = 10
 
 
 def _new_id(store: ImageStore, step: Step) -> str:
@@ -33,57 +42,49 @@ def _new_id(store: ImageStore, step: Step) -> str:
         n += 1
 
 
-def _creation_time(store: ImageStore, taken_at: object) -> object:
+def _creation_time(store: ImageStore, taken_at: datetime | None) -> datetime:
+    """Later than every image so far (and than the snapshot): a new image is the newest."""
     base = store.newest
-    if taken_at is not None and (base is None or taken_at > base):  # type: ignore[operator]
-        base = taken_at  # type: ignore[assignment]
-    if base is None:
-        from datetime import UTC, datetime
-
-        return datetime(2000, 1, 1, tzinfo=UTC)
-    return base + TICK
+    if taken_at is not None and (base is None or taken_at > base):
+        base = taken_at
+    return base + TICK if base is not None else datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def effects(store: ImageStore, step: Step, taken_at: object = None) -> list[Change]:
+def _new_image(store: ImageStore, step: Step, taken_at: datetime | None, region: str, **fields: object) -> Image:
+    return Image(ImageId=_new_id(store, step), RegionId=region, CreationTime=_creation_time(store, taken_at),
+                 Status="Available", ImageOwnerId=step.caller, **fields)  # type: ignore[arg-type]
+
+
+def effects(store: ImageStore, step: Step, taken_at: datetime | None = None) -> list[Change]:
     """What ``step`` would change, as (before, after) image pairs; None means absent."""
     r = step.request
-    a = step.action
-    if a == "CreateImage":
-        img = Image(ImageId=_new_id(store, step), RegionId=r.RegionId,  # type: ignore[attr-defined]
-                    CreationTime=_creation_time(store, taken_at),  # type: ignore[arg-type]
-                    Status="Available", ImageOwnerId=step.caller,
-                    ImageFamily=r.ImageFamily or None,  # type: ignore[attr-defined]
-                    ImageName=r.ImageName, Description=r.Description)  # type: ignore[attr-defined]
-        return [(None, img)]
+    if isinstance(r, CreateImageRequest):
+        return [(None, _new_image(store, step, taken_at, r.RegionId, ImageFamily=r.ImageFamily or None,
+                                  ImageName=r.ImageName, Description=r.Description))]
     source = store.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
-    if a == "CopyImage":
-        if source is None:
-            return []
-        img = Image(ImageId=_new_id(store, step), RegionId=r.DestinationRegionId,  # type: ignore[attr-defined]
-                    CreationTime=_creation_time(store, taken_at),  # type: ignore[arg-type]
-                    Status="Available", ImageOwnerId=step.caller,
-                    ImageName=r.DestinationImageName or source.ImageName,  # type: ignore[attr-defined]
-                    Description=r.DestinationDescription or source.Description)  # type: ignore[attr-defined]
-        return [(None, img)]
     if source is None:
-        return []
-    if a == "ModifyImageAttribute":
+        return []  # launches, describes, or an image that is not there: nothing changes
+    if isinstance(r, CopyImageRequest):  # the copy does not inherit the family
+        return [(None, _new_image(store, step, taken_at, r.DestinationRegionId,
+                                  ImageName=r.DestinationImageName or source.ImageName,
+                                  Description=r.DestinationDescription or source.Description))]
+    if isinstance(r, ModifyImageAttributeRequest):
         changes: dict[str, object] = {}
-        if r.ImageFamily is not None:  # type: ignore[attr-defined]
-            changes["ImageFamily"] = r.ImageFamily or None  # type: ignore[attr-defined]
+        if r.ImageFamily is not None:
+            changes["ImageFamily"] = r.ImageFamily or None
         for name in ("Status", "ImageName", "Description"):
             value = getattr(r, name)
             if value is not None:
                 changes[name] = value
         return [(source, dataclasses.replace(source, **changes))] if changes else []  # type: ignore[arg-type]
-    if a == "ModifyImageSharePermission":
-        removed = set(r.RemoveAccount[:10])  # type: ignore[attr-defined]  # the API takes 10 per call
-        added = [x for x in r.AddAccount[:10] if x not in removed]  # type: ignore[attr-defined]
+    if isinstance(r, ModifyImageSharePermissionRequest):
+        removed = set(r.RemoveAccount[:SHARE_BATCH])
+        added = [x for x in r.AddAccount[:SHARE_BATCH] if x not in removed]
         shared = tuple(dict.fromkeys([x for x in source.SharedWith if x not in removed] + added))
-        public = source.IsPublic if r.IsPublic is None else r.IsPublic  # type: ignore[attr-defined]
+        public = source.IsPublic if r.IsPublic is None else r.IsPublic
         after = dataclasses.replace(source, SharedWith=shared, IsPublic=public)
         return [] if after == source else [(source, after)]
-    if a == "DeleteImage":
+    if isinstance(r, DeleteImageRequest):
         return [(source, None)]
     return []
 
