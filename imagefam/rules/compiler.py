@@ -12,8 +12,6 @@ field with an expression that does not mention the element are answered from a h
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import operator
 import re
 from collections.abc import Callable
@@ -22,6 +20,18 @@ from typing import Any
 
 from . import ast
 from .checker import BUILTINS, is_pascal
+from .combinators import bucket_filter, fused_tests, kleene, tests_then
+from .plans import (
+    INLINE_DEPTH,
+    INLINE_NODES,
+    cheap,
+    element_test,
+    guards,
+    indexable,
+    indexable_in,
+    mentions_element,
+    substitute,
+)
 from .runtime import CTX_NAMES, Ctx, render, sort_key
 
 Fn = Callable[[Ctx], Any]
@@ -197,12 +207,12 @@ class Compiler:
             # The rest runs only when the fused tests did not decide: after `image != null` in an
             # `and` (or `image == null` in an `or`), `image` is not null there.
             saved = self._nonnull
-            self._nonnull = saved | _guards([p for _, p in simple], stop)
+            self._nonnull = saved | guards([p for _, p in simple], stop)
             try:
                 tests = tuple(t for t, _ in simple)
                 if len(rest) == 1:  # tests, then one operand, in one closure
-                    return _tests_then(tests, self.compile(rest[0]), stop)
-                fns = (_fused_tests(tests, stop), *(self.compile(p) for p in rest))
+                    return tests_then(tests, self.compile(rest[0]), stop)
+                fns = (fused_tests(tests, stop), *(self.compile(p) for p in rest))
             finally:
                 self._nonnull = saved
         else:
@@ -223,7 +233,7 @@ class Compiler:
 
             return and2
 
-        return _kleene(fns, stop=e.op == "or")
+        return kleene(fns, stop=e.op == "or")
 
     def _arith(self, e: ast.Arith) -> Fn:
         fns = [self.compile(p) for p in e.parts]
@@ -371,7 +381,7 @@ class Compiler:
 
                 return indexed_in
 
-            fast = _element_test(rest) if rest is not None else None
+            fast = element_test(rest) if rest is not None else None
             if fast is not None:  # `Field ==/!= value`: a C-level filter, no closure per image
                 get, op, value_ast = fast
                 value_fn = self.compile(value_ast)
@@ -415,17 +425,17 @@ class Compiler:
         member: tuple[str, ast.Expr] | None = None
         rest: list[ast.Expr] = []
         for part in conjuncts:
-            field = _indexable(part)
+            field = indexable(part)
             if field is not None and field[0] not in keyed:
                 keyed[field[0]] = self.compile(field[1])
                 continue
-            many = _indexable_in(part)
+            many = indexable_in(part)
             if many is not None and member is None:
                 member = many
                 continue
             rest.append(part)
         if member is not None and member[0] in keyed:  # the field is already keyed by ==: filter
-            rest.append(next(p for p in conjuncts if _indexable_in(p) == member))
+            rest.append(next(p for p in conjuncts if indexable_in(p) == member))
             member = None
         if not keyed and member is None:
             return None
@@ -491,9 +501,9 @@ class Compiler:
         for arg, p in zip(e.args, params, strict=True):
             if binds and mentions_element(arg):  # the body's `where` would capture the argument's `it`
                 return None
-            if uses[p] > 1 and not _cheap(arg):
+            if uses[p] > 1 and not cheap(arg):
                 return None
-        return _substitute(d.body, dict(zip(params, e.args, strict=True)))
+        return substitute(d.body, dict(zip(params, e.args, strict=True)))
 
     def _b_count(self, e: ast.Call) -> Fn:
         f = self.compile(e.args[0])
@@ -615,189 +625,3 @@ class Compiler:
             return c.resolve(fam, region, caller)
 
         return resolve
-
-
-def _guards(tests: list[ast.Expr], stop: bool) -> frozenset[str]:
-    """Context names that ``x != null`` tests (``x == null`` for ``or``) prove not null after them."""
-    want = "==" if stop else "!="
-    out = set()
-    for t in tests:
-        if isinstance(t, ast.Compare) and t.op == want:
-            assert t.left is not None and t.right is not None
-            for side, const in ((t.left, t.right), (t.right, t.left)):
-                if isinstance(const, ast.Literal) and const.kind == "null" and isinstance(side, ast.Name):
-                    out.add(side.name)
-    return frozenset(out)
-
-
-def _tests_then(tests: tuple[tuple[Fn, Callable[[Any, Any], bool], Any], ...], then: Fn, stop: bool) -> Fn:
-    """``t1 and t2 and y`` (or ``t1 or t2 or y``) with two-valued tests inline: when the tests do not
-    decide, the result is ``y``'s value (Kleene: ``true and y`` is ``y``, ``false or y`` is ``y``)."""
-    if len(tests) == 1:
-        ((g1, o1, k1),) = tests
-        if stop:
-            return lambda c: True if o1(g1(c), k1) else then(c)
-        return lambda c: then(c) if o1(g1(c), k1) else False
-    if len(tests) == 2 and not stop:
-        (g1, o1, k1), (g2, o2, k2) = tests
-
-        def both_then(c: Ctx) -> Any:
-            if o1(g1(c), k1) and o2(g2(c), k2):
-                return then(c)
-            return False
-
-        return both_then
-    fused = _fused_tests(tests, stop)
-
-    def tests_then(c: Ctx) -> Any:
-        return stop if fused(c) is stop else then(c)
-
-    return tests_then
-
-
-def _fused_tests(tests: tuple[tuple[Fn, Callable[[Any, Any], bool], Any], ...], stop: bool) -> Fn:
-    """Two-valued getter tests joined by ``and`` (stop at the first False) or ``or`` (first True)."""
-    if stop:
-        def any_test(c: Ctx) -> bool:
-            return any(op(get(c), k) for get, op, k in tests)
-
-        return any_test
-
-    if len(tests) == 2:
-        (g1, o1, k1), (g2, o2, k2) = tests
-
-        def both(c: Ctx) -> Any:
-            return o1(g1(c), k1) and o2(g2(c), k2)
-
-        return both
-
-    def all_tests(c: Ctx) -> bool:
-        for get, op, k in tests:  # noqa: SIM110 - faster than all() over a generator, on a hot path
-            if not op(get(c), k):
-                return False
-        return True
-
-    return all_tests
-
-
-def _kleene(fns: tuple[Fn, ...], stop: bool) -> Fn:
-    """n-ary three-valued ``and`` (stop at False) or ``or`` (stop at True); null if undecided."""
-
-    def kleene(c: Ctx) -> Any:
-        unknown = False
-        for f in fns:
-            v = f(c)
-            if v is stop:
-                return stop
-            if v is None:
-                unknown = True
-        return None if unknown else not stop
-
-    return kleene
-
-
-INLINE_DEPTH = 12
-INLINE_NODES = 60
-
-
-def _cheap(e: ast.Expr) -> bool:
-    """Cheap enough to evaluate twice: a literal, a name or an attribute path."""
-    while isinstance(e, ast.Attr):
-        assert e.obj is not None
-        e = e.obj
-    return isinstance(e, ast.Name | ast.Literal)
-
-
-def _substitute(e: ast.Expr, args: dict[str, ast.Expr]) -> ast.Expr:
-    """A copy of ``e`` with parameter names replaced by argument expressions (shared, not copied)."""
-    if isinstance(e, ast.Name) and e.name in args:
-        return args[e.name]
-    if not e.children():
-        return e
-    new = copy.copy(e)
-    for f in dataclasses.fields(new):
-        value = getattr(new, f.name)
-        if isinstance(value, ast.Expr):
-            setattr(new, f.name, _substitute(value, args))
-        elif isinstance(value, list) and value and isinstance(value[0], ast.Expr):
-            setattr(new, f.name, [_substitute(v, args) for v in value])
-    return new
-
-
-def bucket_filter(c: Ctx, items: Any, cond: Fn) -> tuple[Any, ...] | None:
-    """The elements for which ``cond`` holds; None (unknown) if it is null for any element."""
-    saved = c.it
-    out = []
-    unknown = False
-    for item in items:
-        c.it = item
-        v = cond(c)
-        if v:
-            out.append(item)
-        elif v is None:
-            unknown = True
-    c.it = saved
-    return None if unknown else tuple(out)
-
-
-def _is_element_field(e: ast.Expr) -> str | None:
-    if isinstance(e, ast.Name) and is_pascal(e.name):
-        return e.name
-    if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and e.obj.name == "it":
-        return e.name
-    return None
-
-
-def _indexable(part: ast.Expr) -> tuple[str, ast.Expr] | None:
-    """``Field == expr`` (either way round) with a scalar field and an element-free expr."""
-    if not (isinstance(part, ast.Compare) and part.op == "=="):
-        return None
-    assert part.left is not None and part.right is not None
-    for a, b in ((part.left, part.right), (part.right, part.left)):
-        name = _is_element_field(a)
-        if name is not None and a.ty is not None and a.ty.kind != "list" and not mentions_element(b):
-            return name, b
-    return None
-
-
-def _element_test(e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], ast.Expr] | None:
-    """(field getter, operator, value) for ``Field ==/!= value`` with an element-free value: the
-    comparison is two-valued, so filtering by it gives exactly what the closure would."""
-    if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
-        return None
-    assert e.left is not None and e.right is not None
-    for side, value in ((e.left, e.right), (e.right, e.left)):
-        name = _is_element_field(side)
-        if name is not None and not mentions_element(value):
-            return operator.attrgetter(name), (operator.eq if e.op == "==" else operator.ne), value
-    return None
-
-
-def _indexable_in(part: ast.Expr) -> tuple[str, ast.Expr] | None:
-    """``Field in values`` with a scalar field and an element-free list of values."""
-    if not (isinstance(part, ast.Compare) and part.op == "in"):
-        return None
-    assert part.left is not None and part.right is not None
-    name = _is_element_field(part.left)
-    if (name is not None and part.left.ty is not None and part.left.ty.kind != "list"
-            and not mentions_element(part.right)):
-        return name, part.right
-    return None
-
-
-def mentions_element(e: ast.Expr) -> bool:
-    """Whether ``e`` reads the current element (``it`` or a bare field) outside nested scopes."""
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, ast.Name) and (x.name == "it" or is_pascal(x.name)):
-            return True
-        if isinstance(x, ast.Where):
-            assert x.source is not None
-            stack.append(x.source)  # its condition binds its own element
-            continue
-        if isinstance(x, ast.Call) and x.func in ("all", "any") and x.args:
-            stack.append(x.args[0])
-            continue
-        stack.extend(x.children())
-    return False

@@ -1,0 +1,121 @@
+"""Static analysis of typed expressions for the compiler: which conjuncts an index can serve,
+which filters are simple field tests, what a null guard proves, and when a definition can be
+inlined (by substituting its arguments). Nothing here runs at evaluation time."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from . import ast
+from .checker import is_pascal
+
+Fn = Callable[..., Any]
+
+def guards(tests: list[ast.Expr], stop: bool) -> frozenset[str]:
+    """Context names that ``x != null`` tests (``x == null`` for ``or``) prove not null after them."""
+    want = "==" if stop else "!="
+    out = set()
+    for t in tests:
+        if isinstance(t, ast.Compare) and t.op == want:
+            assert t.left is not None and t.right is not None
+            for side, const in ((t.left, t.right), (t.right, t.left)):
+                if isinstance(const, ast.Literal) and const.kind == "null" and isinstance(side, ast.Name):
+                    out.add(side.name)
+    return frozenset(out)
+
+
+INLINE_DEPTH = 12
+
+
+INLINE_NODES = 60
+
+
+def cheap(e: ast.Expr) -> bool:
+    """Cheap enough to evaluate twice: a literal, a name or an attribute path."""
+    while isinstance(e, ast.Attr):
+        assert e.obj is not None
+        e = e.obj
+    return isinstance(e, ast.Name | ast.Literal)
+
+
+def substitute(e: ast.Expr, args: dict[str, ast.Expr]) -> ast.Expr:
+    """A copy of ``e`` with parameter names replaced by argument expressions (shared, not copied)."""
+    if isinstance(e, ast.Name) and e.name in args:
+        return args[e.name]
+    if not e.children():
+        return e
+    new = copy.copy(e)
+    for f in dataclasses.fields(new):
+        value = getattr(new, f.name)
+        if isinstance(value, ast.Expr):
+            setattr(new, f.name, substitute(value, args))
+        elif isinstance(value, list) and value and isinstance(value[0], ast.Expr):
+            setattr(new, f.name, [substitute(v, args) for v in value])
+    return new
+
+
+def element_field(e: ast.Expr) -> str | None:
+    if isinstance(e, ast.Name) and is_pascal(e.name):
+        return e.name
+    if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and e.obj.name == "it":
+        return e.name
+    return None
+
+
+def indexable(part: ast.Expr) -> tuple[str, ast.Expr] | None:
+    """``Field == expr`` (either way round) with a scalar field and an element-free expr."""
+    if not (isinstance(part, ast.Compare) and part.op == "=="):
+        return None
+    assert part.left is not None and part.right is not None
+    for a, b in ((part.left, part.right), (part.right, part.left)):
+        name = element_field(a)
+        if name is not None and a.ty is not None and a.ty.kind != "list" and not mentions_element(b):
+            return name, b
+    return None
+
+
+def element_test(e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], ast.Expr] | None:
+    """(field getter, operator, value) for ``Field ==/!= value`` with an element-free value: the
+    comparison is two-valued, so filtering by it gives exactly what the closure would."""
+    if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
+        return None
+    assert e.left is not None and e.right is not None
+    for side, value in ((e.left, e.right), (e.right, e.left)):
+        name = element_field(side)
+        if name is not None and not mentions_element(value):
+            return operator.attrgetter(name), (operator.eq if e.op == "==" else operator.ne), value
+    return None
+
+
+def indexable_in(part: ast.Expr) -> tuple[str, ast.Expr] | None:
+    """``Field in values`` with a scalar field and an element-free list of values."""
+    if not (isinstance(part, ast.Compare) and part.op == "in"):
+        return None
+    assert part.left is not None and part.right is not None
+    name = element_field(part.left)
+    if (name is not None and part.left.ty is not None and part.left.ty.kind != "list"
+            and not mentions_element(part.right)):
+        return name, part.right
+    return None
+
+
+def mentions_element(e: ast.Expr) -> bool:
+    """Whether ``e`` reads the current element (``it`` or a bare field) outside nested scopes."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, ast.Name) and (x.name == "it" or is_pascal(x.name)):
+            return True
+        if isinstance(x, ast.Where):
+            assert x.source is not None
+            stack.append(x.source)  # its condition binds its own element
+            continue
+        if isinstance(x, ast.Call) and x.func in ("all", "any") and x.args:
+            stack.append(x.args[0])
+            continue
+        stack.extend(x.children())
+    return False
