@@ -182,7 +182,10 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from .engine.render import to_json_text
 
     owners = tuple(args.owners) if args.owners else ("self", "shared", "community", "system", "marketplace")
-    data = snapshot(args.region, args.account, owners=owners, keep_all_public=args.keep_all_public)
+    if not 1 <= args.page_size <= 100:
+        raise InputError(f"--page-size must be 1 to 100 (DescribeImages PageSize), got {args.page_size}")
+    data = snapshot(args.region, args.account, owners=owners, keep_all_public=args.keep_all_public,
+                    page_size=args.page_size)
     write_output(to_json_text(data), args.output)
     if args.output:
         sys.stderr.write(f"imagefam: wrote {len(data['Images'])} images to {args.output}\n")
@@ -328,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which images to query (default: all kinds)")
     p.add_argument("--keep-all-public", action="store_true",
                    help="keep public, community and Marketplace images that have no family")
+    p.add_argument("--page-size", type=int, default=100, metavar="N",
+                   help="DescribeImages PageSize, 1 to 100 (default 100)")
     _add_output_flag(p)
     p.set_defaults(func=cmd_snapshot)
 

@@ -425,3 +425,31 @@ def test_converted_recorded_bodies_load_as_state() -> None:
 def test_the_sdk_is_imported_lazily() -> None:
     source = Path(aliyun.__file__).read_text("utf-8")
     assert "import alibabacloud" not in source and "from alibabacloud" not in source
+
+
+def test_snapshot_command_writes_a_loadable_state(factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`imagefam snapshot` end to end, with the SDK client replaced by the recorded responses."""
+    from imagefam import cli
+    from imagefam.engine import aliyun
+
+    monkeypatch.setattr(aliyun, "default_client_factory", lambda environ=None: factory)
+    out = tmp_path / "state.json"
+    code = cli.main(["snapshot", "--region", *REGIONS, "--account", ME, "--page-size", "2", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"to {out}" in err
+    state = imagefam.load_state(out)
+    assert {i.RegionId for i in state.images} == set(REGIONS)
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # written whole, no temp file left
+
+
+def test_snapshot_command_without_credentials_is_an_input_error(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from imagefam import cli
+
+    for var in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    assert cli.main(["snapshot", "--region", "cn-hangzhou"]) == 2
+    err = capsys.readouterr().err
+    assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in err and "Traceback" not in err
