@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -111,3 +113,15 @@ def probe(params: str, body: str) -> Any:
 def ev(text: str, images: Any = (), *, vars: dict[str, Ty] | None = None, **names: Any) -> Any:
     """Evaluate an expression with the compiled closures."""
     return compile_expr(text, vars)(Ctx(images, **names))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests (and the CLI processes they start) use a cache of their own, never the user's."""
+    old = os.environ.get("IMAGEFAM_CACHE_DIR")
+    os.environ["IMAGEFAM_CACHE_DIR"] = str(tmp_path_factory.mktemp("imagefam-cache"))
+    yield
+    if old is None:
+        os.environ.pop("IMAGEFAM_CACHE_DIR", None)
+    else:
+        os.environ["IMAGEFAM_CACHE_DIR"] = old

@@ -1,4 +1,5 @@
-"""Where imagefam may cache derived data (the LALR tables of the grammar) between runs.
+"""Where imagefam may cache derived data between runs: the grammar's LALR tables and parsed rule
+files (:mod:`.astcache`).
 
 The cache lives in the user's own directory (``$IMAGEFAM_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/imagefam``, else ``~/.cache/imagefam``), created with mode 0700: never in a

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.models import ACTIONS, AUDIT_SCOPES
-from . import ast
+from . import ast, astcache
 from .checker import BUILTINS, Checker, Scope
 from .compiler import Compiler, Fn
 from .errors import Diagnostic, InputError, PolicyError, Reporter, Source, Span, did_you_mean
-from .parser import parse_module
 from .runtime import CTX_NAMES, Ctx, render
 from .schema import CHANNEL, request_type, scope_type
 from .types import STRING, TIME, Ty, list_of, record, record_fields
@@ -149,8 +148,7 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
         for src in sources:
             files.append(src.name)
             rep = reporters.setdefault(src.name, Reporter(src))
-            module = parse_module(src, rep)
-            for decl in module.decls:
+            for decl in _parse(src, rep):
                 if isinstance(decl, ast.Def):
                     if not _check_def_name(decl, rep):
                         continue
@@ -196,6 +194,20 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
     resolution = _compile_resolve(compiler, resolve) if resolve is not None else None
     warnings = [d for d in diagnostics if d.severity == "warning"]
     return Policy(compiled, resolution, files, warnings)
+
+
+def _parse(src: Source, rep: Reporter) -> list[ast.Decl]:
+    """The declarations of a file: from the parse cache when its text is unchanged."""
+    cached = astcache.load(src)
+    if cached is not None:
+        return cached
+    from .parser import parse_module  # imports Lark: only when something must be parsed
+
+    before = len(rep.diagnostics)
+    decls = parse_module(src, rep).decls
+    if len(rep.diagnostics) == before:
+        astcache.store(src, decls)
+    return decls
 
 
 def _check_def_name(d: ast.Def, rep: Reporter) -> bool:
