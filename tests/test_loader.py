@@ -426,3 +426,14 @@ def test_public_image_may_repeat_its_id_in_other_regions(tmp_path: Path, name: s
     assert "Images[1] (ubuntu-1)" in msg and "duplicate ImageId" in msg
     msg = _state_error(tmp_path, [img("m-1"), img("m-1", region="cn-shanghai")], name)
     assert "Images[1] (m-1)" in msg and "duplicate ImageId" in msg
+
+
+def test_unrelated_metadata_keys_warn_but_typos_of_real_ones_are_errors() -> None:
+    from imagefam.engine.loader import plan_from_data
+    from imagefam.rules.errors import InputError
+
+    step = {"Action": "DeleteImage", "RegionId": "r1", "ImageId": "m-1", "name": "clean up", "comment": "x"}
+    (s,) = plan_from_data({"caller": "1", "steps": [step]}).steps
+    assert sorted(w.split("'")[1] for w in s.warnings) == ["comment", "name"]
+    with pytest.raises(InputError, match=r"unknown key 'calller'; did you mean 'caller'\?"):
+        plan_from_data({"caller": "1", "steps": [{**step, "calller": "2"}]})

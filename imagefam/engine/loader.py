@@ -387,8 +387,11 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
         if key[:1].islower():
             if key not in METADATA_KEYS:
                 hint = did_you_mean(key, METADATA_KEYS)
-                raise InputError(f"{where}: unknown key {key!r}" + (f"; {hint}" if hint else
-                                 "; lower-case keys are plan metadata: caller, channel, creates"))
+                if hint:  # a mistyped caller/channel/creates would silently change the step
+                    raise InputError(f"{where}: unknown key {key!r}; {hint}")
+                warnings.append(f"unknown metadata key {key!r} (ignored; imagefam reads caller, channel, "
+                                "creates)")
+                continue
             meta[key] = value
             continue
         m = _INDEXED.match(key)
