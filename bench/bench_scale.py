@@ -238,8 +238,8 @@ def print_report(res: dict[str, Any]) -> None:
         line("Resolver.image CPU µs/query", "image_cpu_us", ",.1f", True),
         line("Resolver.trace queries/s", "trace_qps", ",.0f"),
         line("Resolver.trace µs/query", "trace_us", ",.1f", True),
-        line("candidates per query (mean)", "candidates_mean", ",.1f", True),
-        line("candidates per query (max)", "candidates_max", ",d"),
+        line("candidates per trace (mean)", "candidates_mean", ",.1f", True),
+        line("candidates per trace (max)", "candidates_max", ",d"),
         line(f"load_plan s ({res['steps']} steps)", "plan_load_s", ".2f"),
     ]
     print(tabulate(table, headers=heads, tablefmt="github", disable_numparse=True))

@@ -50,12 +50,14 @@ def rule_rows(r: dict[str, Any]) -> list[list[str]]:
     p = r["policy"]
     rows = [
         ["policy", f"load_policy() warm, median of {p['warm_runs']}", "-", ms(p["warm_median_s"]),
-         f"parse {ms(p['parse_median_s'])} + check/compile {ms(p['check_compile_median_s'])}; "
+         f"parsing every file uncached: {ms(p['parse_median_s'])}; "
          f"{p['files']} files, {p['rules']} rules"],
         ["policy", f"cold: import imagefam, median of {p['cold_runs']} processes", "-",
          ms(p["cold_import_median_s"]), ""],
         ["policy", f"cold: first load_policy(), median of {p['cold_runs']} processes", "-",
-         ms(p["cold_first_load_median_s"]), f"min {ms(p['cold_first_load_min_s'])}; includes building the grammar"],
+         ms(p["cold_first_load_median_s"]),
+         f"min {ms(p['cold_first_load_min_s'])}; with IMAGEFAM_NO_CACHE=1: "
+         f"{ms(p['cold_uncached_first_load_median_s'])} (import {ms(p['cold_uncached_import_median_s'])})"],
         ["policy", "tracemalloc peak: first load / warm load", "-",
          f"{p['cold_peak_bytes'] / 2**20:.1f} / {p['warm_peak_bytes'] / 2**20:.1f} MiB",
          f"retained after first load {p['retained_bytes'] / 2**20:.1f} MiB"],
@@ -87,13 +89,13 @@ def scale_rows(s: dict[str, Any]) -> list[list[str]]:
     for r in s["rows"]:
         n = C.human_n(r["n"])
         rows.append(["resolve", "Resolver.image", n, f"{r['image_qps']:,.0f} q/s = {r['image_us']:,.0f} µs/query",
-                     f"CPU {r['image_cpu_us']:,.0f} µs; {r['candidates_mean']:,.0f} candidates/query "
-                     f"(max {r['candidates_max']:,}); "
+                     f"CPU {r['image_cpu_us']:,.0f} µs; "
                      f"{r['resolve_found'] * 100:.0f}% resolve to an image"])
     for r in s["rows"]:
         n = C.human_n(r["n"])
         rows.append(["resolve", "Resolver.trace", n, f"{r['trace_qps']:,.0f} q/s = {r['trace_us']:,.0f} µs/query",
-                     f"CPU {r['trace_cpu_us']:,.0f} µs; peak RSS {r['peak_rss_mb']:,.0f} MiB"])
+                     f"CPU {r['trace_cpu_us']:,.0f} µs; {r['candidates_mean']:,.0f} candidates per trace "
+                     f"(max {r['candidates_max']:,}); peak RSS {r['peak_rss_mb']:,.0f} MiB"])
     for r in s["rows"]:
         rows.append(["plan", f"load_plan, {r['steps']:,} steps (JSON)", C.human_n(r["n"]),
                      f"{r['plan_load_s']:.2f} s", ""])
@@ -103,7 +105,7 @@ def scale_rows(s: dict[str, Any]) -> list[list[str]]:
                            ("cpu_us_per_step", "check CPU µs/step"),
                            ("image_us", "Resolver.image µs/query"), ("image_cpu_us", "Resolver.image CPU µs/query"),
                            ("trace_us", "Resolver.trace µs/query"),
-                           ("candidates_mean", "candidates per query")):
+                           ("candidates_mean", "candidates per trace")):
             ratio = s["ratios"][key]
             rows.append(["flatness", f"{label}: {hi} / {lo}", f"{hi} / {lo}", f"{ratio:.2f}x",
                          "flat" if ratio <= FLAT else f"GROWS with state size (flat means <= {FLAT}x)"])
