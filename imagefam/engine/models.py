@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
@@ -21,7 +21,14 @@ Channel = Literal["api", "console"]
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    if value.utcoffset() == _ZERO:  # already UTC ("...Z"): keep it (astimezone costs ~1 µs per image)
+        return value
+    return value.astimezone(UTC)
+
+
+_ZERO = timedelta(0)
 
 
 def _none_if_empty(value: Any) -> Any:

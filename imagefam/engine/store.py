@@ -42,8 +42,11 @@ class ImageStore:
         self._keyfns: dict[tuple[str, ...], Any] = {}
         self.stats = IndexStats()
         self.newest: datetime | None = None
-        for img in images:
-            self._add(img)
+        self._by_id = {(img.ImageId, img.RegionId): img for img in images}  # in bulk: fast for 1M
+        for image_id, region in self._by_id:
+            self._regions.setdefault(image_id, []).append(region)
+        if self._by_id:
+            self.newest = max(img.CreationTime for img in self._by_id.values())
 
     def _add(self, img: Image) -> None:
         key = (img.ImageId, img.RegionId)

@@ -93,3 +93,19 @@ def bucket_filter(c: Ctx, items: Any, cond: Fn) -> tuple[Any, ...] | None:
             unknown = True
     c.it = saved
     return None if unknown else tuple(out)
+
+
+def key_builder(keyfns: list[Fn | None]) -> Callable[[Ctx], tuple[Any, ...]]:
+    """The index key of a lookup from its key closures, without a generator for common sizes.
+    (A None slot, for an ``in`` field, is filled by the caller and never built here.)"""
+    fns = [f for f in keyfns if f is not None]
+    if len(fns) == 1:
+        (a,) = fns
+        return lambda c: (a(c),)
+    if len(fns) == 2:
+        a, b = fns
+        return lambda c: (a(c), b(c))
+    if len(fns) == 3:
+        a, b, d = fns
+        return lambda c: (a(c), b(c), d(c))
+    return lambda c: tuple(f(c) for f in fns)

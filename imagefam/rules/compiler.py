@@ -20,7 +20,7 @@ from typing import Any
 
 from . import ast
 from .checker import BUILTINS, is_pascal
-from .combinators import bucket_filter, fused_tests, kleene, tests_then
+from .combinators import bucket_filter, fused_tests, key_builder, kleene, tests_then
 from .plans import (
     INLINE_DEPTH,
     INLINE_NODES,
@@ -96,6 +96,9 @@ class Compiler:
         if name in CTX_NAMES:
             return operator.attrgetter(name)
         if name in self.defs:
+            folded = self._fold(e)
+            if isinstance(folded, ast.Literal):  # def family_limit = 100: the constant itself
+                return _const(folded.value)
             body = self.def_fn(name)
 
             def const_def(c: Ctx) -> Any:
@@ -132,6 +135,17 @@ class Compiler:
             return None if o is None else get(o)
 
         return attr
+
+    def _fold(self, e: ast.Expr) -> ast.Expr:
+        """A constant definition whose body is a literal (``def family_limit = 100``) as that literal."""
+        seen = 0
+        while isinstance(e, ast.Name) and e.name in self.defs and e.name not in self._params and seen < 16:
+            d = self.defs[e.name]
+            if d.params is not None:
+                break
+            e = d.body
+            seen += 1
+        return e
 
     def _flatten(self, e: ast.BoolOp) -> list[ast.Expr]:
         """The operands of nested ``and``s (or ``or``s) as one list, looking through inlinable
@@ -268,7 +282,7 @@ class Compiler:
     def _compare(self, e: ast.Compare) -> Fn:
         assert e.left is not None and e.right is not None
         op = e.op
-        lhs, rhs = e.left, e.right
+        lhs, rhs = self._fold(e.left), self._fold(e.right)
         if isinstance(lhs, ast.Literal) and lhs.kind == "null" and op in ("==", "!="):
             lhs, rhs = rhs, lhs  # null == x is x == null: an identity test
         if (isinstance(rhs, ast.Literal) and rhs.value is not None and op in ("startswith", "endswith", "contains")
@@ -361,6 +375,7 @@ class Compiler:
         cond_fn = self.compile(e.cond)
         if plan is not None:
             fields, keyfns, multi, rest = plan
+            key_of = key_builder(keyfns)
             cond = self.compile(rest) if rest is not None else None
             if multi is not None:  # `Field in values`: the union of one bucket per value
                 pos, values_fn = multi
@@ -390,7 +405,7 @@ class Compiler:
                     lookup = getattr(c.images, "lookup", None)
                     if lookup is None:
                         return bucket_filter(c, c.images, cond_fn)
-                    bucket = lookup(fields, tuple(f(c) for f in keyfns))  # type: ignore[misc]
+                    bucket = lookup(fields, key_of(c))
                     v = value_fn(c)
                     return tuple([i for i in bucket if op(get(i), v)])
 
@@ -400,7 +415,7 @@ class Compiler:
                 lookup = getattr(c.images, "lookup", None)
                 if lookup is None:  # a plain sequence (tests, embedding code): scan it
                     return bucket_filter(c, c.images, cond_fn)
-                bucket = lookup(fields, tuple(f(c) for f in keyfns))  # type: ignore[misc]
+                bucket = lookup(fields, key_of(c))
                 return bucket_filter(c, bucket, cond) if cond is not None else tuple(bucket)
 
             return indexed
@@ -506,8 +521,53 @@ class Compiler:
         return substitute(d.body, dict(zip(params, e.args, strict=True)))
 
     def _b_count(self, e: ast.Call) -> Fn:
+        if isinstance(e.args[0], ast.Where):
+            counter = self._count_where(e.args[0])
+            if counter is not None:
+                return counter
         f = self.compile(e.args[0])
         return lambda c: None if (v := f(c)) is None else len(v)
+
+    def _count_where(self, w: ast.Where) -> Fn | None:
+        """``count(images where <index plan> [and Field ==/!= value])`` counted in place, without
+        building the list (the quota rules): same answers as ``len`` of the ``where``."""
+        plan = self._index_plan(w)
+        if plan is None or plan[2] is not None:
+            return None
+        fields, keyfns, _, rest = plan
+        key_of = key_builder(keyfns)
+        fast = element_test(rest) if rest is not None else None
+        if rest is not None and fast is None:
+            return None
+        scan = self._where(w)  # for a plain sequence without indexes
+
+        def scanned(c: Ctx) -> int | None:
+            v = scan(c)
+            return None if v is None else len(v)
+
+        if fast is None:
+            def count_bucket(c: Ctx) -> int | None:
+                lookup = getattr(c.images, "lookup", None)
+                if lookup is None:
+                    return scanned(c)
+                return len(lookup(fields, key_of(c)))
+
+            return count_bucket
+        get, op, value_ast = fast
+        value_fn = self.compile(value_ast)
+
+        def count_test(c: Ctx) -> int | None:
+            lookup = getattr(c.images, "lookup", None)
+            if lookup is None:
+                return scanned(c)
+            v = value_fn(c)
+            n = 0
+            for i in lookup(fields, key_of(c)):
+                if op(get(i), v):
+                    n += 1
+            return n
+
+        return count_test
 
     def _b_exists(self, e: ast.Call) -> Fn:
         f = self.compile(e.args[0])
