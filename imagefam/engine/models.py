@@ -23,8 +23,8 @@ Channel = Literal["api", "console"]
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    if value.utcoffset() == _ZERO:  # already UTC ("...Z"): keep it (astimezone costs ~1 µs per image)
-        return value
+    if value.utcoffset() == _ZERO:  # already UTC ("...Z"): swap in the UTC singleton, cheaper than
+        return value.replace(tzinfo=UTC)  # astimezone; one shared tzinfo keeps comparisons on CPython's fast path
     return value.astimezone(UTC)
 
 

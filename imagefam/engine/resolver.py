@@ -8,6 +8,7 @@ recorded with the policy's ``otherwise`` reason. Only the trace costs extra, and
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,10 @@ class Resolver:
         self.images = images
         self.taken_at = taken_at
         self._memo: dict[tuple[str, str, str], Image | None] | None = {} if memo else None
+        fields = self.res.order_fields
+        # stable sorts, last key first, each with its own direction: the same order as the trace's
+        self._order_getters = ([(operator.attrgetter(f), desc) for f, desc in reversed(fields)]
+                               if fields else None)
 
     def _ctx(self, family: str, region: str, caller: str) -> Ctx:
         return Ctx(self.images, family=family, region=region, caller=caller, taken_at=self.taken_at,
@@ -102,6 +107,18 @@ class Resolver:
         ctx = self._ctx(family, region, caller)
         cands = (self.res.shortlist or self.res.candidates)(ctx)
         if not cands:
+            return None
+        if self._order_getters is not None:  # rank first (in C), then the first that qualifies wins
+            ranked = list(cands)
+            for getter, desc in self._order_getters:
+                ranked.sort(key=getter, reverse=desc)
+            reqs = self.res.requirements
+            for img in ranked:
+                ctx.it = img
+                if all(req.cond(ctx) is True for req in reqs):
+                    ctx.it = None
+                    return img  # type: ignore[no-any-return]
+            ctx.it = None
             return None
         eligible = []
         for img in cands:

@@ -109,3 +109,31 @@ def key_builder(keyfns: list[Fn | None]) -> Callable[[Ctx], tuple[Any, ...]]:
         a, b, d = fns
         return lambda c: (a(c), b(c), d(c))
     return lambda c: tuple(f(c) for f in fns)
+
+
+def matcher(tests: list[tuple[Callable[[Any], Any], Callable[[Any, Any], bool], Fn]]
+            ) -> Callable[[Ctx, Any], list[Any]]:
+    """Filter images by two-valued ``Field ==/!= value`` tests: the values are computed once per
+    call, and each image is tested with C-level getters and operators (no closure per image)."""
+    if len(tests) == 1:
+        ((g1, o1, v1),) = tests
+
+        def one(c: Ctx, items: Any) -> list[Any]:
+            k1 = v1(c)
+            return [i for i in items if o1(g1(i), k1)]
+
+        return one
+    if len(tests) == 2:
+        (g1, o1, v1), (g2, o2, v2) = tests
+
+        def two(c: Ctx, items: Any) -> list[Any]:
+            k1, k2 = v1(c), v2(c)
+            return [i for i in items if o1(g1(i), k1) and o2(g2(i), k2)]
+
+        return two
+
+    def many(c: Ctx, items: Any) -> list[Any]:
+        ks = [(g, o, v(c)) for g, o, v in tests]
+        return [i for i in items if all(o(g(i), k) for g, o, k in ks)]
+
+    return many

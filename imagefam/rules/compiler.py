@@ -20,12 +20,12 @@ from typing import Any
 
 from . import ast
 from .checker import BUILTINS, is_pascal
-from .combinators import bucket_filter, fused_tests, key_builder, kleene, tests_then
+from .combinators import bucket_filter, fused_tests, key_builder, kleene, matcher, tests_then
 from .plans import (
     INLINE_DEPTH,
     INLINE_NODES,
     cheap,
-    element_test,
+    element_tests,
     guards,
     indexable,
     indexable_in,
@@ -164,7 +164,7 @@ class Compiler:
 
     def _getter(self, e: ast.Expr) -> Fn | None:
         """A C-level callable reading ``e`` from the context (a context name or a non-null path)."""
-        if isinstance(e, ast.Name) and e.name in CTX_NAMES and e.name not in self._params:
+        if isinstance(e, ast.Name) and (e.name in CTX_NAMES or e.name == "it") and e.name not in self._params:
             return operator.attrgetter(e.name)
         if isinstance(e, ast.Attr):
             dotted = self._safe_path(e)
@@ -195,7 +195,10 @@ class Compiler:
                 return None
             parts.append(obj.name)
             obj = obj.obj
-        if not (isinstance(obj, ast.Name) and obj.name in CTX_NAMES and obj.name not in self._params
+        # the root: a context name, or the element `it` (set by where/all/any and the resolver;
+        # typed nullable when its list can hold nulls)
+        if not (isinstance(obj, ast.Name) and (obj.name in CTX_NAMES or obj.name == "it")
+                and obj.name not in self._params
                 and obj.ty is not None and (not obj.ty.nullable or obj.name in self._nonnull)
                 and obj.ty.kind == "record"):
             return None
@@ -396,18 +399,15 @@ class Compiler:
 
                 return indexed_in
 
-            fast = element_test(rest) if rest is not None else None
-            if fast is not None:  # `Field ==/!= value`: a C-level filter, no closure per image
-                get, op, value_ast = fast
-                value_fn = self.compile(value_ast)
+            fast = element_tests(rest) if rest is not None else None
+            if fast is not None:  # `Field ==/!= value and ...`: C-level tests, no closure per image
+                select = matcher([(g, o, self.compile(v)) for g, o, v in fast])
 
                 def indexed_test(c: Ctx) -> tuple[Any, ...] | None:
                     lookup = getattr(c.images, "lookup", None)
                     if lookup is None:
                         return bucket_filter(c, c.images, cond_fn)
-                    bucket = lookup(fields, key_of(c))
-                    v = value_fn(c)
-                    return tuple([i for i in bucket if op(get(i), v)])
+                    return tuple(select(c, lookup(fields, key_of(c))))
 
                 return indexed_test
 
@@ -536,7 +536,7 @@ class Compiler:
             return None
         fields, keyfns, _, rest = plan
         key_of = key_builder(keyfns)
-        fast = element_test(rest) if rest is not None else None
+        fast = element_tests(rest) if rest is not None else None
         if rest is not None and fast is None:
             return None
         scan = self._where(w)  # for a plain sequence without indexes
@@ -553,19 +553,13 @@ class Compiler:
                 return len(lookup(fields, key_of(c)))
 
             return count_bucket
-        get, op, value_ast = fast
-        value_fn = self.compile(value_ast)
+        select = matcher([(g, o, self.compile(v)) for g, o, v in fast])
 
         def count_test(c: Ctx) -> int | None:
             lookup = getattr(c.images, "lookup", None)
             if lookup is None:
                 return scanned(c)
-            v = value_fn(c)
-            n = 0
-            for i in lookup(fields, key_of(c)):
-                if op(get(i), v):
-                    n += 1
-            return n
+            return len(select(c, lookup(fields, key_of(c))))
 
         return count_test
 

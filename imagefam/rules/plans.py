@@ -91,6 +91,13 @@ def element_test(e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], ast.Expr]
     return None
 
 
+def element_tests(e: ast.Expr) -> list[tuple[Fn, Callable[[Any, Any], bool], ast.Expr]] | None:
+    """:func:`element_test` for a single test or an ``and`` of them, else None."""
+    parts = e.parts if isinstance(e, ast.BoolOp) and e.op == "and" else [e]
+    tests = [element_test(p) for p in parts]
+    return None if any(t is None for t in tests) else [t for t in tests if t is not None]
+
+
 def indexable_in(part: ast.Expr) -> tuple[str, ast.Expr] | None:
     """``Field in values`` with a scalar field and an element-free list of values."""
     if not (isinstance(part, ast.Compare) and part.op == "in"):

@@ -64,6 +64,9 @@ class Resolution:
     file: str
     line: int
     shortlist: Fn | None = None  # the candidates that can pass; used when no trace is asked for
+    #: The order keys as (field, descending) when each is a plain non-null field of the candidate:
+    #: then resolution sorts in C and stops at the first candidate meeting every requirement.
+    order_fields: list[tuple[str, bool]] | None = None
 
     @property
     def order_text(self) -> str:
@@ -377,8 +380,18 @@ def _compile_resolve(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
                         span_text(decl.source, r.cond.span)) for r in decl.requirements]
     order = [(compiler.compile(k.expr), k.descending, span_text(decl.source, k.expr.span)) for k in decl.order]
     short = compiler.compile(decl.shortlist) if decl.shortlist is not None else None
+    fields: list[tuple[str, bool]] | None = []
+    for k in decl.order:
+        e = k.expr
+        name = e.name if isinstance(e, ast.Name) and e.name[:1].isupper() else (
+            e.name if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and e.obj.name == "it" else None)
+        if name is None or e.ty is None or e.ty.nullable or fields is None:
+            fields = None
+            continue
+        fields.append((name, k.descending))
     return Resolution(compiler.compile(decl.candidates), reqs, order,
-                      span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short)
+                      span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short,
+                      fields or None)
 
 
 def check_only(paths: Sequence[str | Path], *, default: bool = True) -> list[Diagnostic]:
