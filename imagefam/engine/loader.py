@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -434,10 +433,3 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
         if not isinstance(creates, str) or not creates:
             raise InputError(f"{where}: 'creates' must be the ImageId (a string) the new image gets")
     return Step(index, action, request, caller, channel, creates, line, warnings)
-
-
-def parse_time(value: Any, what: str) -> datetime:
-    try:
-        return TypeAdapter(UtcTime).validate_python(value)
-    except ValidationError as err:
-        raise InputError(f"{what}: not an ISO-8601 time: {value!r}") from err

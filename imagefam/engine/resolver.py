@@ -180,10 +180,6 @@ class Resolver:
         return trace
 
 
-def resolver_for(state: State, policy: Policy) -> Resolver:
-    return Resolver(policy, state.images, state.taken_at)
-
-
 def resolve(state: State, family: str, region: str, caller: str,
             policy: Policy | None = None) -> tuple[Image | None, Trace]:
     """The image ``family`` resolves to for ``caller`` in ``region``, and the trace explaining it."""
@@ -192,5 +188,3 @@ def resolve(state: State, family: str, region: str, caller: str,
     trace = Resolver(policy or load_policy(), state.images, state.taken_at).trace(family, region, caller)
     return trace.image, trace
 
-
-ResolveFn = Callable[[str, str, str], Image | None]

@@ -23,8 +23,6 @@ from .runtime import CTX_NAMES, Ctx, render
 from .schema import CHANNEL, request_type, scope_type
 from .types import STRING, TIME, Ty, list_of, record, record_fields
 
-SHIPPED = "<shipped>"
-
 
 @dataclass
 class Rule:
@@ -392,13 +390,3 @@ def _compile_resolve(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
     return Resolution(compiler.compile(decl.candidates), reqs, order,
                       span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short,
                       fields or None)
-
-
-def check_only(paths: Sequence[str | Path], *, default: bool = True) -> list[Diagnostic]:
-    """Every diagnostic (errors and warnings) for ``paths`` loaded over the shipped policy."""
-    try:
-        policy = load_policy(paths, default=default)
-    except PolicyError as err:
-        return err.diagnostics
-    return policy.warnings
-
