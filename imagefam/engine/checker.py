@@ -119,14 +119,19 @@ class Session:
     def __init__(self, state: State, policy: Policy | None = None) -> None:
         self.policy = policy or load_policy()
         self.state = state.copy()
-        resolver = Resolver(self.policy, self.state.images, self.state.taken_at) if self.policy.resolution else None
-        self.resolve = resolver.image if resolver else None
+        # memoized while the state stands still: a launch step's rules and its resolved_image_id
+        # ask the same question; forgotten whenever the state changes
+        self._resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True)
+                          if self.policy.resolution else None)
+        self.resolve = self._resolver.image if self._resolver else None
         self.family_changes: list[FamilyChange] = []
         self._ctx = Ctx(self.state.images, taken_at=self.state.taken_at, resolve=self.resolve)
 
     def step(self, step: Step) -> StepResult:
         """Decide one call; apply its effects when allowed."""
         work, policy, resolve_fn = self.state, self.policy, self.resolve
+        if self._resolver is not None:
+            self._resolver.forget()  # the state may have been changed by the caller since
         result = StepResult(step)
         r = step.request
         ctx = self._ctx
@@ -155,7 +160,7 @@ class Session:
                 created = [after for before, after in changes if before is None and after is not None]
                 if created:
                     result.created_image_id = created[0].ImageId
-                self.family_changes += _apply(work, changes, step, resolve_fn)
+                self.family_changes += _apply(work, changes, step, resolve_fn, self._resolver)
         return result
 
 
@@ -166,12 +171,15 @@ def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult
     return CheckResult(results, session.family_changes, plan.source, state.source)
 
 
-def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any) -> list[FamilyChange]:
+def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,
+           resolver: Resolver | None = None) -> list[FamilyChange]:
     views = sorted(_views(changes), key=lambda v: (v[0], v[1], v[2] or "", v[3]))
     before: list[Image | None] = []
     if resolve_fn is not None:
         before = [resolve_fn(_name_for(f, o, v), reg, v) for reg, f, o, v in views]
     apply(work.images, changes)
+    if resolver is not None:
+        resolver.forget()  # answers about the state before the change no longer hold
     out = []
     if resolve_fn is not None:
         for (reg, fam, owner, viewer), b in zip(views, before, strict=True):

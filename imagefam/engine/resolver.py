@@ -76,8 +76,8 @@ class Resolver:
     """Resolves families over an image store with one policy's resolution rules."""
 
     def __init__(self, policy: Policy, images: ImageStore, taken_at: Any = None, *, memo: bool = False) -> None:
-        """``memo``: remember answers; only for a state that does not change (a report), never
-        for a check, whose state changes with every allowed step."""
+        """``memo``: remember answers while the state does not change; whoever changes the state
+        calls :meth:`forget` (a report never does; a check session does after each change)."""
         if policy.resolution is None:
             raise InputError("the policy has no 'resolve' block: nothing says how families resolve")
         self.res = policy.resolution
@@ -92,6 +92,11 @@ class Resolver:
     def _ctx(self, family: str, region: str, caller: str) -> Ctx:
         return Ctx(self.images, family=family, region=region, caller=caller, taken_at=self.taken_at,
                    resolve=self.image)
+
+    def forget(self) -> None:
+        """Drop remembered answers (the state changed)."""
+        if self._memo is not None:
+            self._memo.clear()
 
     def image(self, family: str, region: str, caller: str) -> Image | None:
         """The image ``family`` resolves to for ``caller`` in ``region`` (no trace)."""
