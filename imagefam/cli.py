@@ -177,6 +177,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_FAIL if rep.denied else EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .engine.diff import diff_states
+    from .engine.loader import load_state
+    from .engine.render import diff_text, to_json_text
+
+    policy = _policy(args)
+    old = load_state(args.old, args.account)
+    new = load_state(args.new, args.account)
+    for note in [*old.notes, *new.notes]:
+        sys.stderr.write(f"imagefam: warning: {note}\n")
+    d = diff_states(old, new, policy)
+    if args.format == "json":
+        text = to_json_text(d.to_json())
+    else:
+        text = diff_text(d, markdown=args.format == "markdown")
+    write_output(text, args.output)
+    return EXIT_FAIL if "resolution" in (args.fail_on or ()) and d.resolution_changes else EXIT_OK
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from .engine.aliyun import snapshot
     from .engine.render import to_json_text
@@ -319,6 +338,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     _add_output_flag(p)
     p.set_defaults(func=cmd_resolve, resolve_parser=p)
+
+    p = sub.add_parser("diff", help="what changed between two state snapshots, and what families now resolve to",
+                       description="Compare two state snapshots: images added, removed, deprecated or restored, "
+                                   "moved between families, shared or unshared, and every family whose resolved "
+                                   "image changed for the owner, a sharee or any other account (seen by *). "
+                                   "Exit 0; 1 with --fail-on resolution when a family resolves differently; "
+                                   "2: bad input.")
+    p.add_argument("old", metavar="OLD", help="the earlier state snapshot (native, or a raw DescribeImages body)")
+    p.add_argument("new", metavar="NEW", help="the later state snapshot (native, or a raw DescribeImages body)")
+    _add_account_flag(p)
+    _add_policy_flags(p)
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text",
+                   help="text (tables), json (the contract object) or markdown (for a pull request or chat)")
+    p.add_argument("--fail-on", action="append", choices=["resolution"], metavar="WHAT",
+                   help="exit 1 when this kind of change is found; resolution: a family resolves to "
+                        "another image (or to none) for someone")
+    _add_output_flag(p)
+    p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("snapshot", help="write a state file from the live ECS API (extra imagefam[aliyun])",
                        description="Page through DescribeImages (every Status) and DescribeImageSharePermission "

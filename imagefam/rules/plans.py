@@ -126,3 +126,51 @@ def mentions_element(e: ast.Expr) -> bool:
             continue
         stack.extend(x.children())
     return False
+
+
+#: Names and builtins whose value does not come from the candidate images: the clock and the
+#: snapshot time. A resolution that reads them can change with no image changing.
+TIME_NAMES = frozenset({"taken_at", "now"})
+TIME_BUILTINS = frozenset({"age"})
+
+
+def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ast.Expr] | None:
+    """The expressions ``K`` of every ``images where RegionId == region and ImageFamily == K and ...``
+    of a resolution block, when those filters are the block's only reads of the state.
+
+    Then resolving a family name in a region reads only the images of that region whose
+    ``ImageFamily`` is one of the keys (each a function of the name alone), so a resolution can
+    change only when one of those images changes (``imagefam diff`` relies on this). None when the
+    block, or a definition it calls, reads ``images`` any other way, or reads the time."""
+    keys: list[ast.Expr] = []
+    allowed: set[int] = set()  # ids of `images` names that are the source of a keyed `where`
+    nodes = [n for e in block for n in ast.walk(e)]
+    for n in nodes:
+        if not (isinstance(n, ast.Where) and isinstance(n.source, ast.Name) and n.source.name == "images"):
+            continue
+        assert n.cond is not None
+        parts = n.cond.parts if isinstance(n.cond, ast.BoolOp) and n.cond.op == "and" else [n.cond]
+        fields = dict(p for p in (indexable(x) for x in parts) if p is not None)
+        region, family = fields.get("RegionId"), fields.get("ImageFamily")
+        if isinstance(region, ast.Name) and region.name == "region" and family is not None and all(
+                m.name == "family" or m.name in defs for m in ast.walk(family) if isinstance(m, ast.Name)):
+            keys.append(family)
+            allowed.add(id(n.source))
+    seen: set[str] = set()
+    pending = list(nodes)
+    in_defs: list[ast.Expr] = []
+    while pending:  # the definitions the block calls, transitively
+        n = pending.pop()
+        name = n.func if isinstance(n, ast.Call) else n.name if isinstance(n, ast.Name) else None
+        if name in defs and name not in seen:
+            seen.add(name)
+            body = ast.walk(defs[name].body)
+            params = {p.name for p in defs[name].params or []}
+            in_defs += [m for m in body if not (isinstance(m, ast.Name) and m.name in params)]
+            pending += body
+    for n in [*nodes, *in_defs]:
+        if isinstance(n, ast.Name) and (n.name in TIME_NAMES or (n.name == "images" and id(n) not in allowed)):
+            return None
+        if isinstance(n, ast.Call) and n.func in TIME_BUILTINS and n.func not in defs:
+            return None
+    return keys or None

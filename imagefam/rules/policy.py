@@ -19,6 +19,7 @@ from . import ast, astcache
 from .checker import BUILTINS, Checker, Scope
 from .compiler import Compiler, Fn
 from .errors import Diagnostic, InputError, PolicyError, Reporter, Source, Span, did_you_mean
+from .plans import family_keys
 from .runtime import CTX_NAMES, Ctx, render
 from .schema import CHANNEL, request_type, scope_type
 from .types import STRING, TIME, Ty, list_of, record, record_fields
@@ -65,6 +66,10 @@ class Resolution:
     #: The order keys as (field, descending) when each is a plain non-null field of the candidate:
     #: then resolution sorts in C and stops at the first candidate meeting every requirement.
     order_fields: list[tuple[str, bool]] | None = None
+    #: When resolving reads only ``images where RegionId == region and ImageFamily == K``: each K,
+    #: evaluated with ``family`` set, names the images a resolution depends on (see
+    #: :func:`~imagefam.rules.plans.family_keys`). None when a resolution may read anything else.
+    family_keys: list[Fn] | None = None
 
     @property
     def order_text(self) -> str:
@@ -387,6 +392,9 @@ def _compile_resolve(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
             fields = None
             continue
         fields.append((name, k.descending))
+    block = [decl.candidates, *([decl.shortlist] if decl.shortlist is not None else []),
+             *(r.cond for r in decl.requirements), *(k.expr for k in decl.order)]
+    keys = family_keys(block, compiler.defs)
     return Resolution(compiler.compile(decl.candidates), reqs, order,
                       span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short,
-                      fields or None)
+                      fields or None, [compiler.compile(k) for k in keys] if keys is not None else None)
