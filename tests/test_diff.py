@@ -190,7 +190,12 @@ def test_shipped_resolution_depends_only_on_its_family() -> None:
     assert res is not None and res.family_keys is not None
     from imagefam.rules.runtime import Ctx
 
-    assert {k(Ctx(family="acs:100001:web")) for k in res.family_keys} == {"web"}
+    ctx = Ctx(family="acs:100001:web", region="r1", caller="200002")
+    assert {k.family(ctx) for k in res.family_keys} == {"web"}
+    # the owner the name designates, and public images: another account's "web" is never read
+    assert sorted((k.fields, tuple(v(ctx) for v in k.values), k.member) for k in res.family_keys) == [
+        (("ImageFamily", "ImageOwnerId", "RegionId"), ("web", "100001", "r1"), None),
+        (("ImageFamily", "RegionId"), ("web", "r1"), "ImageOwnerAlias")]
 
 
 @pytest.mark.parametrize("extra", [

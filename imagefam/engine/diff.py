@@ -21,11 +21,12 @@ the consumers a resolution change moves, and each change then carries them (and 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.policy import Policy
+from ..rules.compiler import Fn
+from ..rules.policy import Policy, ReadKey
 from ..rules.runtime import Ctx
 from .checker import COMMUNITY
 from .models import Image
@@ -102,56 +103,38 @@ class Diff:
         }
 
 
-def _is_public(img: Image) -> bool:
-    return img.ImageOwnerAlias is not None
-
-
-def _views_of(images: Iterable[Image]) -> set[View]:
-    """The resolutions images of one (region, family) can take part in, named as each viewer names it."""
-    out: set[View] = set()
-    for img in images:
-        fam = img.ImageFamily
-        if fam is None:
-            continue
-        if _is_public(img) or img.ImageOwnerId is None:
-            out.add((img.RegionId, fam, COMMUNITY))
-            continue
-        out.add((img.RegionId, fam, img.ImageOwnerId))
-        shared = f"acs:{img.ImageOwnerId}:{fam}"
-        for account in img.SharedWith:
-            out.add((img.RegionId, shared, account))
-        if img.IsPublic:
-            out.add((img.RegionId, shared, COMMUNITY))
-    return out
-
-
 _GROUP = operator.attrgetter("RegionId", "ImageFamily", "ImageOwnerId", "ImageOwnerAlias")
 
 
-def _names(states: Sequence[State]) -> dict[tuple[str, str], set[str]]:
-    """(region, family) -> the names viewers use for it, over every image of the states."""
-    out: dict[tuple[str, str], set[str]] = {}
+def _all_views(states: Sequence[State]) -> set[View]:
+    """Every resolution the images of the states take part in, named as each viewer names it: the
+    owner's own name, ``acs:<owner>:<family>`` for each sharee and, with a community image, for
+    ``*``; public images by their own name for ``*``. (Passes over all images stay in C where
+    they can: a million images take a fraction of a second.)"""
+    out: set[View] = set()
     for st in states:
-        for region, fam, owner, alias in set(map(_GROUP, st.images.by_key().values())):
+        values = st.images.by_key().values()
+        for region, fam, owner, alias in set(map(_GROUP, values)):
             if fam is None:
                 continue
-            names = out.setdefault((region, fam), set())
-            names.add(fam)
-            if alias is None and owner is not None:
-                names.add(f"acs:{owner}:{fam}")
+            out.add((region, fam, COMMUNITY if alias is not None or owner is None else owner))
+        for img in [i for i in values if (i.SharedWith or i.IsPublic) and i.ImageFamily is not None
+                    and i.ImageOwnerAlias is None and i.ImageOwnerId is not None]:
+            shared = f"acs:{img.ImageOwnerId}:{img.ImageFamily}"
+            for account in img.SharedWith:
+                out.add((img.RegionId, shared, account))
+            if img.IsPublic:
+                out.add((img.RegionId, shared, COMMUNITY))
     return out
 
 
-def _image_changes(old: State, new: State, out: Diff) -> set[tuple[str, str]]:
-    """Fill the image changes; return the (region, family) of every image that changed in any way."""
+def _image_changes(old: State, new: State, out: Diff) -> list[Image]:
+    """Fill the image changes; return both versions of every image that changed in any way."""
     before, after = old.images.by_key(), new.images.by_key()
-    dirty: set[tuple[str, str]] = set()
+    touched: list[Image] = []
+    touch = touched.append
     added: set[str] = set()
     removed: set[str] = set()
-
-    def touch(img: Image) -> None:
-        if img.ImageFamily is not None:
-            dirty.add((img.RegionId, img.ImageFamily))
 
     for key, a in before.items():
         b = after.get(key)
@@ -180,47 +163,85 @@ def _image_changes(old: State, new: State, out: Diff) -> set[tuple[str, str]]:
     out.status.sort(key=lambda c: (c.image_id, c.before or "", c.after or ""))
     out.family.sort(key=lambda c: (c.image_id, c.before or "", c.after or ""))
     out.sharing.sort(key=lambda c: (c.image_id, c.added, c.removed, c.public_before, c.public_after))
-    return dirty
+    return touched
 
 
-def _groups_to_resolve(policy: Policy, old: State, new: State, dirty: set[tuple[str, str]]) -> dict[
-        tuple[str, str], set[str] | None]:
-    """(region, family) -> the names of it to resolve again (None: every name)."""
+class _Reads:
+    """Which resolutions a change can move, when the resolution policy is local (its
+    ``family_keys`` are known).
+
+    A local resolution of a view reads only the images its keys pick, and its requirements and
+    order keys read nothing but the candidate and the view. So the images eligible for a view
+    differ between the snapshots only if a changed image (either version) is picked by the view's
+    keys and meets every requirement for it; if none does, the eligible images are the same,
+    and so is the image chosen among them."""
+
+    def __init__(self, keys: list[ReadKey], requirements: list[Fn], touched: list[Image]) -> None:
+        self.keys = keys
+        self.requirements = requirements
+        self.groups = {(img.RegionId, img.ImageFamily) for img in touched if img.ImageFamily is not None}
+        # per key: its `==` field values -> its `in` field's value (None without one) -> changed images
+        self.hit: list[dict[tuple[Any, ...], dict[Any, list[Image]]]] = []
+        for k in keys:
+            found: dict[tuple[Any, ...], dict[Any, list[Image]]] = {}
+            for img in touched:
+                by_member = found.setdefault(tuple(getattr(img, f) for f in k.fields), {})
+                by_member.setdefault(getattr(img, k.member) if k.member else None, []).append(img)
+            self.hit.append(found)
+        self.ctx = Ctx(())
+        self._families: dict[str, set[str]] = {}
+
+    def families(self, name: str) -> set[str]:
+        """The ImageFamily values a resolution of ``name`` can read."""
+        found = self._families.get(name)
+        if found is None:
+            self.ctx.family = name
+            found = self._families[name] = {f for f in (k.family(self.ctx) for k in self.keys) if isinstance(f, str)}
+        return found
+
+    def may_change(self, view: View) -> bool:
+        ctx = self.ctx
+        ctx.region, ctx.family, ctx.caller = view
+        try:
+            for k, hit in zip(self.keys, self.hit, strict=True):
+                by_member = hit.get(tuple(fn(ctx) for fn in k.values))
+                if not by_member:
+                    continue
+                allowed = k.member_values(ctx) if k.member_values is not None else None
+                groups = by_member.values() if allowed is None else [
+                    by_member[v] for v in dict.fromkeys(allowed) if v in by_member]
+                for img in (i for g in groups for i in g):
+                    ctx.it = img
+                    if all(req(ctx) is True for req in self.requirements):
+                        return True
+            return False
+        finally:
+            ctx.it = None
+
+
+def _views(policy: Policy, old: State, new: State, touched: list[Image]) -> list[View]:
+    """The resolutions to compute in both states: those that can read a changed image, or every
+    one when the policy may read anything."""
     assert policy.resolution is not None
     keys = policy.resolution.family_keys
-    names = _names((old, new))
-    if keys is None:  # the policy may read anything: every resolution of both states
-        return dict.fromkeys(names)
-    ctx = Ctx(())
-    deps: dict[str, set[str]] = {}
-    out: dict[tuple[str, str], set[str] | None] = {}
-    for (region, fam), group_names in names.items():
-        for name in group_names:
-            on = deps.get(name)
-            if on is None:
-                ctx.family = name
-                on = deps[name] = {k for k in (key(ctx) for key in keys) if isinstance(k, str)}
-            if any((region, k) in dirty for k in on):
-                found = out.setdefault((region, fam), set())
-                assert found is not None
-                found.add(name)
-    return out
+    views = _all_views((old, new))
+    if keys is None:
+        return sorted(views)
+    reads = _Reads(keys, [r.cond for r in policy.resolution.requirements], touched)
+    groups = reads.groups
+    out = [v for v in views if any((v[0], f) in groups for f in reads.families(v[1])) and reads.may_change(v)]
+    return sorted(out)
 
 
 def diff_states(old: State, new: State, policy: Policy, *, consumers: ConsumersOf | None = None) -> Diff:
     """What changed from ``old`` to ``new`` (neither is modified)."""
     out = Diff(old_source=old.source, new_source=new.source)
-    resolvers = [Resolver(policy, st.images, st.taken_at) for st in (old, new)]  # no resolve block: an error
-    dirty = _image_changes(old, new, out)
-    groups = _groups_to_resolve(policy, old, new, dirty)
-    views: set[View] = set()
-    fields = ("ImageFamily", "RegionId")
-    for (region, fam), wanted in groups.items():
-        for st in (old, new):
-            for view in _views_of(st.images.lookup(fields, (fam, region))):
-                if wanted is None or view[1] in wanted:
-                    views.add(view)
-    for region, name, viewer in sorted(views):
+    if policy.resolution is None:
+        Resolver(policy, old.images)  # raises: nothing says how families resolve
+    touched = _image_changes(old, new, out)
+    views = _views(policy, old, new, touched)
+    resolvers = [Resolver(policy, st.images, st.taken_at) for st in (old, new)]
+    for region, name, viewer in views:
         b, a = (r.image(name, region, viewer) for r in resolvers)
         b_id, a_id = (b.ImageId if b else None), (a.ImageId if a else None)
         if b_id != a_id:

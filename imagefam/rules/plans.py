@@ -134,27 +134,50 @@ TIME_NAMES = frozenset({"taken_at", "now"})
 TIME_BUILTINS = frozenset({"age"})
 
 
-def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ast.Expr] | None:
-    """The expressions ``K`` of every ``images where RegionId == region and ImageFamily == K and ...``
-    of a resolution block, when those filters are the block's only reads of the state.
+@dataclasses.dataclass
+class ReadKey:
+    """One ``images where`` of a resolution policy, as the images it can read: those whose ``eq``
+    fields equal their expressions and (when ``member`` is set) whose field is in that list."""
 
-    Then resolving a family name in a region reads only the images of that region whose
-    ``ImageFamily`` is one of the keys (each a function of the name alone), so a resolution can
-    change only when one of those images changes (``imagefam diff`` relies on this). None when the
-    block, or a definition it calls, reads ``images`` any other way, or reads the time."""
-    keys: list[ast.Expr] = []
+    eq: dict[str, ast.Expr]
+    member: tuple[str, ast.Expr] | None
+
+
+def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ReadKey] | None:
+    """What a resolution can read, when every read of the state in ``block`` (a resolution
+    policy's shortlist or candidates, requirements and order keys) is an
+    ``images where RegionId == region and ImageFamily == K and ...``.
+
+    Each key expression reads only ``family``, ``region``, ``caller``, literals and definitions
+    (``K`` only ``family``), so a resolution can change only when an image it can read was
+    added, removed or changed (``imagefam diff`` relies on this). None when the block, or a
+    definition it calls, reads ``images`` any other way, or reads the time."""
+    keys: list[ReadKey] = []
     allowed: set[int] = set()  # ids of `images` names that are the source of a keyed `where`
     nodes = [n for e in block for n in ast.walk(e)]
+
+    def only(e: ast.Expr, names: tuple[str, ...]) -> bool:
+        return all(m.name in names or m.name in defs for m in ast.walk(e) if isinstance(m, ast.Name))
+
     for n in nodes:
         if not (isinstance(n, ast.Where) and isinstance(n.source, ast.Name) and n.source.name == "images"):
             continue
         assert n.cond is not None
         parts = n.cond.parts if isinstance(n.cond, ast.BoolOp) and n.cond.op == "and" else [n.cond]
-        fields = dict(p for p in (indexable(x) for x in parts) if p is not None)
-        region, family = fields.get("RegionId"), fields.get("ImageFamily")
-        if isinstance(region, ast.Name) and region.name == "region" and family is not None and all(
-                m.name == "family" or m.name in defs for m in ast.walk(family) if isinstance(m, ast.Name)):
-            keys.append(family)
+        eq: dict[str, ast.Expr] = {}
+        member: tuple[str, ast.Expr] | None = None
+        for part in parts:
+            found = indexable(part)
+            if found is not None and found[0] not in eq and only(found[1], ("family", "region", "caller")):
+                eq[found[0]] = found[1]
+                continue
+            many = indexable_in(part)
+            if many is not None and member is None and only(many[1], ("family", "region", "caller")):
+                member = many
+        region, family = eq.get("RegionId"), eq.get("ImageFamily")
+        if isinstance(region, ast.Name) and region.name == "region" and family is not None and only(
+                family, ("family",)):
+            keys.append(ReadKey(eq, member))
             allowed.add(id(n.source))
     seen: set[str] = set()
     pending = list(nodes)

@@ -53,6 +53,20 @@ class Requirement:
 
 
 @dataclass
+class ReadKey:
+    """The images one ``images where`` of the resolution policy can pick, given ``family``,
+    ``region`` and ``caller`` in the context: ``fields`` equal to ``values`` and, when ``member`` is
+    set, that field in ``member_values``. ``family`` is the ``ImageFamily`` value alone (it reads
+    only ``family``)."""
+
+    fields: tuple[str, ...]
+    values: tuple[Fn, ...]
+    member: str | None
+    member_values: Fn | None
+    family: Fn
+
+
+@dataclass
 class Resolution:
     """The compiled resolution policy: candidates, named requirements, ordering."""
 
@@ -66,10 +80,10 @@ class Resolution:
     #: The order keys as (field, descending) when each is a plain non-null field of the candidate:
     #: then resolution sorts in C and stops at the first candidate meeting every requirement.
     order_fields: list[tuple[str, bool]] | None = None
-    #: When resolving reads only ``images where RegionId == region and ImageFamily == K``: each K,
-    #: evaluated with ``family`` set, names the images a resolution depends on (see
-    #: :func:`~imagefam.rules.plans.family_keys`). None when a resolution may read anything else.
-    family_keys: list[Fn] | None = None
+    #: What ``Resolver.image`` can read, when that is only images picked by ``images where
+    #: RegionId == region and ImageFamily == K and ...`` (see :func:`~imagefam.rules.plans.family_keys`);
+    #: None when a resolution may read anything else.
+    family_keys: list[ReadKey] | None = None
 
     @property
     def order_text(self) -> str:
@@ -392,9 +406,14 @@ def _compile_resolve(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
             fields = None
             continue
         fields.append((name, k.descending))
-    block = [decl.candidates, *([decl.shortlist] if decl.shortlist is not None else []),
+    # what the resolution without a trace reads: the shortlist (else the candidates), requirements, order
+    block = [decl.shortlist if decl.shortlist is not None else decl.candidates,
              *(r.cond for r in decl.requirements), *(k.expr for k in decl.order)]
-    keys = family_keys(block, compiler.defs)
+    found = family_keys(block, compiler.defs)
+    keys = None if found is None else [
+        ReadKey(tuple(sorted(k.eq)), tuple(compiler.compile(k.eq[f]) for f in sorted(k.eq)),
+                k.member[0] if k.member else None, compiler.compile(k.member[1]) if k.member else None,
+                compiler.compile(k.eq["ImageFamily"])) for k in found]
     return Resolution(compiler.compile(decl.candidates), reqs, order,
                       span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short,
-                      fields or None, [compiler.compile(k) for k in keys] if keys is not None else None)
+                      fields or None, keys)
