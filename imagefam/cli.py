@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from .rules.errors import InputError, PolicyError
@@ -71,6 +72,24 @@ def _add_account_flag(p: argparse.ArgumentParser) -> None:
                    help="for a raw DescribeImages body: the account that made the call (its 'self' images)")
 
 
+def _time_arg(text: str) -> datetime:
+    """``--at``: an ISO-8601 date or time; without a zone it is UTC."""
+    from datetime import UTC
+
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time; write e.g. 2025-06-01 or 2025-06-01T08:00:00Z") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _add_at_flag(p: argparse.ArgumentParser, extra: str = "") -> None:
+    p.add_argument("--at", type=_time_arg, metavar="TIME",
+                   help="evaluate as of TIME (ISO-8601, UTC unless a zone is given): rules see it as `now`. "
+                        "Default: the state's TakenAt, else the current time" + extra)
+
+
 def _add_output_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
@@ -88,6 +107,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     state = _state(args)
+    state.at = args.at
     plan = load_plan(args.plan)
     result = check(state, plan, policy)
     if args.format == "json":
@@ -110,7 +130,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     state = _state(args)
-    resolver = Resolver(policy, state.images, state.taken_at)
+    if args.at is not None:
+        state = state.as_of(args.at)
+    resolver = Resolver(policy, state.images, state.taken_at, now=state.now)
     if args.all_regions:
         return _resolve_all(args, state.regions(), resolver)
     trace = resolver.trace(args.family, args.region, args.caller)
@@ -160,6 +182,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     state = load_states(args.state, args.account)
+    state.at = args.at
     for note in state.notes:
         sys.stderr.write(f"imagefam: warning: {note}\n")
     rep = report(state, policy)
@@ -301,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body)")
     _add_account_flag(p)
     _add_policy_flags(p)
+    _add_at_flag(p)
     p.add_argument("--format", choices=["text", "json", "junit", "sarif", "github"], default="text",
                    help="text (table and reasons), json (the contract object), junit (a test case per step), "
                         "sarif (SARIF 2.1.0, results at the step's line) or github (workflow annotations)")
@@ -315,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(pages, regions)")
     _add_account_flag(p)
     _add_policy_flags(p)
+    _add_at_flag(p)
     p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github"], default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
                         "rule), sarif (SARIF 2.1.0) or github (workflow annotations)")
@@ -334,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-regions", action="store_true",
                    help="resolve in every region of the state, one row per region (exit 0 if any resolves)")
     _add_policy_flags(p)
+    _add_at_flag(p, "; images created after TIME are left out, as if the snapshot were taken then")
     p.add_argument("--format", choices=["text", "json", "api"], default="text",
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     _add_output_flag(p)

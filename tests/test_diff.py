@@ -201,6 +201,8 @@ def test_shipped_resolution_depends_only_on_its_family() -> None:
 @pytest.mark.parametrize("extra", [
     # reads the snapshot time
     "require fresh: taken_at == null or CreationTime <= taken_at",
+    # reads the time through age()
+    "require soaked: age(it) >= days(7)",
     # reads other images through a definition
     "require newest: not exists(others(it))",
 ])

@@ -121,11 +121,12 @@ class Session:
         self.state = state.copy()
         # memoized while the state stands still: a launch step's rules and its resolved_image_id
         # ask the same question; forgotten whenever the state changes
-        self._resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True)
+        self._resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True,
+                                   now=self.state.now)
                           if self.policy.resolution else None)
         self.resolve = self._resolver.image if self._resolver else None
         self.family_changes: list[FamilyChange] = []
-        self._ctx = Ctx(self.state.images, taken_at=self.state.taken_at, resolve=self.resolve)
+        self._ctx = Ctx(self.state.images, taken_at=self.state.taken_at, now=self.state.now, resolve=self.resolve)
 
     def step(self, step: Step) -> StepResult:
         """Decide one call; apply its effects when allowed."""
@@ -155,7 +156,7 @@ class Session:
         if not result.allowed:
             result.notes = []  # notes describe effects, and a denied call has none
         else:
-            changes = effects(work.images, step, work.taken_at)
+            changes = effects(work.images, step, work.at or work.taken_at)
             if changes:
                 created = [after for before, after in changes if before is None and after is not None]
                 if created:

@@ -240,7 +240,7 @@ def diff_states(old: State, new: State, policy: Policy, *, consumers: ConsumersO
         Resolver(policy, old.images)  # raises: nothing says how families resolve
     touched = _image_changes(old, new, out)
     views = _views(policy, old, new, touched)
-    resolvers = [Resolver(policy, st.images, st.taken_at) for st in (old, new)]
+    resolvers = [Resolver(policy, st.images, st.taken_at, now=st.now) for st in (old, new)]
     for region, name, viewer in views:
         b, a = (r.image(name, region, viewer) for r in resolvers)
         b_id, a_id = (b.ImageId if b else None), (a.ImageId if a else None)

@@ -95,7 +95,7 @@ def _run_resolve(case: dict[str, Any], state: State, policy: Policy, result: Cas
     if not isinstance(q, dict) or not {"family", "region", "caller"} <= set(q):
         raise InputError(f"{where}: resolve needs family, region and caller")
     expect = case.get("expect") or {}
-    trace = Resolver(policy, state.images, state.taken_at).trace(str(q["family"]), str(q["region"]), str(q["caller"]))
+    trace = Resolver(policy, state.images, state.taken_at, now=state.now).trace(str(q["family"]), str(q["region"]), str(q["caller"]))
     got = trace.image.ImageId if trace.image else None
     if "image" in expect and expect["image"] != got:
         result.failures.append(f"resolved {got}, expected {expect['image']}")

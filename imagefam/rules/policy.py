@@ -22,6 +22,7 @@ from .errors import Diagnostic, InputError, PolicyError, Reporter, Source, Span,
 from .plans import family_keys
 from .runtime import CTX_NAMES, Ctx, render
 from .schema import CHANNEL, request_type, scope_type
+from .timefns import NOW_TYPE, ORDERED
 from .types import STRING, TIME, Ty, list_of, record, record_fields
 
 
@@ -242,7 +243,7 @@ def _check_def_name(d: ast.Def, rep: Reporter) -> bool:
 
 
 def _base_vars() -> dict[str, Ty]:
-    return {"images": list_of(record("Image")), "taken_at": TIME.opt()}
+    return {"images": list_of(record("Image")), "taken_at": TIME.opt(), "now": NOW_TYPE}
 
 
 def _check_rule(checker: Checker, decl: ast.RuleDecl) -> None:
@@ -334,8 +335,8 @@ def _check_resolve(checker: Checker, decl: ast.ResolveDecl) -> None:
                 checker.expr(part, inner)
     for key in decl.order:
         kt = checker.expr(key.expr, inner)
-        if kt.kind not in ("any",) and kt.base() not in ("int", "time", "string"):
-            checker.error(key.span, f"an ordering key must be an int, time or string, found {kt}")
+        if kt.kind not in ("any",) and kt.base() not in ORDERED:
+            checker.error(key.span, f"an ordering key must be an int, time, duration or string, found {kt}")
 
 
 # ---- compilation ----

@@ -31,7 +31,7 @@ def _section(title: str, command: str, body: str) -> str:
 def run_demo() -> str:
     policy = load_policy()
     state = load_state(_path("state.yaml"))
-    resolver = Resolver(policy, state.images, state.taken_at)
+    resolver = Resolver(policy, state.images, state.taken_at, now=state.now)
     out = ["imagefam demo: the image-family story from the ECS documentation, on a built-in state.",
            f"Accounts: M={M} publishes family app-a, N={N} is M's sharee, P={P} sees only public images.",
            "Run `imagefam demo --write DIR` to get these files and repeat any command by hand.\n"]
