@@ -278,9 +278,15 @@ def _clip(text: str, n: int) -> str:
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
     from .engine import policytest
+    from .rules.policy import load_policy
 
     policy = _policy(args)
-    results, coverage = policytest.run(args.paths, policy)
+
+    def with_packs(packs: list[str]):  # type: ignore[no-untyped-def]
+        return load_policy([*(args.policy or ()), *(f"pack:{p}" for p in packs)],
+                           default=not args.no_default_policy)
+
+    results, coverage = policytest.run(args.paths, policy, with_packs)
     failed = [r for r in results if not r.passed]
     for r in results:
         if not r.passed or args.verbose:

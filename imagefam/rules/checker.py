@@ -79,6 +79,7 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("replace_regex", 3, 3, "replace_regex(string, \"pattern\", string) -> string"),
     Builtin("days_between", 2, 2, "days_between(time, time) -> int: whole days from the first to the second"),
     Builtin("resolve", 3, 3, "resolve(family, region, caller) -> Image?: the image the family resolves to"),
+    Builtin("tag", 2, 2, "tag(image, key) -> string?: the value of the image's tag `key`, null if it has none"),
     *(Builtin(t.name, len(t.params), len(t.params), t.doc) for t in TIME_BUILTINS.values()),
 ]}
 
@@ -535,12 +536,18 @@ class Checker:
             need(0, ["time"], "a time")
             need(1, ["time"], "a time")
             return INT.opt(nullable)
+        if name == "tag":
+            need(0, ["record"], "an Image")
+            if tys[0].kind == "record" and tys[0].record != "Image":
+                self.error(args[0].span, f"tag() needs an Image, found {tys[0]}")
+            need(1, ["string"], "a tag key (string)")
+            return STRING.opt()
         if name in TIME_BUILTINS:
             tb = TIME_BUILTINS[name]
             for i, want in enumerate(tb.params):
                 if not assignable(tys[i], want):
                     self.error(args[i].span, f"{name}() needs {want}, found {tys[i]}", tb.doc)
-            return tb.result.opt(nullable)
+            return tb.result.opt(nullable or tb.result.nullable)
         if name == "resolve":
             if not self.has_resolve:
                 self.error(e.span, "resolve() needs a resolution policy ('resolve candidates ...') in force")

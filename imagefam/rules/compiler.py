@@ -592,6 +592,17 @@ class Compiler:
 
         return count_test
 
+    def _b_tag(self, e: ast.Call) -> Fn:
+        image, key = self.compile(e.args[0]), self.compile(e.args[1])
+
+        def tag(c: Ctx) -> str | None:
+            img, k = image(c), key(c)
+            if img is None or k is None or img.Tags is None:
+                return None
+            return img.Tags.get(k)  # type: ignore[no-any-return]
+
+        return tag
+
     def _b_exists(self, e: ast.Call) -> Fn:
         f = self.compile(e.args[0])
         return lambda c: None if (v := f(c)) is None else len(v) > 0

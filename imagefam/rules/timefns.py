@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .types import INT, TIME, Ty, record
+from .types import INT, STRING, TIME, Ty, record
 
 DURATION = Ty("duration")
 #: Kinds that ``< <= > >=``, ``max``/``min`` and ``order by`` accept.
@@ -53,6 +53,14 @@ def _hours(n: int) -> timedelta | None:
         return None
 
 
+def _parse_time(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _age(now: datetime, img: Any) -> timedelta:
     return now - img.CreationTime  # type: ignore[no-any-return]
 
@@ -63,6 +71,9 @@ TIME_BUILTINS: dict[str, TimeBuiltin] = {b.name: b for b in [
     TimeBuiltin("age", (record("Image"),), DURATION,
                 "age(image) -> duration: now - image.CreationTime (negative for an image created after now)",
                 _age, needs_now=True),
+    TimeBuiltin("parse_time", (STRING,), TIME.opt(),
+                "parse_time(string) -> time?: an ISO-8601 date or time (UTC unless it has a zone), "
+                "null if the text is not one", _parse_time),
 ]}
 
 _ARITH: dict[tuple[str, str, str], Ty] = {

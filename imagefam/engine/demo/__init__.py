@@ -6,6 +6,7 @@ The files beside this module (``state.yaml`` and the plans) are the demo's input
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from ..render import check_text, trace_text
 from ..resolver import Resolver
 
 M, N, P = "100001", "200002", "300003"
-FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml")
+FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml", "promotion-state.yaml",
+         "promotion-team.rules", "promotion.yaml")
 
 
 def _path(name: str) -> Path:
@@ -54,7 +56,24 @@ def run_demo() -> str:
     ], start=5):
         result = check(state, load_plan(_path(name)), policy)
         out.append(_section(f"{n}. {title}", f"imagefam check {name} --state state.yaml", check_text(result)))
+    out += _promotion_scene()
     return "\n".join(out)
+
+
+def _promotion_scene() -> list[str]:
+    """The promotion pack: skipping staging is denied; the staged image passes once it has soaked."""
+    policy = load_policy(["pack:promotion", _path("promotion-team.rules")])
+    state = load_state(_path("promotion-state.yaml"))
+    plan = load_plan(_path("promotion.yaml"))
+    cmd = ("imagefam check promotion.yaml --state promotion-state.yaml --policy pack:promotion "
+           "--policy promotion-team.rules")
+    out = [_section("8. M protects app-a with the promotion pack: the dev build skips staging (DENIED); the "
+                    "release candidate has soaked 2 of 7 days (DENIED)", cmd, check_text(check(state, plan, policy)))]
+    soaked = datetime(2020, 2, 16, tzinfo=UTC)
+    state.at = soaked
+    out.append(_section("9. Six days later the release candidate has soaked: promoted, and app-a launches it",
+                        cmd + " --at 2020-02-16", check_text(check(state, plan, policy))))
+    return out
 
 
 def write_files(folder: str | Path) -> list[Path]:
