@@ -307,3 +307,20 @@ def test_no_resolution_policy_is_an_error_not_a_silent_pass(states: tuple[Path, 
     run = run_main(capsys, "diff", old, new, "--no-default-policy", "--fail-on", "resolution")
     assert_clean_error(run)
     assert "resolve" in run.err
+
+
+@pytest.mark.parametrize("candidates", [
+    # whether an image is a candidate depends on the others (a count over the family)
+    "if count(images where RegionId == region and ImageFamily == short_name(family)) > 3 then [] "
+    "else images where RegionId == region and ImageFamily == short_name(family)",
+    # a condition that can be null makes the whole list null when one image has a null field
+    "images where RegionId == region and ImageFamily == short_name(family) and ImageName startswith \"v\"",
+])
+def test_candidate_lists_that_depend_on_other_images_are_all_recomputed(candidates: str) -> None:
+    text = f"""
+resolve
+  candidates {candidates}
+  require visible: visible(it, caller)
+  order by CreationTime desc
+"""
+    assert _keys(text) is None

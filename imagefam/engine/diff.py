@@ -6,11 +6,12 @@ the viewer ``"*"`` for any other account, which sees public and community images
 ``check``'s ``family_changes``. Each is answered by the :class:`~imagefam.engine.resolver.Resolver`
 of each snapshot, so ``diff`` and ``resolve`` cannot disagree about what a family resolves to.
 
-Only resolutions that can have changed are computed. When the resolution policy reads nothing but
-``images where RegionId == region and ImageFamily == K`` (the shipped one does; see
-:func:`~imagefam.rules.plans.family_keys`), a name can resolve differently only if an image of
-its region whose family is one of its keys was added, removed or changed. Otherwise every
-resolution of both snapshots is computed.
+Only resolutions that can have changed are computed. When the resolution policy's candidates are
+``images where RegionId == region and ImageFamily == K and ...`` filters (a ``+`` of them, none
+ever null) and nothing else in it reads the state or the time (the shipped one; see
+:func:`~imagefam.rules.plans.family_keys`), a resolution can change only if an image its filters
+pick was added, removed or changed and meets every requirement for that viewer (in either
+snapshot). Otherwise every resolution of both snapshots is computed.
 
 Consumers (instances and scaling groups that launch from a family) are not part of states yet:
 ``diff_states(..., consumers=fn)`` is where they plug in. ``fn(region, family, viewer)`` returns

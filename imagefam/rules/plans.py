@@ -145,7 +145,7 @@ class ReadKey:
 
 def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ReadKey] | None:
     """What a resolution can read, when every read of the state in ``block`` (a resolution
-    policy's shortlist or candidates, requirements and order keys) is an
+    policy's shortlist or candidates first, then its requirements and order keys) is an
     ``images where RegionId == region and ImageFamily == K and ...``.
 
     Each key expression reads only ``family``, ``region``, ``caller``, literals and definitions
@@ -154,6 +154,15 @@ def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ReadKey
     definition it calls, reads ``images`` any other way, or reads the time."""
     keys: list[ReadKey] = []
     allowed: set[int] = set()  # ids of `images` names that are the source of a keyed `where`
+    # The list of candidates must be `images where ...` or a `+` of them, each condition never
+    # null: then whether an image is a candidate depends on that image alone, and an image that
+    # changed can move a resolution only by being eligible (a count or a null would let any do).
+    lists = block[0]
+    parts = lists.parts if isinstance(lists, ast.Arith) and all(op == "+" for op in lists.ops) else [lists]
+    for part in parts:
+        if not (isinstance(part, ast.Where) and isinstance(part.source, ast.Name) and part.source.name == "images"
+                and part.cond is not None and part.cond.ty is not None and not part.cond.ty.nullable):
+            return None
     nodes = [n for e in block for n in ast.walk(e)]
 
     def only(e: ast.Expr, names: tuple[str, ...]) -> bool:
