@@ -171,6 +171,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = to_json_text(report_sarif(rep, policy, list(args.state)))
     elif args.format == "github":
         text = report_github(rep, list(args.state))
+    elif args.format == "html":
+        from .engine.html import report_html
+
+        text = report_html(state, rep, policy, sources=list(args.state))
     else:
         text = report_text(rep, markdown=args.format == "markdown")
     write_output(text, args.output)
@@ -296,9 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(pages, regions)")
     _add_account_flag(p)
     _add_policy_flags(p)
-    p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github"], default="text",
+    p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github", "html"],
+                   default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
-                        "rule), sarif (SARIF 2.1.0) or github (workflow annotations)")
+                        "rule), sarif (SARIF 2.1.0), github (workflow annotations) or html (one self-contained "
+                        "page with a timeline per family and region)")
     _add_output_flag(p)
     p.set_defaults(func=cmd_report)
 
