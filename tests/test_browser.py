@@ -16,6 +16,7 @@ the test is skipped and says so.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -29,6 +30,8 @@ from typing import Any
 
 import pytest
 
+from imagefam import load_state
+from imagefam.engine.demo import _path as demo_path
 from imagefam.engine.demo import report_page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,10 +113,8 @@ class DevTools:
                 return ev
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.send("Browser.close", browser=True)
-        except Exception:
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -141,8 +142,8 @@ def console_errors(events: list[dict[str, Any]]) -> list[str]:
 POSITIONS = """JSON.stringify([...document.querySelectorAll('g.row')].map(row => ({
   family: row.closest('details').dataset.family, owner: row.closest('details').dataset.owner,
   region: row.dataset.region, chosen: row.dataset.chosen,
-  marks: [...row.querySelectorAll('use.mark')].map(u => { const r = u.getBoundingClientRect();
-    return {id: u.dataset.id, created: u.dataset.created, available: u.classList.contains('av'),
+  marks: [...row.querySelectorAll('use[data-id]')].map(u => { const r = u.getBoundingClientRect();
+    return {id: u.dataset.id, available: u.getAttribute('href') === '#av',
             chosen: u.classList.contains('chosen'), x: r.left + r.width / 2, w: r.width}; })
 })))"""
 
@@ -217,7 +218,16 @@ def test_the_screenshot_is_not_blank(rendered: dict[str, Any]) -> None:
         assert max(ImageStat.Stat(rgb).stddev) > 20
 
 
+def created(rendered: dict[str, Any]) -> None:
+    """Give each mark read from the page its image's CreationTime, from the demo state."""
+    times = {(i.ImageId, i.RegionId): i.CreationTime for i in load_state(demo_path("state.yaml")).images}
+    for r in rendered["rows"]:
+        for m in r["marks"]:
+            m["created"] = times[(m["id"], r["region"])]
+
+
 def test_the_launched_image_sits_right_of_every_older_available_image(rendered: dict[str, Any]) -> None:
+    created(rendered)
     rows = {(r["owner"], r["family"], r["region"]): r for r in rendered["rows"]}
     row = rows[("100001", "app-a", "cn-hangzhou")]
     assert row["chosen"] == "m-b1"  # the newest Available image (m-x1, Deprecated, is skipped)
@@ -241,6 +251,7 @@ def test_the_launched_image_sits_right_of_every_older_available_image(rendered: 
 
 
 def test_regions_of_a_family_share_the_time_axis(rendered: dict[str, Any]) -> None:
+    created(rendered)
     rows = {(r["owner"], r["family"], r["region"]): r for r in rendered["rows"]}
     hz = {m["id"]: m for m in rows[("100001", "app-a", "cn-hangzhou")]["marks"]}
     sh = {m["id"]: m for m in rows[("100001", "app-a", "cn-shanghai")]["marks"]}

@@ -35,13 +35,15 @@ from .resolver import Resolver
 from .state import State
 
 #: At most this many image marks are drawn in timelines over the whole page.
-MARK_BUDGET = 100_000
+MARK_BUDGET = 40_000
 #: Timelines beyond the first this many families start collapsed.
 OPEN_FAMILIES = 25
 #: At most this many findings are listed (deny first, then warn, then info); all are counted.
 FINDINGS_CAP = 20_000
 #: At most this many sharees' views are worked out per region row.
 SHAREE_VIEWS = 10
+#: At most this many notes on what sharees or the community launch, per family.
+VIEW_NOTES = 6
 #: Families named in the summary per severity.
 SUMMARY_LINKS = 50
 
@@ -91,7 +93,7 @@ class Mark:
 
     @property
     def created(self) -> str:
-        return render(self.image.CreationTime)
+        return self.image.CreationTime.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @dataclass
@@ -127,6 +129,18 @@ class FamilyView:
     open: bool = False
     ticks: list[tuple[str, str]] = field(default_factory=list)  # (x, date)
     height: int = 0
+
+    @property
+    def views_skipped(self) -> int:
+        return sum(r.views_skipped for r in self.rows)
+
+    @property
+    def sharee_views(self) -> int:
+        return SHAREE_VIEWS
+
+    def view_notes(self) -> list[tuple[Row, str, Image | None]]:
+        """Where a sharee or the community launches another image than the owner, row by row."""
+        return [(r, viewer, got) for r in self.rows for viewer, got in r.views]
 
     @property
     def worst(self) -> str | None:
@@ -237,9 +251,11 @@ def _tie(resolver: Resolver, family: str, region: str, caller: str, chosen: Imag
 
 
 def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam report",
-          sources: Iterable[str] = (), progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+          sources: Iterable[str] = (), progress: Callable[[int], None] | None = None,
+          mark_budget: int = MARK_BUDGET) -> dict[str, Any]:
     """The view data of the page (plain values; the template formats them)."""
-    resolver = Resolver(policy, state.images, state.taken_at, memo=True) if policy.resolution else None
+    resolver = rep.resolver if isinstance(rep.resolver, Resolver) else (
+        Resolver(policy, state.images, state.taken_at, memo=True) if policy.resolution else None)
     # (owner, family) -> region -> images
     groups: dict[tuple[str | None, str], dict[str, list[Image]]] = {}
     no_family = 0
@@ -278,7 +294,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
     for n, fam in enumerate(fams):
         fam.anchor = f"family-{n + 1}"
 
-    budget = MARK_BUDGET
+    budget = mark_budget
     opened = 0
     done = 0
     for fam in fams:
@@ -346,18 +362,20 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         "warn_families": warn_fams[:SUMMARY_LINKS], "warn_more": max(0, len(warn_fams) - SUMMARY_LINKS),
         "families": detailed,
         "compact": [f for f in fams if not f.detailed],
-        "drawn": MARK_BUDGET - budget, "mark_budget": MARK_BUDGET, "open_families": OPEN_FAMILIES,
+        "drawn": mark_budget - budget, "mark_budget": mark_budget, "open_families": OPEN_FAMILIES,
         "finding_groups": fgroups, "omitted": omitted, "omitted_total": sum(omitted.values()),
         "statuses": [(s, STATUS_CLASS[s], STATUS_SHAPE[s]) for s in STATUSES],
         "geometry": {"gutter": GUTTER, "plot": PLOT, "right": RIGHT, "row": ROW, "top": TOP,
                      "width": GUTTER + PLOT + RIGHT, "mid": GUTTER + PLOT / 2},
-        "community": COMMUNITY,
+        "community": COMMUNITY, "view_notes": VIEW_NOTES,
         "has_resolution": resolver is not None,
     }
 
 
 def report_html(state: State, rep: Report, policy: Policy | None = None, *, sources: Iterable[str] = (),
-                progress: Callable[[int], None] | None = None) -> str:
-    """The HTML report of ``rep`` over ``state``: one self-contained page."""
-    view = build(state, rep, policy or load_policy(), sources=sources, progress=progress)
+                progress: Callable[[int], None] | None = None, mark_budget: int = MARK_BUDGET) -> str:
+    """The HTML report of ``rep`` over ``state``: one self-contained page. At most ``mark_budget``
+    images are drawn; the other families get a row each in a table."""
+    view = build(state, rep, policy or load_policy(), sources=sources, progress=progress,
+                 mark_budget=mark_budget)
     return str(_environment().get_template("report.html.j2").render(**view))
