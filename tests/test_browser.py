@@ -151,6 +151,8 @@ POSITIONS = """JSON.stringify([...document.querySelectorAll('g.row')].map(row =>
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     binary = chromium()
+    if binary is None and os.environ.get("IMAGEFAM_REQUIRE_BROWSER"):
+        pytest.fail("Chromium is not installed (IMAGEFAM_REQUIRE_BROWSER is set)")
     if binary is None:
         pytest.skip("Chromium is not installed, so the HTML report is not checked in a browser: "
                     "`apt-get install -y chromium` as root (.ci/run does this) to run this test")

@@ -319,7 +319,8 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         if progress is not None:
             progress(fam.images)
 
-    anchors = {(f.owner, f.name): f.anchor for f in fams}
+    by_key = {(f.owner, f.name): f for f in fams}
+    anchors = {k: f.anchor for k, f in by_key.items()}
     # findings: grouped as the text report groups them, deny groups first; capped, all counted
     ordered = sorted(rep.findings, key=lambda f: SEVERITIES.index(f.severity))
     listed_ids = {id(f) for f in ordered[:FINDINGS_CAP]}
@@ -334,10 +335,8 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         g = FindingGroup(f"findings-{len(fgroups) + 1}", f"{_owner_label(owner, [])} · family {name}",
                          anchors.get(key), shown)
         fgroups.append(g)
-        for fam in fams:
-            if fam.anchor == g.target:
-                fam.findings_anchor = g.anchor
-                break
+        if key in by_key:
+            by_key[key].findings_anchor = g.anchor
     for owner, items in sorted(acct_findings.items()):
         shown = [f for f in items if id(f) in listed_ids]
         if shown:
@@ -362,6 +361,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         "warn_families": warn_fams[:SUMMARY_LINKS], "warn_more": max(0, len(warn_fams) - SUMMARY_LINKS),
         "families": detailed,
         "compact": [f for f in fams if not f.detailed],
+        "compact_rows": _compact_rows([f for f in fams if not f.detailed]),
         "drawn": mark_budget - budget, "mark_budget": mark_budget, "open_families": OPEN_FAMILIES,
         "finding_groups": fgroups, "omitted": omitted, "omitted_total": sum(omitted.values()),
         "statuses": [(s, STATUS_CLASS[s], STATUS_SHAPE[s]) for s in STATUSES],
@@ -370,6 +370,22 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         "community": COMMUNITY, "view_notes": VIEW_NOTES,
         "has_resolution": resolver is not None,
     }
+
+
+def _compact_rows(fams: list[FamilyView]) -> list[tuple[Any, ...]]:
+    """The table of families without a timeline, one plain tuple per region (fast to render):
+    (anchor, account, family, region, images, Available, Deprecated, other, launches, tie,
+    findings anchor, findings text)."""
+    out = []
+    for f in fams:
+        found = " ".join(f"{f.counts[s]} {s}" for s in SEVERITIES if f.counts.get(s))
+        for n, r in enumerate(f.rows):
+            total = sum(r.counts.values())
+            av, dp = r.counts.get("Available", 0), r.counts.get("Deprecated", 0)
+            out.append((f.anchor if n == 0 else None, f.owner_label, f.name, r.region, total, av, dp,
+                        total - av - dp, r.chosen.ImageId if r.chosen else None, bool(r.tie),
+                        f.findings_anchor if n == 0 else None, found if n == 0 else ""))
+    return out
 
 
 def report_html(state: State, rep: Report, policy: Policy | None = None, *, sources: Iterable[str] = (),
