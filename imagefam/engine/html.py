@@ -17,7 +17,9 @@ and what they resolve to. Only the first ``OPEN_FAMILIES`` timelines are expande
 
 from __future__ import annotations
 
+import operator
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,6 +60,7 @@ COMMUNITY = "(anyone else)"  # the caller standing for every account the image i
 GUTTER, PLOT, RIGHT, ROW, TOP = 150, 680, 50, 40, 26
 LABEL_CHARS, CHAR_WIDTH = 110, 7.4  # label length limit; average width of a 12px bold character
 
+_STATUS = operator.attrgetter("Status")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
@@ -196,6 +199,8 @@ def _label(row: Row, x: float) -> None:
 def _region_rows(fam: FamilyView, by_region: dict[str, list[Image]], resolver: Resolver,
                  owner_caller: str) -> None:
     imgs = [i for v in by_region.values() for i in v]
+    fam.sharees = sorted({s for i in imgs for s in i.SharedWith})
+    fam.community = any(i.IsPublic for i in imgs)
     t0 = min(i.CreationTime for i in imgs)
     t1 = max(i.CreationTime for i in imgs)
     if t1 == t0:  # one instant: centre it on a two-day axis
@@ -240,8 +245,8 @@ def _tie(resolver: Resolver, family: str, region: str, caller: str, chosen: Imag
          images: list[Image]) -> list[str]:
     """The images tied with ``chosen``, confirmed by the resolver's trace (only traced when the
     family has another Available image with the same CreationTime)."""
-    if not any(i is not chosen and i.Status == "Available" and i.CreationTime == chosen.CreationTime
-               for i in images):
+    when = chosen.CreationTime
+    if sum(1 for i in images if i.CreationTime == when and i.Status == "Available") < 2:
         return []
     trace = resolver.trace(family, region, caller)
     if not trace.tie:
@@ -286,10 +291,9 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
     fams: list[FamilyView] = []
     for (owner, name), by_region in groups.items():
         fc = counts(fam_findings.get((owner, name), []))
-        all_imgs = [i for v in by_region.values() for i in v]
-        fams.append(FamilyView("", owner, _owner_label(owner, all_imgs), name, len(all_imgs), [], fc, None,
-                               sorted({s for i in all_imgs for s in i.SharedWith}),
-                               any(i.IsPublic for i in all_imgs)))
+        size = sum(len(v) for v in by_region.values())
+        label = _owner_label(owner, () if owner is not None else (i for v in by_region.values() for i in v))
+        fams.append(FamilyView("", owner, label, name, size, [], fc, None, [], False))
     fams.sort(key=lambda f: (-f.counts["deny"], -f.counts["warn"], -f.images, f.owner or "", f.name))
     for n, fam in enumerate(fams):
         fam.anchor = f"family-{n + 1}"
@@ -303,8 +307,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         for m, (region, images) in enumerate(sorted(by_region.items())):
             chosen = resolver.image(fam.name, region, caller) if resolver else None
             c = dict.fromkeys(STATUSES, 0)
-            for i in images:
-                c[i.Status] = c.get(i.Status, 0) + 1
+            c.update(Counter(map(_STATUS, images)))
             row = Row(region, f"{fam.anchor}-r{m + 1}", 0, [], c, chosen)
             if chosen is not None and resolver is not None:
                 row.tie = _tie(resolver, fam.name, region, caller, chosen, images)
