@@ -75,6 +75,13 @@ def _add_output_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
 
+def _add_progress_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--progress", action="store_true",
+                   help="show progress on stderr even when it is not a terminal (default: only in a terminal)")
+    g.add_argument("--quiet", "-q", action="store_true", help="show no progress")
+
+
 def _add_policy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", action="append", metavar="PATH", help=_POLICY_HELP)
     p.add_argument("--no-default-policy", action="store_true", help="do not load the shipped policy")
@@ -290,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text (table and reasons), json (the contract object), junit (a test case per step), "
                         "sarif (SARIF 2.1.0, results at the step's line) or github (workflow annotations)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="compliance report over state snapshots (audit rules)",
@@ -306,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "rule), sarif (SARIF 2.1.0), github (workflow annotations) or html (one self-contained "
                         "page with a timeline per family and region)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("resolve", help="explain which image a family resolves to",
@@ -324,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "api"], default="text",
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_resolve, resolve_parser=p)
 
     p = sub.add_parser("snapshot", help="write a state file from the live ECS API (extra imagefam[aliyun])",
@@ -340,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page-size", type=int, default=100, metavar="N",
                    help="DescribeImages PageSize, 1 to 100 (default 100)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_snapshot)
 
     rules = sub.add_parser("rules", help="lint, list and test rule files")
@@ -380,6 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.all_regions and not args.region:
             sub.error("--region is required unless --all-regions is given")
     func: Callable[[argparse.Namespace], int] = args.func
+    from . import progress
+
+    progress.set_mode("on" if getattr(args, "progress", False) else "off" if getattr(args, "quiet", False)
+                      else "auto")
     try:
         return func(args)
     except PolicyError as err:

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import progress
 from ..rules.policy import Policy, load_policy
 from ..rules.runtime import Ctx
 from .decisions import Finding, evaluate
@@ -76,7 +77,7 @@ def report(state: State, policy: Policy | None = None) -> Report:
         rules = policy.audits.get(scope, [])
         if not rules:
             return
-        for subj in subjects:
+        for subj in progress.track(subjects, f"audit rules over each {scope}", unit=scope):
             ctx = Ctx(state.images, taken_at=state.taken_at, resolve=resolve_fn, **{scope: subj})
             for rule in rules:
                 f = evaluate(rule, ctx)
