@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{r['load_s']:.1f} s + {r['report_s']:.1f} s",
                          f"report CPU {r['report_cpu_s']:.1f} s; {r['families']:,} families, "
                          f"{r['findings']:,} findings; peak RSS {r['peak_rss_mib']:,.0f} MiB"])
-        sub("bench_html.py", report_args[:1] + [str(C.OUT / "html.json")] + report_args[2:])
+        sub("bench_html.py", [*report_args[:1], str(C.OUT / "html.json"), *report_args[2:]])
         for r in json.loads((C.OUT / "html.json").read_text())["rows"]:
             rows.append(["report html", "load_state + report + HTML page", C.human_n(r["n"]),
                          f"{r['load_s']:.1f} s + {r['report_s']:.1f} s + {r['html_s']:.1f} s",
