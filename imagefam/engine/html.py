@@ -368,7 +368,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         "warn_families": warn_fams[:SUMMARY_LINKS], "warn_more": max(0, len(warn_fams) - SUMMARY_LINKS),
         "families": detailed,
         "compact": [f for f in fams if not f.detailed],
-        "compact_rows": _compact_rows([f for f in fams if not f.detailed]),
+        "compact_groups": _compact_groups([f for f in fams if not f.detailed]),
         "drawn": mark_budget - budget, "mark_budget": mark_budget, "open_families": OPEN_FAMILIES,
         "finding_groups": fgroups, "omitted": omitted, "omitted_total": sum(omitted.values()),
         "statuses": [(s, STATUS_CLASS[s], STATUS_SHAPE[s]) for s in STATUSES],
@@ -377,6 +377,21 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         "community": COMMUNITY, "view_notes": VIEW_NOTES,
         "has_resolution": resolver is not None,
     }
+
+
+def _compact_groups(fams: list[FamilyView]) -> list[tuple[str, int, int, str, list[tuple[Any, ...]]]]:
+    """The families without a timeline by account, in the order of their first family:
+    (account, families, images, findings text, rows). Each account's table starts collapsed, so
+    a browser lays out only what is opened."""
+    by_owner: dict[str, list[FamilyView]] = {}
+    for f in fams:
+        by_owner.setdefault(f.owner_label, []).append(f)
+    out = []
+    for label, items in by_owner.items():
+        sev = {s: sum(f.counts.get(s, 0) for f in items) for s in SEVERITIES}
+        found = ", ".join(f"{n:,} {s}" for s, n in sev.items() if n)
+        out.append((label, len(items), sum(f.images for f in items), found, _compact_rows(items)))
+    return out
 
 
 def _compact_rows(fams: list[FamilyView]) -> list[tuple[Any, ...]]:
