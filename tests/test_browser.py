@@ -166,7 +166,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         target = next(t for t in targets if t["type"] == "page")
         dt.session = dt.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True},
                              browser=True)["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
+        for domain in ("Page", "Runtime", "Log", "Network"):
             dt.send(f"{domain}.enable")
         dt.send("Emulation.setDeviceMetricsOverride",
                 {"width": 1100, "height": 1300, "deviceScaleFactor": 1, "mobile": False})
@@ -181,6 +181,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "clip": {"x": 0, "y": 0, "width": 1100, "height": min(int(height), 4000), "scale": 1}})
         png = base64.b64decode(shot["data"])
         errors = console_errors(dt.events)
+        requests = [ev["params"]["request"]["url"] for ev in dt.events
+                    if ev.get("method") == "Network.requestWillBeSent"]
     finally:
         dt.close()
     artifacts = Path(os.environ.get("IMAGEFAM_ARTIFACTS", ROOT / "build" / "test-artifacts"))
@@ -190,7 +192,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     docs_png = os.environ.get("IMAGEFAM_REPORT_PNG")
     if docs_png:
         write_docs_images(png, Path(docs_png))
-    return {"rows": rows, "png": png, "errors": errors}
+    return {"rows": rows, "png": png, "errors": errors, "requests": requests, "url": page.as_uri()}
 
 
 def write_docs_images(png: bytes, target: Path) -> None:
@@ -207,6 +209,10 @@ def write_docs_images(png: bytes, target: Path) -> None:
 
 def test_the_page_logs_no_console_error(rendered: dict[str, Any]) -> None:
     assert rendered["errors"] == []
+
+
+def test_the_page_requests_nothing_but_itself(rendered: dict[str, Any]) -> None:
+    assert rendered["requests"] == [rendered["url"]]
 
 
 def test_the_screenshot_is_not_blank(rendered: dict[str, Any]) -> None:

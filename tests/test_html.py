@@ -3,6 +3,9 @@ self-containment, and how it summarises large states. The page in a real browser
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +26,7 @@ from imagefam.engine.state import State
 from imagefam.rules.policy import load_policy
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Page(HTMLParser):
@@ -221,6 +225,18 @@ def test_cli_html_report_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFi
                    " ImageOwnerId: '1', ImageFamily: aliyun-x}\n", "utf-8")
     assert main(["report", "--state", str(bad), "--format", "html"]) == 1  # a deny finding, as in text
     assert "aliyun-x" in capsys.readouterr().out
+
+
+def test_the_page_is_the_same_under_any_hash_seed(tmp_path: Path) -> None:
+    pages = []
+    for seed in ("0", "12345"):
+        proc = subprocess.run([sys.executable, "-m", "imagefam.cli", "report", "--state", str(demo_path("state.yaml")),
+                               "--format", "html"], capture_output=True, text=True, timeout=120, check=False,
+                              env={**os.environ, "PYTHONHASHSEED": seed,
+                                   "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+        assert proc.returncode == 0, proc.stderr
+        pages.append(proc.stdout)
+    assert pages[0] == pages[1]
 
 
 def test_demo_write_includes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
