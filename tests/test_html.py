@@ -126,7 +126,8 @@ def test_the_summary_counts_and_links_findings(demo: Page) -> None:
     assert [c["class"] for c in cells] == ["sev-deny", "sev-warn", "sev-info"]
     assert "0 2 1 3" in demo.text  # deny, warn, info, total
     assert "family-region-drift [cn-hangzhou]" in demo.text
-    group = demo.tags("div", **{"class": "fgroup"})[0]
+    group = demo.tags("details", **{"class": "fgroup"})[0]
+    assert "open" in group  # few findings: every group is open
     assert demo.tags("a", href="#family-1", **{"class": "jump"})
     assert demo.tags("a", href="#" + group["id"])
 
@@ -202,6 +203,14 @@ def test_large_states_are_summarised_deny_first() -> None:
     rows = page.tags("tr", id="family-2")  # big ranks before mid (larger)
     assert rows  # the table row of "big" carries its anchor
     assert len([a for a in page.tags("use") if "data-id" in a]) == 11
+
+
+def test_many_findings_open_only_deny_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(H, "FINDINGS_OPEN", 1)
+    images = [img("bad-1", 0, ImageFamily="aliyun-x"), img("one", 0, ImageFamily="solo")]
+    page = Page(page_of(images))
+    groups = {a["id"]: "open" in a for a in page.tags("details", **{"class": "fgroup"})}
+    assert list(groups.values()) == [True, False]  # aliyun-x (deny) open, solo (info) closed
 
 
 def test_findings_beyond_the_cap_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,6 +44,8 @@ MARK_BUDGET = 40_000
 OPEN_FAMILIES = 25
 #: At most this many findings are listed (deny first, then warn, then info); all are counted.
 FINDINGS_CAP = 20_000
+#: With at most this many findings every group of findings is open; beyond, only those with deny.
+FINDINGS_OPEN = 30
 #: At most this many sharees' views are worked out per region row.
 SHAREE_VIEWS = 10
 #: At most this many notes on what sharees or the community launch, per family.
@@ -158,6 +160,13 @@ class FindingGroup:
     title: str
     target: str | None  # anchor of the family (or account) it is about
     findings: list[Finding]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = dict.fromkeys(SEVERITIES, 0)
+        for f in self.findings:
+            c[f.severity] = c.get(f.severity, 0) + 1
+        return c
 
 
 def _owner_label(owner: str | None, images: Iterable[Image]) -> str:
@@ -370,7 +379,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         "compact": [f for f in fams if not f.detailed],
         "compact_groups": _compact_groups([f for f in fams if not f.detailed]),
         "drawn": mark_budget - budget, "mark_budget": mark_budget, "open_families": OPEN_FAMILIES,
-        "finding_groups": fgroups, "omitted": omitted, "omitted_total": sum(omitted.values()),
+        "finding_groups": fgroups, "findings_open_all": len(rep.findings) <= FINDINGS_OPEN, "omitted": omitted, "omitted_total": sum(omitted.values()),
         "statuses": [(s, STATUS_CLASS[s], STATUS_SHAPE[s]) for s in STATUSES],
         "geometry": {"gutter": GUTTER, "plot": PLOT, "right": RIGHT, "row": ROW, "top": TOP,
                      "width": GUTTER + PLOT + RIGHT, "mid": GUTTER + PLOT / 2},
