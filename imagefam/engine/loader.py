@@ -148,10 +148,11 @@ def load_state(path: str | Path, account: str | None = None) -> State:
                 return _finish_state(state_file, p, None)
         except ValidationError:
             pass  # re-parse below for messages that name images
-    data = parse_data(raw, p)
-    if is_describe_images(data):
-        return _from_describe_images(data, p, account)
-    return state_from_data(data, p)
+    with progress.stage(f"checking {p.name} ({len(raw) / 1e6:,.1f} MB)"):
+        data = parse_data(raw, p)
+        if is_describe_images(data):
+            return _from_describe_images(data, p, account)
+        return state_from_data(data, p)
 
 
 def _from_describe_images(data: dict[str, Any], p: Path, account: str | None) -> State:
