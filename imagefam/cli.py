@@ -404,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"imagefam: {err}\n")
         return EXIT_INPUT
     except KeyboardInterrupt:
+        progress.close_all()  # the bar of the interrupted work, before the message
         sys.stderr.write("imagefam: interrupted\n")
         return 130
     except BrokenPipeError:

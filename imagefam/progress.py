@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _mode = "auto"  # auto | on | off
+_open: set[Bar] = set()  # bars shown and not yet closed
 CHUNK = 1 << 22  # bytes read per step when a read shows progress
 
 
@@ -66,6 +67,7 @@ class Bar:
             self._bar = tqdm(desc=desc, total=total, unit=unit, unit_scale=unit_scale, file=sys.stderr,
                              leave=False, delay=_delay(), dynamic_ncols=True, mininterval=0.2,
                              bar_format=bar_format)
+            _open.add(self)
 
     def update(self, n: float = 1) -> None:
         if self._bar is not None:
@@ -80,12 +82,19 @@ class Bar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+            _open.discard(self)
 
     def __enter__(self) -> Bar:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def close_all() -> None:
+    """Clear every bar still shown (before a message on the way out, e.g. after Ctrl-C)."""
+    for bar in list(_open):
+        bar.close()
 
 
 def track(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:

@@ -154,5 +154,16 @@ def test_ctrl_c_exits_130_and_leaves_the_output_alone(tmp_path: Path) -> None:
     err = (seen + rest[1]).decode(errors="replace")
     assert proc.returncode == 130, err[-2000:]
     assert "imagefam: interrupted" in err and "Traceback" not in err
+    before = err[: err.index("imagefam: interrupted")]
+    assert before == "" or before[-1] in "\r\n"  # the bar was cleared first: the message starts a line
     assert out.read_text("utf-8") == "the previous report\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "state.json"]  # no temp file left
+
+
+def test_close_all_clears_open_bars(capsys: pytest.CaptureFixture[str]) -> None:
+    progress.set_mode("on")
+    items = progress.track(range(10), "half done")
+    next(items)
+    assert progress._open
+    progress.close_all()
+    assert not progress._open
