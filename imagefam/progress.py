@@ -11,9 +11,10 @@ An interrupted bar is cleared on the way out (the command then exits 130).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sized
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,6 +96,17 @@ def close_all() -> None:
     """Clear every bar still shown (before a message on the way out, e.g. after Ctrl-C)."""
     for bar in list(_open):
         bar.close()
+    if "tqdm" in sys.modules:  # a bar interrupted while it was being set up or drawn
+        from tqdm import tqdm
+
+        for orphan in list(getattr(tqdm, "_instances", ())):
+            with suppress(Exception):  # half set up: nothing to close
+                orphan.close()
+        # and whatever such a bar left on the line
+        width = shutil.get_terminal_size((80, 24)).columns
+        with suppress(OSError, ValueError):
+            sys.stderr.write("\r" + " " * max(0, width - 1) + "\r")
+            sys.stderr.flush()
 
 
 def track(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
