@@ -73,15 +73,15 @@ def describe(source: dict[str, Any] | None) -> str:
 
 
 def skipped_summary(skipped: list[dict[str, Any]] | None) -> str | None:
-    """``skipped: 12 resource changes not about images, ...`` (None for a native plan)."""
+    """``skipped 12 resource changes: 12 not about images`` (None for a native plan)."""
     if skipped is None:
         return None
     if not skipped:
         return "skipped: nothing"
     unit = "resource change" if skipped[0]["source"].get("kind") == "terraform" else "line"
     counts = Counter(s["reason"] for s in skipped)
-    parts = [f"{n} {unit}{'s' if n != 1 else ''} {reason}" for reason, n in sorted(counts.items())]
-    return "skipped: " + ", ".join(parts)
+    parts = [f"{n} {reason}" for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return f"skipped {len(skipped)} {unit}{'s' if len(skipped) != 1 else ''}: " + ", ".join(parts)
 
 
 _RESOURCE = re.compile(r'^\s*resource\s+"([^"]+)"\s+"([^"]+)"')

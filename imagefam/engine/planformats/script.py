@@ -28,9 +28,9 @@ from ...rules.errors import InputError, did_you_mean
 from ..loader import Plan, plan_from_data
 from ..models import ACTIONS
 
-NOT_YET = "of scaling configurations: not checked yet"
-REASONS = {"other": "that are not aliyun ecs calls", "ecs": "of aliyun ecs calls not about images",
-           "not-yet": NOT_YET}  # each reads after "N lines"
+NOT_YET = "for scaling configurations (not checked yet)"
+REASONS = {"other": "without an aliyun ecs call", "ecs": "with an aliyun ecs call not about images",
+           "not-yet": NOT_YET}  # each reads after "N line(s)"
 #: the aliyun CLI's own flags: those that take one value, and those that take none
 CLI_VALUE_FLAGS = frozenset({"region", "profile", "endpoint", "mode", "access-key-id", "access-key-secret",
                              "sts-token", "sts-region", "ram-role-name", "ram-role-arn", "role-session-name",
@@ -412,5 +412,12 @@ def plan_from_script(text: str, source: str, caller: str | None) -> Plan:
     for step, c in zip(plan.steps, calls, strict=True):
         step.source = {"kind": "script", "line": c.line}
         step.unknown = dict(c.unknown)
-    plan.skipped = script.skipped
+    called = {c.line for c in calls}
+    seen: set[int] = set()
+    plan.skipped = []
+    for skip in sorted(script.skipped, key=lambda s: s["source"]["line"]):  # one entry per line
+        line = skip["source"]["line"]
+        if line not in seen and not (line in called and skip["reason"] == REASONS["other"]):
+            plan.skipped.append(skip)
+        seen.add(line)
     return plan

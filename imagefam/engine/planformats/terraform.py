@@ -32,16 +32,16 @@ UNKNOWN = "(known after apply)"
 
 IMAGE_TYPES = ("alicloud_image", "alicloud_image_copy")
 MAPPED = ("alicloud_image", "alicloud_image_copy", "alicloud_image_share_permission", "alicloud_instance")
-NOT_YET = "of scaling configurations: not checked yet"
+NOT_YET = "for scaling configurations (not checked yet)"
 #: Resources that create, launch from or export images in ways no supported action models yet.
 UNCHECKED_IMAGE_TYPES = ("alicloud_image_import", "alicloud_image_export", "alicloud_ecs_image_pipeline",
                          "alicloud_ecs_launch_template", "alicloud_launch_template", "alicloud_ecs_instance_set")
-REASONS = {  # each reads after "N resource changes"
+REASONS = {  # each reads after "N resource change(s)"
     "other": "not about images",
     "noop": "without a change",
-    "nothing": "that change nothing imagefam checks",
+    "nothing": "changing nothing imagefam checks",
     "not-yet": NOT_YET,
-    "unchecked": "about images that imagefam does not check yet",
+    "unchecked": "about images, not checked yet",
 }
 ACTION_SETS = (["no-op"], ["read"], ["create"], ["update"], ["delete"], ["delete", "create"],
                ["create", "delete"], ["forget"])
@@ -85,25 +85,25 @@ class _Config:
 
     def __init__(self, data: dict[str, Any], source: str) -> None:
         self.source = source
-        conf = data.get("configuration") or {}
+        conf = data.get("configuration", {})
         if not isinstance(conf, dict):
             raise _err(source, "configuration", "expected an object")
-        self.providers = conf.get("provider_config") or {}
+        self.providers = conf.get("provider_config", {})
         if not isinstance(self.providers, dict):
             raise _err(source, "configuration.provider_config", "expected an object")
-        variables = data.get("variables") or {}
+        variables = data.get("variables", {})
         if not isinstance(variables, dict):
             raise _err(source, "variables", "expected an object")
         self.variables = variables
         self.resources: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}
         self.module_sources: dict[tuple[str, ...], str] = {}
-        root = conf.get("root_module") or {}
+        root = conf.get("root_module", {})
         self._walk(root, (), "configuration.root_module")
 
     def _walk(self, module: Any, path: tuple[str, ...], where: str) -> None:
         if not isinstance(module, dict):
             raise _err(self.source, where, "expected an object")
-        resources = module.get("resources") or []
+        resources = module.get("resources", [])
         if not isinstance(resources, list):
             raise _err(self.source, f"{where}.resources", "expected a list")
         for i, res in enumerate(resources):
@@ -111,7 +111,7 @@ class _Config:
                 raise _err(self.source, f"{where}.resources[{i}]", "expected an object with an 'address'")
             if res.get("mode", "managed") == "managed":
                 self.resources[(path, res["address"])] = res
-        calls = module.get("module_calls") or {}
+        calls = module.get("module_calls", {})
         if not isinstance(calls, dict):
             raise _err(self.source, f"{where}.module_calls", "expected an object")
         for name, call in calls.items():
