@@ -396,6 +396,11 @@ class _Translator:
             value = self._value(ch, node, "ImageId", "image_id")
             if value is not None:
                 node.data["ImageId"] = value
+            for param, attr in (("LaunchTemplateId", "launch_template_id"),
+                                ("LaunchTemplateName", "launch_template_name")):
+                template = self._value(ch, node, param, attr)
+                if template is not None:
+                    node.data[param] = template
             self._add(node)
         elif ch.actions == ["update"] and (ch.after_unknown.get("image_id") is True
                                           or ch.after.get("image_id") != ch.before.get("image_id")):
