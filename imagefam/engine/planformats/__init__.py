@@ -41,10 +41,11 @@ def load_any_plan(path: str | Path, plan_format: str = "auto", caller: str | Non
     except UnicodeDecodeError as err:
         raise InputError(f"{p}: not UTF-8 text (byte {err.start})") from err
     fmt = plan_format
+    data: Any = None
     if fmt == "auto":
         head = text.lstrip()[:1]
         if head in ("{", "[") and not _is_yaml(p):
-            data = parse_data(raw, p)
+            data = parse_data(raw, p)  # parsed once: a large Terraform plan takes a while
             fmt = "terraform" if is_terraform_plan(data) else "native"
         elif p.suffix.lower() in (".sh", ".bash") or is_aliyun_script(text):
             fmt = "aliyun-cli"
@@ -52,7 +53,8 @@ def load_any_plan(path: str | Path, plan_format: str = "auto", caller: str | Non
             fmt = "native"
     if fmt == "aliyun-cli":
         return plan_from_script(text, str(p), caller)
-    data = parse_data(raw, p)
+    if data is None:
+        data = parse_data(raw, p)
     if fmt == "terraform":
         return plan_from_terraform(data, str(p), caller, terraform_dir)
     if caller is not None and isinstance(data, dict):
