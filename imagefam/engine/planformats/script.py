@@ -65,6 +65,23 @@ class _Reader:
     def __init__(self, text: str, source: str, line: int = 1) -> None:
         self.t, self.i, self.line, self.source = text, 0, line, source
         self.commands: list[list[Word]] = []
+        self.heredocs: list[str] = []  # delimiters of here-documents whose text starts on the next line
+
+    def skip_heredocs(self) -> None:
+        """Skip the text of pending here-documents (up to each delimiter line): it is not commands."""
+        t = self.t
+        while self.heredocs:
+            delim = self.heredocs.pop(0)
+            start = self.line
+            while self.i < len(t):
+                end = t.find("\n", self.i)
+                line = t[self.i:] if end < 0 else t[self.i:end]
+                self.i = len(t) if end < 0 else end + 1
+                self.line += 1
+                if line.strip() == delim:
+                    break
+            else:
+                raise self.error(f"here-document without its end line {delim!r}", start - 1)
 
     def error(self, what: str, line: int | None = None) -> InputError:
         return InputError(f"{self.source}:{line or self.line}: {what}")
@@ -84,9 +101,15 @@ class _Reader:
                 if cmd:
                     self.commands.append(cmd)
                 cmd = []
+                self.i += 1
                 if c == "\n":
                     self.line += 1
-                self.i += 1
+                    self.skip_heredocs()
+            elif t.startswith("<<", self.i) and not t.startswith("<<<", self.i):  # a here-document: text
+                self.i += 3 if t.startswith("<<-", self.i) else 2
+                while self.i < len(t) and t[self.i] in " \t":
+                    self.i += 1
+                self.heredocs.append(self.word().text)
             elif c == "#":
                 end = t.find("\n", self.i)
                 self.i = len(t) if end < 0 else end
