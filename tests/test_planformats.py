@@ -9,12 +9,16 @@ JSON output format page; see tests/data/terraform/README.md.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 from helpers_engine import DEMO_DIR, M, N, assert_clean_error, run_main
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from imagefam.engine.checker import check
 from imagefam.engine.loader import load_state
@@ -427,3 +431,62 @@ def test_inputs_are_not_modified(tmp_path: Path, capsys: Any) -> None:
     before = p.read_bytes()
     run_main(capsys, "check", p, "--state", STATE, "--caller", M, "--format", "json")
     assert p.read_bytes() == before
+
+
+# ---------------------------------------------------------------- robustness: never a traceback
+
+EXAMPLES = int(os.environ.get("IMAGEFAM_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=5000, suppress_health_check=[HealthCheck.too_slow,
+                                                                             HealthCheck.function_scoped_fixture])
+JUNK = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8), st.lists(st.integers(), max_size=2),
+                 st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_terraform_plan_is_checked_or_an_input_error(data: Any) -> None:
+    plan = json.loads((TF / "images.plan.json").read_text("utf-8"))
+    for _ in range(data.draw(st.integers(1, 3))):
+        paths = [p for p in _paths(plan) if p]
+        path = data.draw(st.sampled_from(paths))
+        target = plan
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = data.draw(JUNK)
+    state = load_state(STATE)
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "plan.json"
+        p.write_text(json.dumps(plan), "utf-8")
+        try:
+            check(state, load_any_plan(p, caller=M, plan_format="terraform"))
+        except InputError as err:
+            assert str(err).startswith(str(p))
+
+
+SCRIPT_ALPHABET = st.sampled_from(["aliyun", " ", "ecs", "ess", "DeleteImage", "CreateImage", "--RegionId", "--region",
+                                   "--ImageId", "--AddAccount.1", "--Force", "m-b1", "cn-hangzhou", "$X", "'", '"',
+                                   "\\", "\n", ";", "&&", "|", "$(", ")", "`", "#", "<<EOF", "EOF", "=", "{", "}"])
+
+
+@FUZZ
+@given(words=st.lists(SCRIPT_ALPHABET, max_size=30))
+def test_random_script_is_checked_or_an_input_error(words: list[str]) -> None:
+    state = load_state(STATE)
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "deploy.sh"
+        p.write_text("".join(words), "utf-8")
+        try:
+            check(state, load_any_plan(p, caller=M, plan_format="aliyun-cli"))
+        except InputError as err:
+            assert str(err).startswith(str(p))

@@ -88,13 +88,13 @@ class _Config:
         conf = data.get("configuration", {})
         if not isinstance(conf, dict):
             raise _err(source, "configuration", "expected an object")
-        self.providers = conf.get("provider_config", {})
-        if not isinstance(self.providers, dict):
-            raise _err(source, "configuration.provider_config", "expected an object")
-        variables = data.get("variables", {})
-        if not isinstance(variables, dict):
-            raise _err(source, "variables", "expected an object")
-        self.variables = variables
+        self.providers = _dict(conf.get("provider_config", {}), source, "configuration.provider_config")
+        for key, prov in self.providers.items():
+            where = f"configuration.provider_config.{key}"
+            exprs = _dict(_dict(prov, source, where, allow_none=False).get("expressions"), source,
+                          f"{where}.expressions")
+            _expression(exprs.get("region"), source, f"{where}.expressions.region")
+        self.variables = _dict(data.get("variables", {}), source, "variables")
         self.resources: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}
         self.module_sources: dict[tuple[str, ...], str] = {}
         root = conf.get("root_module", {})
@@ -109,6 +109,12 @@ class _Config:
         for i, res in enumerate(resources):
             if not isinstance(res, dict) or not isinstance(res.get("address"), str):
                 raise _err(self.source, f"{where}.resources[{i}]", "expected an object with an 'address'")
+            if "provider_config_key" in res and not isinstance(res["provider_config_key"], str):
+                raise _err(self.source, f"{where}.resources[{i}].provider_config_key", "expected a string")
+            exprs = _dict(res.get("expressions"), self.source, f"{where}.resources[{i}].expressions")
+            for name, expr in exprs.items():
+                if isinstance(expr, dict):
+                    _expression(expr, self.source, f"{where}.resources[{i}].expressions.{name}")
             if res.get("mode", "managed") == "managed":
                 self.resources[(path, res["address"])] = res
         calls = module.get("module_calls", {})
@@ -138,7 +144,7 @@ class _Config:
         return None, "no alicloud provider configuration in the plan"
 
     def _provider_region(self, prov: dict[str, Any], key: str) -> tuple[str | None, str]:
-        expr = (prov.get("expressions") or {}).get("region")
+        expr = (prov.get("expressions") or {}).get("region")  # shapes checked when the plan was read
         where = f"provider {key}"
         if not isinstance(expr, dict):
             return None, f"{where} sets no region (the environment decides)"
@@ -148,11 +154,23 @@ class _Config:
             m = re.match(r"^var\.([A-Za-z0-9_-]+)$", str(ref))
             if m:
                 var = self.variables.get(m.group(1))
+                if var is not None and not isinstance(var, dict):
+                    raise _err(self.source, f"variables.{m.group(1)}", "expected an object with a 'value'")
                 value = var.get("value") if isinstance(var, dict) else None
                 if isinstance(value, str):
                     return value, f"{where}, var.{m.group(1)}"
                 return None, f"{where}: var.{m.group(1)} has no value in the plan"
         return None, f"{where}: region is an expression imagefam cannot read"
+
+
+def _expression(expr: Any, source: str, path: str) -> None:
+    """An expression is null or an object; its ``references`` a list of strings."""
+    if expr is None:
+        return
+    expr = _dict(expr, source, path)
+    refs = expr.get("references")
+    if refs is not None and (not isinstance(refs, list) or not all(isinstance(r, str) for r in refs)):
+        raise _err(source, f"{path}.references", "expected a list of strings")
 
 
 def _dict(value: Any, source: str, path: str, allow_none: bool = True) -> dict[str, Any]:
@@ -198,6 +216,8 @@ def _changes(data: dict[str, Any], source: str) -> Iterator[_Change]:
         if rc.get("mode", "managed") != "managed":  # a data source is read, never changed
             yield _Change(i, rc["address"], rc["type"], rc["name"], "", None, ["read"], {}, {}, {}, None, path)
             continue
+        if not isinstance(rc.get("module_address", ""), str):
+            raise _err(source, f"{path}.module_address", "expected a string")
         yield _Change(i, rc["address"], rc["type"], rc["name"], rc.get("module_address") or "", rc.get("index"),
                       list(actions), _dict(change.get("before"), source, f"{path}.change.before"),
                       _dict(change.get("after"), source, f"{path}.change.after"),
