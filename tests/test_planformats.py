@@ -490,3 +490,30 @@ def test_random_script_is_checked_or_an_input_error(words: list[str]) -> None:
             check(state, load_any_plan(p, caller=M, plan_format="aliyun-cli"))
         except InputError as err:
             assert str(err).startswith(str(p))
+
+
+def test_replacing_a_shared_image_unshares_deletes_creates_and_shares_again(tmp_path: Path) -> None:
+    """A new build replaces alicloud_image.app; its share is replaced too (image_id is ForceNew).
+    Terraform destroys the share, then the image, creates the image, then the share."""
+    share_expr = {"image_id": {"references": ["alicloud_image.app.id", "alicloud_image.app"]}}
+    plan = tf_plan(tmp_path, [
+        change("alicloud_image.app", ["delete", "create"], {"id": "m-b1", "image_family": "app-a", "force": False},
+               {"instance_id": "i-new", "image_family": "app-a", "image_name": "app-a-v4"}, {"id": True}),
+        change("alicloud_image_share_permission.app", ["delete", "create"], {"image_id": "m-b1", "account_id": N},
+               {"account_id": N}, {"image_id": True, "id": True}),
+    ], resources=[
+        {"address": "alicloud_image.app", "mode": "managed", "type": "alicloud_image", "name": "app",
+         "provider_config_key": "alicloud", "expressions": {}},
+        {"address": "alicloud_image_share_permission.app", "mode": "managed",
+         "type": "alicloud_image_share_permission", "name": "app", "provider_config_key": "alicloud",
+         "expressions": share_expr},
+    ])
+    result = checked(plan)
+    assert [(s["action"], s["source"]["address"], s["decision"]) for s in result["steps"]] == [
+        ("ModifyImageSharePermission", "alicloud_image_share_permission.app", "allow"),
+        ("DeleteImage", "alicloud_image.app", "allow"),
+        ("CreateImage", "alicloud_image.app", "allow"),
+        ("ModifyImageSharePermission", "alicloud_image_share_permission.app", "allow"),
+    ]
+    assert result["steps"][3]["warnings"] == []  # the new image is the one created at step 2
+    assert load_any_plan(plan, caller=M).steps[3].request.ImageId == "alicloud_image.app"  # type: ignore[attr-defined]
