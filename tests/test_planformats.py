@@ -351,6 +351,12 @@ def test_script_errors_name_the_line(tmp_path: Path, text: str, message: str) ->
     assert str(err.value).startswith(str(tmp_path / message.split(":")[0]) + message[len(message.split(":")[0]):])
 
 
+def test_script_with_windows_line_ends(tmp_path: Path) -> None:
+    text = "echo hi\r\naliyun ecs DeleteImage \\\r\n  --RegionId cn-hangzhou --ImageId m-x1\r\n"
+    plan = load_any_plan(write(tmp_path, "deploy.sh", text), caller=M)
+    assert [(s.line, s.request.model_dump()["ImageId"]) for s in plan.steps] == [(2, "m-x1")]
+
+
 def test_script_here_document_text_is_not_a_command(tmp_path: Path) -> None:
     text = ("cat > notes.txt <<'EOF'\naliyun ecs DeleteImage --RegionId r --ImageId m-1\nEOF\n"
             "aliyun ecs DeleteImage --RegionId cn-hangzhou --ImageId m-x1\n")

@@ -429,7 +429,7 @@ def plan_from_script(text: str, source: str, caller: str | None) -> Plan:
     if caller is None:
         raise InputError(f"{source}: a script names no caller: give --caller UID (the account that runs it)")
     script = _Script(source)
-    script.commands(text)
+    script.commands(text.replace("\r\n", "\n"))  # a script saved with Windows line ends
     calls = script.calls
     plan = plan_from_data({"caller": caller, "steps": [c.data for c in calls]}, source, [c.line for c in calls])
     for step, c in zip(plan.steps, calls, strict=True):
