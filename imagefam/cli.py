@@ -83,7 +83,7 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from .engine.checker import check
     from .engine.ci import check_github, check_sarif
-    from .engine.planformats import load_any_plan
+    from .engine.planformats import load_any_plan, redact
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args)
@@ -100,7 +100,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         text = check_github(result)
     else:
         text = check_text(result)
-    write_output(text, args.output)
+    write_output(redact(text, plan.sensitive), args.output)
     return EXIT_OK if result.allowed else EXIT_FAIL
 
 

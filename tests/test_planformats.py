@@ -523,3 +523,17 @@ def test_replacing_a_shared_image_unshares_deletes_creates_and_shares_again(tmp_
     ]
     assert result["steps"][3]["warnings"] == []  # the new image is the one created at step 2
     assert load_any_plan(plan, caller=M).steps[3].request.ImageId == "alicloud_image.app"  # type: ignore[attr-defined]
+
+
+def test_sensitive_values_are_checked_but_not_shown(capsys: Any) -> None:
+    """module.images' share has a sensitive account_id (300003): the share is checked with it, and
+    no output format prints it."""
+    plan = load_any_plan(TF / "images.plan.json", caller=M)
+    assert plan.sensitive == ("300003",)
+    share = plan.steps[-1]
+    assert share.request.AddAccount == ("300003",)  # type: ignore[attr-defined]
+    for fmt in ("text", "json", "junit", "sarif", "github"):
+        run = run_main(capsys, "check", TF / "images.plan.json", "--state", STATE, "--caller", M, "--format", fmt)
+        assert "300003" not in run.out, fmt
+    text = run_main(capsys, "check", TF / "images.plan.json", "--state", STATE, "--caller", M).out
+    assert "(sensitive)" in text  # the family change seen by the sensitive account

@@ -268,6 +268,8 @@ class Plan:
     source: str = "<memory>"
     #: what a Terraform plan or script held that is not a checked API call: [{"source": ..., "reason": ...}]
     skipped: list[dict[str, Any]] | None = None
+    #: values a Terraform plan marks sensitive: outputs show "(sensitive)" instead
+    sensitive: tuple[str, ...] = ()
 
 
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it

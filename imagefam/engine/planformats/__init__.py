@@ -65,6 +65,18 @@ def load_any_plan(path: str | Path, plan_format: str = "auto", caller: str | Non
     return plan_from_data(data, str(p), _step_lines(text, is_json=not _is_yaml(p)))
 
 
+#: Sensitive values shorter than this are not hidden: replacing them would garble the output.
+MIN_REDACT = 4
+
+
+def redact(text: str, sensitive: tuple[str, ...]) -> str:
+    """``text`` with each value a Terraform plan marks sensitive replaced by ``(sensitive)``."""
+    for value in sensitive:
+        if len(value) >= MIN_REDACT:
+            text = text.replace(value, "(sensitive)")
+    return text
+
+
 def describe(source: dict[str, Any] | None) -> str:
     """A step's source as text: the Terraform address, or ``line N`` of a script."""
     if not source:

@@ -231,6 +231,7 @@ class _Translator:
         self.config = _Config(data, source)
         self.nodes: list[_Node] = []
         self.skipped: list[dict[str, Any]] = []
+        self.sensitive: set[str] = set()
         # (module path, "type.name") -> instance addresses creating an image, with their index keys
         self.created: dict[tuple[tuple[str, ...], str], list[tuple[Any, str]]] = {}
 
@@ -292,6 +293,10 @@ class _Translator:
                placeholder: Any = UNKNOWN) -> Any:
         """The value of ``attr`` for request parameter ``param``; unknown values are recorded."""
         values = ch.after if side == "after" else ch.before
+        marks = ch.after_sensitive if side == "after" else None
+        if (marks is True or (isinstance(marks, dict) and marks.get(attr) is True)) and \
+                isinstance(values.get(attr), str):
+            self.sensitive.add(values[attr])
         if side == "after" and ch.after_unknown.get(attr) is True:
             created = self._created_ref(ch, attr) if attr in ("image_id", "source_image_id") else None
             if created is not None:
@@ -529,4 +534,5 @@ def plan_from_terraform(data: Any, source: str, caller: str | None, terraform_di
             step.source["file"], step.source["line"] = where[node.config_key]
         step.unknown = dict(node.unknown)
     plan.skipped = tr.skipped
+    plan.sensitive = tuple(sorted(tr.sensitive, key=lambda v: (-len(v), v)))  # longest first, for redact()
     return plan
