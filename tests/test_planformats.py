@@ -537,3 +537,11 @@ def test_sensitive_values_are_checked_but_not_shown(capsys: Any) -> None:
         assert "300003" not in run.out, fmt
     text = run_main(capsys, "check", TF / "images.plan.json", "--state", STATE, "--caller", M).out
     assert "(sensitive)" in text  # the family change seen by the sensitive account
+
+
+def test_yaml_plan_mentioning_aliyun_is_a_plan_file(tmp_path: Path) -> None:
+    p = write(tmp_path, "plan.yaml", "# was: aliyun ecs DeleteImage --ImageId m-b1\ncaller: '100001'\nsteps:\n"
+                                     "  - {Action: DeleteImage, RegionId: cn-hangzhou, ImageId: m-x1, "
+                                     "name: 'aliyun ecs DeleteImage'}\n")
+    plan = load_any_plan(p)
+    assert plan.skipped is None and plan.steps[0].line == 4

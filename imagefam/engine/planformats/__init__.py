@@ -47,6 +47,8 @@ def load_any_plan(path: str | Path, plan_format: str = "auto", caller: str | Non
         if head in ("{", "[") and not _is_yaml(p):
             data = parse_data(raw, p)  # parsed once: a large Terraform plan takes a while
             fmt = "terraform" if is_terraform_plan(data) else "native"
+        elif _is_yaml(p):
+            fmt = "native"  # a .yaml/.yml file is a plan file, whatever its text mentions
         elif p.suffix.lower() in (".sh", ".bash") or is_aliyun_script(text):
             fmt = "aliyun-cli"
         else:
