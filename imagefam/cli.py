@@ -381,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rules_test)
 
     p = sub.add_parser("demo", help="the seed's story on a built-in state, each step explained")
-    p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files into DIR")
+    p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files, and the state's HTML report "
+                        "(report.html), into DIR")
     p.set_defaults(func=cmd_demo)
     return parser
 
