@@ -108,8 +108,8 @@ cases:
 
 def test_demo_promotion_scene() -> None:
     text = run_demo()
-    scene8 = text[text.index("8. M protects app-a"):text.index("9. Six days later")]
-    scene9 = text[text.index("9. Six days later"):]
+    scene8 = text[text.index("10. M protects app-a"):text.index("11. Six days later")]
+    scene9 = text[text.index("11. Six days later"):]
     assert "m-d2 cannot be promoted into app-a: it is in family app-a-dev" in scene8
     assert "m-c2 cannot be promoted into app-a: it is 2d old" in scene8
     assert "m-c2 cannot be promoted" not in scene9 and "--at 2020-02-16" in scene9
