@@ -180,3 +180,14 @@ def test_without_taken_at_now_is_the_clock(tmp_path: Path, capsys: pytest.Captur
     (finding,) = run.json()["findings"]
     days = int(finding["message"].split(" is ")[1].split("d")[0])
     assert days == (datetime.now(UTC) - datetime(2020, 1, 1, tzinfo=UTC)).days
+
+
+def test_steps_with_values_known_only_at_apply_see_now() -> None:
+    from imagefam.engine.loader import plan_from_data
+    from imagefam.engine.unknowns import UnknownValues
+    from imagefam.rules.runtime import Ctx
+
+    step = plan_from_data({"caller": M, "steps": [{"Action": "CreateImage", "RegionId": "cn-hangzhou"}]}).steps[0]
+    step.unknown = {"ImageFamily": "known after apply"}
+    base = Ctx((), caller=M, channel="api", action="CreateImage", now=NOW)
+    assert UnknownValues(base, step).ctx.now == NOW

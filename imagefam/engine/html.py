@@ -270,7 +270,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
           sources: Iterable[str] = (), mark_budget: int = MARK_BUDGET) -> dict[str, Any]:
     """The view data of the page (plain values; the template formats them)."""
     resolver = rep.resolver if isinstance(rep.resolver, Resolver) else (
-        Resolver(policy, state.images, state.taken_at, memo=True) if policy.resolution else None)
+        Resolver(policy, state.images, state.taken_at, memo=True, now=state.now) if policy.resolution else None)
     # (owner, family) -> region -> images
     flat: defaultdict[tuple[str | None, str, str], list[Image]] = defaultdict(list)
     no_family = 0
