@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import progress
 from ..rules.compiler import Fn
 from ..rules.policy import Policy, ReadKey
 from ..rules.runtime import Ctx
@@ -242,7 +243,8 @@ def diff_states(old: State, new: State, policy: Policy, *, consumers: ConsumersO
     touched = _image_changes(old, new, out)
     views = _views(policy, old, new, touched)
     resolvers = [Resolver(policy, st.images, st.taken_at, now=st.now) for st in (old, new)]
-    for region, name, viewer in views:
+    for region, name, viewer in progress.track(views, "resolving the families that may have changed",
+                                               unit="resolution"):
         b, a = (r.image(name, region, viewer) for r in resolvers)
         b_id, a_id = (b.ImageId if b else None), (a.ImageId if a else None)
         if b_id != a_id:
