@@ -133,3 +133,16 @@ def test_tag_and_parse_time() -> None:
     assert [d.message for d in typecheck('tag("m-1", "k")')[2]] == ["tag() needs an Image, found string"]
     assert load('def t(i: Image) = tag(i, "a") == "b"\n').rules == []
 
+
+
+def test_coverage_includes_the_packs_test_files_ask_for(tmp_path: Path) -> None:
+    policy = load_policy()
+    _, coverage = policytest.run([], policy)
+    assert policytest.uncovered(policy, coverage) == []
+    assert {"promotion-unsoaked", "image-deprecation-overdue"} <= set(coverage.pack_rules)
+    thin = tmp_path / "thin.yaml"
+    thin.write_text("packs: [age]\nstate: {TakenAt: 2020-01-01T00:00:00Z, Images: []}\n"
+                    "cases: [{name: empty, report: true, expect: {findings: []}}]\n")
+    _, coverage = policytest.run([thin], policy)
+    missing = policytest.uncovered(policy, coverage)
+    assert "image-deprecation-overdue: no case where it fires" in missing

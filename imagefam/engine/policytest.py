@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..rules.errors import InputError
-from ..rules.policy import Policy
+from ..rules.policy import Policy, Rule
 from .checker import check
 from .loader import parse_data, plan_from_data, state_from_data
 from .resolver import Resolver
 from .state import State
 
+PACK_FILES = "imagefam/policy/packs/"
 STEP_KEYS = {"decision", "violations", "warnings", "notes", "resolved", "codes", "created"}
 
 
@@ -40,6 +41,7 @@ class CaseResult:
 class Coverage:
     fires: set[str] = field(default_factory=set)
     quiet: set[str] = field(default_factory=set)  # shown not to fire on one of its actions
+    pack_rules: dict[str, Rule] = field(default_factory=dict)  # rules of the packs test files asked for
 
 
 def shipped_test_files() -> list[Path]:
@@ -88,6 +90,7 @@ def run_file(path: Path, policy: Policy, coverage: Coverage, with_packs: WithPac
             if with_packs is None:
                 raise InputError(f"{path}: its cases need the policy packs {packs}")
             policy = with_packs(packs)
+            coverage.pack_rules.update((r.id, r) for r in policy.rules if r.file.startswith(PACK_FILES))
     shared = data.get("state")
     results = []
     for i, case in enumerate(data["cases"]):
@@ -207,9 +210,12 @@ def run(paths: Sequence[str | Path], policy: Policy,
 
 
 def uncovered(policy: Policy, coverage: Coverage, shipped_only: bool = True) -> list[str]:
-    """Rules lacking a case where they fire or a case where they stay quiet."""
+    """Rules lacking a case where they fire or a case where they stay quiet: the policy's, and
+    those of the policy packs the test files ran with."""
     out = []
-    for r in policy.rules:
+    rules = list(policy.rules)
+    rules += [r for rid, r in coverage.pack_rules.items() if policy.rule(rid) is None]
+    for r in rules:
         if shipped_only and not r.shipped:
             continue
         missing = [w for w, ok in (("fires", r.id in coverage.fires), ("does not fire", r.id in coverage.quiet))
