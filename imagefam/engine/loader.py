@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ..rules.errors import InputError, did_you_mean
 from .models import ACTIONS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
+from .params import catalogue, key_problem
 from .state import State
 from .store import ImageStore
 
@@ -240,8 +241,12 @@ def load_states(paths: list[str] | list[Path], account: str | None = None) -> St
 
 # ---- plans ----
 
-METADATA_KEYS = ("caller", "channel", "creates")
+#: Lower-case step keys: ``caller``, ``channel`` and ``creates`` are read; ``name`` and ``comment``
+#: are free text for people. Any other lower-case key is an error.
+METADATA_KEYS = ("caller", "channel", "creates", "name", "comment")
 _INDEXED = re.compile(r"^([A-Za-z]+)\.(\d+)$")
+#: The API's documented range of each modelled integer parameter.
+INT_RANGES: dict[str, tuple[int, int]] = {"Amount": (1, 100)}  # RunInstances Amount: "Valid values: 1 to 100"
 
 
 @dataclass
@@ -253,7 +258,7 @@ class Step:
     channel: Channel = "api"
     creates: str | None = None
     line: int | None = None
-    warnings: list[str] = field(default_factory=list)  # unknown parameters, with a did-you-mean
+    warnings: list[str] = field(default_factory=list)  # step-level notices (none today: unknown keys are errors)
 
 
 @dataclass
@@ -379,29 +384,30 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
     warnings: list[str] = []
     meta: dict[str, Any] = {}
     fields = model.model_fields
+    problems: list[str] = []
     for key, value in raw.items():
         key = str(key)
         if key == "Action":
             continue
-        if key[:1].islower():
-            if key not in METADATA_KEYS:
-                hint = did_you_mean(key, METADATA_KEYS)
-                if hint:  # a mistyped caller/channel/creates would silently change the step
-                    raise InputError(f"{where}: unknown key {key!r}; {hint}")
-                warnings.append(f"unknown metadata key {key!r} (ignored; imagefam reads caller, channel, "
-                                "creates)")
-                continue
+        if key in METADATA_KEYS:
             meta[key] = value
+            continue
+        if not key[:1].isupper():
+            hint = did_you_mean(key, [*METADATA_KEYS, *catalogue()[action].top_level])
+            problems.append(f"{where}: unknown key {key!r}" + (f"; {hint}" if hint else
+                            f" (lower-case keys are {', '.join(METADATA_KEYS)}; API parameters are PascalCase)"))
+            continue
+        problem = key_problem(action, key, value, METADATA_KEYS)
+        if problem:
+            problems.append(f"{where}: {problem}")
             continue
         m = _INDEXED.match(key)
         if m and m.group(1) in fields:
             indexed.setdefault(m.group(1), {})[int(m.group(2))] = value
-            continue
-        if key in fields:
+        elif key in fields:
             params[key] = value
-        elif key not in model.other_params:
-            hint = did_you_mean(key, [*fields, *model.other_params, *METADATA_KEYS])
-            warnings.append(f"{action} has no parameter {key!r}" + (f"; {hint}" if hint else "") + " (ignored)")
+    if problems:
+        raise InputError("\n".join(problems[:10]))
     for name, items in indexed.items():
         existing = params.get(name) or []
         if not isinstance(existing, list):
@@ -420,6 +426,10 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
             got = f" (got {json.dumps(e['input'], default=str)[:60]})" if e["type"] != "missing" else ""
             msgs.append(f"{where}: {loc}: {what}{got}{_literal_hint(e)}")
         raise InputError("\n".join(msgs)) from None
+    for name, (low, high) in INT_RANGES.items():
+        number = getattr(request, name, None)
+        if isinstance(number, int) and not low <= number <= high:
+            raise InputError(f"{where}: {name}: must be {low} to {high}, got {number}")
     caller = _account(meta["caller"], f"{where}: caller") if "caller" in meta else plan_caller
     if caller is None:
         raise InputError(f"{where}: no caller: set 'caller' on the plan or the step")

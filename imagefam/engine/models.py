@@ -81,8 +81,7 @@ class Request(BaseModel):
 
     # defer_build: a request model's validator is built on first use, not at import (start-up time)
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True, defer_build=True)
-    #: Real parameters of the action that no rule looks at: accepted without a warning.
-    other_params: ClassVar[frozenset[str]] = frozenset()
+    # Every real parameter of an action (modelled or not) is in the catalogue, imagefam/engine/params.json.
 
 
 class CreateImageRequest(Request):
@@ -92,9 +91,6 @@ class CreateImageRequest(Request):
     Description: str | None = None
     InstanceId: str | None = None
     SnapshotId: str | None = None
-    other_params = frozenset({"ImageVersion", "Architecture", "Platform", "ResourceGroupId", "BootMode",
-                              "DetectionStrategy", "Tag", "DiskDeviceMapping", "Features", "ClientToken",
-                              "StorageLocationArn", "ImageFeatures"})
 
 
 class CopyImageRequest(Request):
@@ -105,7 +101,6 @@ class CopyImageRequest(Request):
     DestinationDescription: str | None = None
     Encrypted: bool | None = None
     KMSKeyId: str | None = None
-    other_params = frozenset({"ResourceGroupId", "Tag", "ClientToken", "DryRun", "EncryptAlgorithm"})
 
 
 class ModifyImageAttributeRequest(Request):
@@ -115,7 +110,6 @@ class ModifyImageAttributeRequest(Request):
     ImageName: str | None = None
     Description: str | None = None
     Status: Literal["Available", "Deprecated"] | None = None
-    other_params = frozenset({"BootMode", "LicenseType", "Features", "DryRun", "ImageFeatures"})
 
 
 class ModifyImageSharePermissionRequest(Request):
@@ -124,28 +118,12 @@ class ModifyImageSharePermissionRequest(Request):
     AddAccount: tuple[str, ...] = ()
     RemoveAccount: tuple[str, ...] = ()
     IsPublic: bool | None = None
-    other_params = frozenset({"LaunchPermission", "DryRun"})
 
 
 class DeleteImageRequest(Request):
     RegionId: str
     ImageId: str
     Force: bool = False
-    other_params = frozenset({"DryRun"})
-
-
-_LAUNCH_PARAMS = frozenset({
-    "InstanceType", "SecurityGroupId", "SecurityGroupIds", "VSwitchId", "InstanceName", "Description",
-    "InternetMaxBandwidthIn", "InternetMaxBandwidthOut", "HostName", "Password", "PasswordInherit",
-    "KeyPairName", "ZoneId", "InternetChargeType", "SystemDisk", "DataDisk", "IoOptimized",
-    "InstanceChargeType", "Period", "PeriodUnit", "AutoRenew", "AutoRenewPeriod", "SpotStrategy",
-    "SpotPriceLimit", "UserData", "RamRoleName", "ResourceGroupId", "Tag", "ClientToken", "DryRun",
-    "DeploymentSetId", "PrivateIpAddress", "CreditSpecification", "HpcClusterId", "DedicatedHostId",
-    "NetworkInterface", "Ipv6AddressCount", "SecurityEnhancementStrategy", "DeletionProtection",
-    "LaunchTemplateVersion", "AutoReleaseTime", "MinAmount", "UniqueSuffix", "HttpEndpoint", "HttpTokens",
-    "NetworkOptions", "ImageOptions", "SchedulerOptions", "PrivateDnsNameOptions", "Affinity", "Tenancy",
-    "StorageSetId", "StorageSetPartitionNumber", "CpuOptions", "SecurityOptions", "Arn",
-})
 
 
 class RunInstancesRequest(Request):
@@ -155,14 +133,12 @@ class RunInstancesRequest(Request):
     Amount: int = 1
     LaunchTemplateId: str | None = None
     LaunchTemplateName: str | None = None
-    other_params = _LAUNCH_PARAMS
 
 
 class CreateInstanceRequest(Request):
     RegionId: str
     ImageId: str | None = None
     ImageFamily: str | None = None
-    other_params = _LAUNCH_PARAMS - {"MinAmount", "UniqueSuffix", "NetworkOptions", "ImageOptions"}
 
 
 class ReplaceSystemDiskRequest(Request):
@@ -170,9 +146,6 @@ class ReplaceSystemDiskRequest(Request):
     ImageId: str | None = None
     #: Not an API parameter (the instance fixes the region); accepted so a plan can say it.
     RegionId: str | None = None
-    other_params = frozenset({"SystemDisk", "Password", "PasswordInherit", "KeyPairName", "Encrypted",
-                              "KMSKeyId", "SecurityEnhancementStrategy", "UseAdditionalService",
-                              "ClientToken", "DiskId", "Platform", "Architecture", "Arns", "EncryptAlgorithm"})
 
 
 class DescribeImageFromFamilyRequest(Request):
