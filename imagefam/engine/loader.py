@@ -21,6 +21,19 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from ..rules.errors import InputError, did_you_mean
 from .models import ACTIONS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
 from .params import catalogue, key_problem
+from .parsing import (
+    Format,
+    compose_yaml,
+    construct_yaml,
+    decode,
+    display_name,
+    is_yaml,
+    parse_json,
+    parse_text,
+    parse_yaml,
+    read_input,
+    strip_bom,
+)
 from .state import State
 from .store import ImageStore
 
@@ -37,41 +50,14 @@ def _state_adapter() -> TypeAdapter[StateFile]:
     return TypeAdapter(StateFile)
 
 
-def _is_yaml(path: Path) -> bool:
-    return path.suffix.lower() in (".yaml", ".yml")
+def read_data(path: str | Path, stdin_format: Format | None = None) -> Any:
+    """Parse a JSON or YAML file (``-``: standard input) into Python data; errors name the file and line."""
+    return parse_text(read_input(path), path, stdin_format)
 
 
-def read_data(path: str | Path) -> Any:
-    """Parse a JSON or YAML file into Python data; errors name the file and line."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as err:
-        raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
-    return parse_data(raw, p)
-
-
-def parse_data(raw: bytes, p: Path) -> Any:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{p}: not UTF-8 text (byte {err.start})") from err
-    if _is_yaml(p):
-        try:
-            return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader: libyaml's or PyYAML's
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise InputError(f"{p}{where}: invalid YAML: {problem}") from err
-        except RecursionError as err:
-            raise InputError(f"{p}: YAML nested too deeply") from err
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{p}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from err
-    except RecursionError as err:
-        raise InputError(f"{p}: JSON nested too deeply") from err
+def parse_data(raw: bytes, p: str | Path, stdin_format: Format | None = None) -> Any:
+    """Parse JSON or YAML bytes (YAML by ``p``'s extension); see :mod:`imagefam.engine.parsing`."""
+    return parse_text(raw, p, stdin_format)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -133,21 +119,23 @@ UNDERCOUNT = ("no image in {src} is Deprecated or Creating: DescribeImages retur
               "unless Status is passed, so quotas may be undercounted (snapshot with Status set to every state)")
 
 
-def load_state(path: str | Path, account: str | None = None) -> State:
-    """Load a state file: native (``TakenAt``, ``Images``) or a raw ``DescribeImages`` body, whose
-    ``ImageOwnerAlias: self`` images belong to ``account``; see docs/formats.md."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as err:
-        raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
-    if not _is_yaml(p):
-        try:  # fast path: pydantic-core parses and validates the whole file in one pass
-            state_file = _state_adapter().validate_json(raw)
+def load_state(path: str | Path, account: str | None = None, stdin_format: Format | None = None) -> State:
+    """Load a state file (``-``: standard input): native (``TakenAt``, ``Images``) or a raw
+    ``DescribeImages`` body, whose ``ImageOwnerAlias: self`` images belong to ``account``; see
+    docs/formats.md."""
+    raw = strip_bom(read_input(path))
+    name = display_name(path)
+    p = Path(name)
+    if not is_yaml(path, stdin_format, raw):
+        text = decode(raw, name)
+        data = parse_json(text, name)  # a repeated key is an error: pydantic-core keeps the last
+        try:  # fast path: pydantic-core validates the whole file in one pass
+            state_file = _state_adapter().validate_python(data)
             return _finish_state(state_file, p, None)
         except ValidationError:
-            pass  # re-parse below for messages that name images
-    data = parse_data(raw, p)
+            pass  # below, for messages that name images
+    else:
+        data = parse_yaml(decode(raw, name), name)
     if is_describe_images(data):
         return _from_describe_images(data, p, account)
     return state_from_data(data, p)
@@ -187,6 +175,11 @@ def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
     pairs: set[tuple[str, str]] = set()  # (ImageId, RegionId) of public images
     problems = []
     for i, img in enumerate(sf.Images):
+        if not img.ImageId.strip() or not img.RegionId.strip():
+            empty = "ImageId" if not img.ImageId.strip() else "RegionId"
+            label = f"Images[{i}]" + (f" ({img.ImageId})" if empty == "RegionId" else "")
+            problems.append(f"{p}: {label} field {empty}: must not be empty")
+            continue
         first = seen.get(img.ImageId)
         if first is None:
             seen[img.ImageId] = i
@@ -208,9 +201,17 @@ def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
     return State(ImageStore(sf.Images), sf.TakenAt, str(p))
 
 
-def load_states(paths: list[str] | list[Path], account: str | None = None) -> State:
+def load_states(paths: list[str] | list[Path], account: str | None = None,
+                stdin_format: Format | None = None) -> State:
     """Load and merge several state files (pages or regions); an ImageId in two files is an error."""
-    states = [load_state(p, account) for p in paths]
+    if sum(str(p) == "-" for p in paths) > 1:
+        raise InputError("standard input (-) can be read only once")
+    states = [load_state(p, account, stdin_format) for p in paths]
+    if account is not None and not any(s.from_api for s in states):
+        raise InputError(f"--account {account}: it says whose call a raw DescribeImages body records, but "
+                         f"{', '.join(s.source for s in states)} "
+                         f"{'is a native state file' if len(states) == 1 else 'are native state files'}, whose "
+                         "images name their owners: drop --account")
     if len(states) == 1:
         return states[0]
     merged: dict[tuple[str, str], Image] = {}
@@ -268,7 +269,6 @@ class Plan:
     source: str = "<memory>"
 
 
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
 _JSON_TOKENS = re.compile(r'["{}\[\]\n]')
 
 
@@ -313,14 +313,8 @@ def _json_step_lines(text: str) -> list[int]:
     return lines
 
 
-def _step_lines(text: str, is_json: bool = False) -> list[int]:
-    """1-based line of each step in the file (YAML and JSON alike), or [] when unknown."""
-    if is_json:
-        return _json_step_lines(text)
-    try:
-        root = yaml.compose(text, Loader=_YAML_LOADER)
-    except (yaml.YAMLError, RecursionError):
-        return []
+def _node_step_lines(root: Any) -> list[int]:
+    """1-based line of each step of a composed YAML plan, or [] when unknown."""
     if not isinstance(root, yaml.MappingNode):
         return []
     for key, value in root.value:
@@ -329,15 +323,30 @@ def _step_lines(text: str, is_json: bool = False) -> list[int]:
     return []
 
 
-def load_plan(path: str | Path) -> Plan:
-    """Load a plan file (``caller``, ``steps``); see docs/formats.md."""
-    p = Path(path)
-    data = read_data(p)
+def _step_lines(text: str, is_json: bool = False) -> list[int]:
+    """1-based line of each step in the file (YAML and JSON alike), or [] when unknown."""
+    if is_json:
+        return _json_step_lines(text)
     try:
-        lines = _step_lines(p.read_text("utf-8"), is_json=not _is_yaml(p))
-    except (OSError, UnicodeDecodeError):
-        lines = []
-    return plan_from_data(data, str(p), lines)
+        _, root = compose_yaml(text, "<plan>")
+    except InputError:
+        return []
+    return _node_step_lines(root)
+
+
+def load_plan(path: str | Path, stdin_format: Format | None = None) -> Plan:
+    """Load a plan file (``caller``, ``steps``; ``-``: standard input); see docs/formats.md."""
+    raw = read_input(path)
+    name = display_name(path)
+    text = decode(raw, name)
+    if is_yaml(path, stdin_format, raw):
+        loader, root = compose_yaml(text, name)
+        lines = _node_step_lines(root)
+        data = construct_yaml(loader, root, name)
+    else:
+        data = parse_json(text, name)
+        lines = _json_step_lines(text)
+    return plan_from_data(data, name, lines)
 
 
 def _account(value: Any, where: str) -> str:

@@ -9,11 +9,18 @@ a fifth of the memory of ``BaseModel`` instances and validate twice as fast.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 ImageStatus = Literal["Creating", "Waiting", "Available", "UnAvailable", "CreateFailed", "Deprecated"]
 OwnerAlias = Literal["system", "marketplace"]
@@ -25,9 +32,27 @@ def _utc(value: datetime) -> datetime:
         return value.replace(tzinfo=UTC)
     if value.utcoffset() == _ZERO:  # already UTC ("...Z"): swap in the UTC singleton, cheaper than
         return value.replace(tzinfo=UTC)  # astimezone; one shared tzinfo keeps comparisons on CPython's fast path
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is a year-0 time in UTC
+        raise ValueError("out of range once converted to UTC (years 1 to 9999)") from None
 
 
+def _time(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime:
+    """A time as docs/formats.md defines it: ISO-8601 text, or a number of Unix *seconds* (pydantic
+    alone would read a large number as milliseconds), in UTC."""
+    if isinstance(value, str) and value[:1] in _NUMERIC_START and _NUMBER.fullmatch(value):
+        value = float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError("a number is Unix seconds, and this one is out of range (years 1 to 9999)") from None
+    return _utc(handler(value))
+
+
+_NUMERIC_START = frozenset("+-0123456789.")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _ZERO = timedelta(0)
 
 
@@ -49,7 +74,7 @@ def _tags(value: Any) -> Any:
     return value
 
 
-UtcTime = Annotated[datetime, AfterValidator(_utc)]
+UtcTime = Annotated[datetime, WrapValidator(_time)]
 FamilyName = Annotated[str | None, BeforeValidator(_none_if_empty)]
 
 
