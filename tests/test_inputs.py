@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from helpers_engine import (
     DEMO_DIR,
+    FUZZ_EXAMPLES,
     M,
     N,
     assert_clean_error,
@@ -20,11 +21,16 @@ from helpers_engine import (
     write_plan,
     write_state,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import imagefam
 from imagefam import InputError
 from imagefam.engine import policytest
 from imagefam.rules.policy import load_policy
+
+FUZZ_SETTINGS = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
+                         suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 STATE_YAML = """\
 TakenAt: 2020-02-01T00:00:00Z
@@ -117,7 +123,7 @@ def test_numeric_creation_time_is_unix_seconds_only(tmp_path: Path, value: Any, 
         assert image.CreationTime.isoformat() == "2020-01-01T00:00:00+00:00"
     else:
         msg = _err(imagefam.load_state, path)
-        assert "Images[0] (m-1) field CreationTime" in msg and "Unix seconds" in msg, msg
+        assert "Images[0] (m-1) field CreationTime" in msg and "unix timestamp" in msg, msg
 
 
 # ---------------------------------------------------------------- alias bombs
@@ -265,3 +271,43 @@ def test_a_utf8_bom_is_accepted_in_json(tmp_path: Path, capsys: Any, name: str) 
         target.write_bytes(b"\xef\xbb\xbf" + target.read_bytes())
     run = run_main(capsys, "check", plan, "--state", state)
     assert run.code == 0, run
+
+
+# ---------------------------------------------------------------- the cheap repeated-key filter of JSON states
+
+_OPTIONAL = {"ImageFamily": ["web", "", None], "IsPublic": [True, False],
+             "SharedWith": [["200002"], []], "ImageName": ["n", None], "Description": ['a \\" b', "c:d", None],
+             "Tags": [{"team": "web"}, {}, {"Tag": [{"TagKey": "k", "TagValue": "v"}]}, None],
+             "ImageOwnerAlias": [None]}
+
+
+@FUZZ_SETTINGS
+@given(data=st.data(), n=st.integers(1, 4), indent=st.sampled_from([None, 1]),
+       spaced=st.booleans())
+def test_a_repeated_key_in_a_json_state_is_always_found(tmp_path_factory: Any, data: Any, n: int,
+                                                       indent: int | None, spaced: bool) -> None:
+    images = []
+    for i in range(n):
+        image: dict[str, Any] = {"ImageId": f"m-{i}", "RegionId": "r", "CreationTime": "2020-01-01T00:00:00Z",
+                                 "Status": "Available", "ImageOwnerId": "100001"}
+        for key, values in _OPTIONAL.items():
+            if data.draw(st.booleans()):
+                image[key] = data.draw(st.sampled_from(values))
+        images.append(image)
+    text = json.dumps({"Images": images}, indent=indent)
+    if spaced:
+        text = text.replace('": ', '" : ', 1)
+    repeat = data.draw(st.booleans())
+    if repeat:  # repeat one key of one image, with its own or another value
+        i = data.draw(st.integers(0, n - 1))
+        key = data.draw(st.sampled_from(sorted(images[i])))
+        value = data.draw(st.sampled_from([images[i][key], "other"]))
+        marker = json.dumps(f"m-{i}") + ","
+        text = text.replace(marker, marker + f" {json.dumps(key)}: {json.dumps(value)},", 1)
+    path = tmp_path_factory.mktemp("dup") / "s.json"
+    path.write_text(text, "utf-8")
+    if repeat:
+        msg = _err(imagefam.load_state, path)
+        assert "appears twice" in msg or "Images[" in msg, msg
+    else:
+        assert len(imagefam.load_state(path).images) == n

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from operator import attrgetter, countOf
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from .parsing import (
     decode,
     display_name,
     is_yaml,
+    no_repeated_keys,
     parse_json,
     parse_text,
     parse_yaml,
@@ -39,7 +41,7 @@ from .store import ImageStore
 
 
 class StateFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True, val_temporal_unit="seconds")
     TakenAt: UtcTime | None = None
     Images: list[Image]
 
@@ -81,7 +83,7 @@ def _image_label(data: Any, index: int) -> str:
         image_id = data["Images"][index].get("ImageId")
     except (KeyError, IndexError, TypeError, AttributeError):
         image_id = None
-    return f"Images[{index}]" + (f" ({image_id})" if isinstance(image_id, str) else "")
+    return f"Images[{index}]" + (f" ({image_id})" if isinstance(image_id, str) and image_id else "")
 
 
 def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
@@ -101,6 +103,8 @@ def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
                          f"; expected one of {', '.join(choices)}"))
         elif e["type"] == "missing":
             lines.append(f"{path}: {where}: required field is missing")
+        elif e["type"] == "string_too_short":
+            lines.append(f"{path}: {where}: must not be empty")
         else:
             value = e.get("input")
             shown = json.dumps(value, default=str)[:60] if not isinstance(value, dict | list) else type(value).__name__
@@ -127,18 +131,34 @@ def load_state(path: str | Path, account: str | None = None, stdin_format: Forma
     name = display_name(path)
     p = Path(name)
     if not is_yaml(path, stdin_format, raw):
-        text = decode(raw, name)
-        data = parse_json(text, name)  # a repeated key is an error: pydantic-core keeps the last
-        try:  # fast path: pydantic-core validates the whole file in one pass
-            state_file = _state_adapter().validate_python(data)
-            return _finish_state(state_file, p, None)
+        try:  # fast path: pydantic-core parses and validates the whole file in one pass
+            state_file = _state_adapter().validate_json(raw)
         except ValidationError:
-            pass  # below, for messages that name images
+            state_file = None  # below, for messages that name images
+        if state_file is not None and no_repeated_keys(raw, _present_keys(state_file)):
+            return _finish_state(state_file, p, None)
+        data = parse_json(decode(raw, name), name)  # names a repeated key (pydantic-core keeps the last)
+        if state_file is not None:
+            return _finish_state(state_file, p, None)
     else:
         data = parse_yaml(decode(raw, name), name)
     if is_describe_images(data):
         return _from_describe_images(data, p, account)
     return state_from_data(data, p)
+
+
+def _present_keys(sf: StateFile) -> int:
+    """A lower bound of the number of keys a state file that validated to ``sf`` held: every field
+    with a value other than its default was given. Counted with C-level loops."""
+    images = sf.Images
+    n = len(images)
+    total = 1 + (sf.TakenAt is not None) + 4 * n  # Images, TakenAt; ImageId, RegionId, CreationTime, Status
+    for name in ("ImageOwnerId", "ImageOwnerAlias", "ImageFamily", "ImageName", "Description", "Tags"):
+        total += n - countOf(map(attrgetter(name), images), None)
+    total += countOf(map(attrgetter("IsPublic"), images), True)
+    total += n - countOf(map(attrgetter("SharedWith"), images), ())
+    total += sum(map(len, filter(None, map(attrgetter("Tags"), images))))
+    return total
 
 
 def _from_describe_images(data: dict[str, Any], p: Path, account: str | None) -> State:
@@ -175,11 +195,6 @@ def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
     pairs: set[tuple[str, str]] = set()  # (ImageId, RegionId) of public images
     problems = []
     for i, img in enumerate(sf.Images):
-        if not img.ImageId.strip() or not img.RegionId.strip():
-            empty = "ImageId" if not img.ImageId.strip() else "RegionId"
-            label = f"Images[{i}]" + (f" ({img.ImageId})" if empty == "RegionId" else "")
-            problems.append(f"{p}: {label} field {empty}: must not be empty")
-            continue
         first = seen.get(img.ImageId)
         if first is None:
             seen[img.ImageId] = i

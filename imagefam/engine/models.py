@@ -9,18 +9,11 @@ a fifth of the memory of ``BaseModel`` instances and validate twice as fast.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
-)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 ImageStatus = Literal["Creating", "Waiting", "Available", "UnAvailable", "CreateFailed", "Deprecated"]
 OwnerAlias = Literal["system", "marketplace"]
@@ -38,21 +31,6 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("out of range once converted to UTC (years 1 to 9999)") from None
 
 
-def _time(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime:
-    """A time as docs/formats.md defines it: ISO-8601 text, or a number of Unix *seconds* (pydantic
-    alone would read a large number as milliseconds), in UTC."""
-    if isinstance(value, str) and value[:1] in _NUMERIC_START and _NUMBER.fullmatch(value):
-        value = float(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError("a number is Unix seconds, and this one is out of range (years 1 to 9999)") from None
-    return _utc(handler(value))
-
-
-_NUMERIC_START = frozenset("+-0123456789.")
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _ZERO = timedelta(0)
 
 
@@ -74,7 +52,11 @@ def _tags(value: Any) -> Any:
     return value
 
 
-UtcTime = Annotated[datetime, WrapValidator(_time)]
+#: A time: ISO-8601 text, or a number of Unix *seconds* (models using it set
+#: ``val_temporal_unit="seconds"``: pydantic would otherwise read a large number as milliseconds), in UTC.
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+#: A non-empty string (an empty ImageId or RegionId names nothing).
+Id = Annotated[str, Field(min_length=1)]
 FamilyName = Annotated[str | None, BeforeValidator(_none_if_empty)]
 
 
@@ -82,10 +64,11 @@ FamilyName = Annotated[str | None, BeforeValidator(_none_if_empty)]
 class Image:
     """One ECS image as a state snapshot records it (field names as ``DescribeImages`` has them)."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", coerce_numbers_to_str=True,
+                                                           val_temporal_unit="seconds")
 
-    ImageId: str
-    RegionId: str
+    ImageId: Id
+    RegionId: Id
     CreationTime: UtcTime
     Status: ImageStatus
     ImageOwnerId: str | None = None

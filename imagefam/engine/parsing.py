@@ -98,6 +98,20 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_SPACED_COLON = re.compile(rb'"[ \t\r\n]+:')
+
+
+def no_repeated_keys(raw: bytes, keys_at_least: int) -> bool:
+    """True when JSON ``raw``, already parsed (last-wins) into data holding at least
+    ``keys_at_least`` keys, can hold no repeated key; False means "maybe": parse it with
+    :func:`parse_json` to know. Cheap (two C-level scans): every key ends with ``":``, so when the
+    text has no more of those than the data has keys, no key was dropped. A ``\\"`` escape or
+    whitespace before a colon makes the count unreliable, and the answer is False."""
+    if b'\\"' in raw or _SPACED_COLON.search(raw):
+        return False
+    return raw.count(b'":') <= keys_at_least
+
+
 def parse_json(text: str, name: str) -> Any:
     """JSON text as Python data; a repeated key is an error naming its line."""
     try:
