@@ -311,3 +311,15 @@ def test_a_repeated_key_in_a_json_state_is_always_found(tmp_path_factory: Any, d
         assert "appears twice" in msg or "Images[" in msg, msg
     else:
         assert len(imagefam.load_state(path).images) == n
+
+
+def test_dash_reads_an_aliyun_script_from_stdin(capsys: Any, monkeypatch: Any) -> None:
+    _stdin(monkeypatch, b"aliyun ecs DeleteImage --RegionId cn-hangzhou --ImageId m-b1\n")
+    run = run_main(capsys, "check", "-", "--state", DEMO_DIR / "state.yaml", "--caller", M)
+    assert run.code == 1 and "unshare-before-delete" in run.out, run
+
+
+def test_an_empty_caller_on_check_is_an_error(capsys: Any) -> None:
+    run = run_main(capsys, "check", DEMO_DIR / "rollback-fixed.yaml", "--state", DEMO_DIR / "state.yaml",
+                   "--caller", "")
+    assert run.code == 2 and "--caller" in run.err and "must not be empty" in run.err, run
