@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import progress
 from ..rules.errors import InputError
 from ..rules.policy import Policy, load_policy
 from ..rules.runtime import Ctx
@@ -177,7 +178,7 @@ def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult
     """Check every step of ``plan`` against ``state`` (which is not modified)."""
     session = Session(state, policy)
     results = []
-    for step in plan.steps:
+    for step in progress.track(plan.steps, "checking steps", unit="step"):
         try:
             results.append(session.step(step))
         except InputError as err:  # a step the state cannot take: name the plan file and line

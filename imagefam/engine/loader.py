@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from .. import progress
 from ..rules.errors import InputError, did_you_mean
 from .models import ACTIONS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
 from .params import catalogue, key_problem
@@ -130,21 +131,22 @@ def load_state(path: str | Path, account: str | None = None, stdin_format: Forma
     raw = strip_bom(read_input(path))
     name = display_name(path)
     p = Path(name)
-    if not is_yaml(path, stdin_format, raw):
-        try:  # fast path: pydantic-core parses and validates the whole file in one pass
-            state_file = _state_adapter().validate_json(raw)
-        except ValidationError:
-            state_file = None  # below, for messages that name images
-        if state_file is not None and no_repeated_keys(raw, _present_keys(state_file)):
-            return _finish_state(state_file, p, None)
-        data = parse_json(decode(raw, name), name)  # names a repeated key (pydantic-core keeps the last)
-        if state_file is not None:
-            return _finish_state(state_file, p, None)
-    else:
-        data = parse_yaml(decode(raw, name), name)
-    if is_describe_images(data):
-        return _from_describe_images(data, p, account)
-    return state_from_data(data, p)
+    with progress.stage(f"checking {p.name} ({len(raw) / 1e6:,.1f} MB)"):
+        if not is_yaml(path, stdin_format, raw):
+            try:  # fast path: pydantic-core parses and validates the whole file in one pass
+                state_file = _state_adapter().validate_json(raw)
+            except ValidationError:
+                state_file = None  # below, for messages that name images
+            if state_file is not None and no_repeated_keys(raw, _present_keys(state_file)):
+                return _finish_state(state_file, p, None)
+            data = parse_json(decode(raw, name), name)  # names a repeated key (pydantic-core keeps the last)
+            if state_file is not None:
+                return _finish_state(state_file, p, None)
+        else:
+            data = parse_yaml(decode(raw, name), name)
+        if is_describe_images(data):
+            return _from_describe_images(data, p, account)
+        return state_from_data(data, p)
 
 
 def _present_keys(sf: StateFile) -> int:

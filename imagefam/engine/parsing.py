@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .. import progress
 from ..rules.errors import InputError
 
 Format = Literal["json", "yaml"]
@@ -51,7 +52,7 @@ def read_input(path: str | Path) -> bytes:
             raise InputError(f"{STDIN_NAME}: cannot read standard input: {err}") from err
     p = Path(path)
     try:
-        return p.read_bytes()
+        return progress.read_bytes(p)  # with a progress bar for a large file, when asked for
     except OSError as err:
         raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
 
