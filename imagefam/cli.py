@@ -103,9 +103,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args)
-    state = _state(args)
     if args.plan == "-" and args.state == "-":
         raise InputError("PLAN and --state cannot both be - (standard input is read once)")
+    state = _state(args)
     plan = load_any_plan(args.plan, args.plan_format, args.caller, args.terraform_dir, args.stdin_format)
     result = check(state, plan, policy)
     if args.format == "json":

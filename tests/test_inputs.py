@@ -256,6 +256,7 @@ def test_plan_and_state_cannot_both_be_stdin(capsys: Any, monkeypatch: Any) -> N
     _stdin(monkeypatch, b"{}")
     run = run_main(capsys, "check", "-", "--state", "-")
     assert_clean_error(run)
+    assert "standard input" in run.err, run.err
 
 
 @pytest.mark.parametrize("name", ["s.json", "p.json"])

@@ -275,7 +275,7 @@ def compose_yaml(text: str, name: str) -> Any:
     loader = StrictLoader(text)
     try:
         node = loader.get_single_node()
-        if node is not None:
+        if node is not None and "&" in text and "*" in text:  # no anchor or no alias: nothing expands
             _expanded_size(node, name)
         return loader, node
     except yaml.YAMLError as err:
