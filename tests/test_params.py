@@ -82,7 +82,7 @@ def test_real_parameters_imagefam_does_not_model_pass_silently(action: str, para
 
 @pytest.mark.parametrize(("key", "needle"), [
     ("SystemDisk.Categroy", "did you mean 'SystemDisk.Category'?"),
-    ("Tag.1.Kye", "did you mean"),
+    ("Tag.1.Kye", "did you mean 'Tag.1.Key'?"),
     ("instanceType", "did you mean 'InstanceType'?"),
     ("Imagefamily", "did you mean 'ImageFamily'?"),
     ("ImageFamily ", "unknown parameter 'ImageFamily '"),

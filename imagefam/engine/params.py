@@ -127,7 +127,12 @@ def key_problem(action: str, key: str, value: Any, metadata: tuple[str, ...]) ->
             inner = _value_problem(pattern, value, params)
             return f"{key!r}: {inner}" if inner else None
         return None
-    hint = did_you_mean(key, [*params.top_level, *params.nodes, *metadata])
+    parts = key.split(".")
+    indexes = [p for p in parts if p.isascii() and p.isdigit()]
+    generic = ".".join("N" if p in indexes else p for p in parts)  # Tag.1.Kye -> Tag.N.Kye
+    hint = did_you_mean(generic, [*params.top_level, *params.nodes, *metadata])
     if hint is None and "." in key:
-        hint = did_you_mean(key.split(".")[0], [*params.nodes, *params.names])
+        hint = did_you_mean(parts[0], [*params.nodes, *params.names])
+    for index in indexes if hint else ():  # say it with the key's own indexes: Tag.1.Key
+        hint = hint.replace(".N", "." + index, 1) if hint else hint
     return f"unknown parameter {key!r}" + (f"; {hint}" if hint else "")
