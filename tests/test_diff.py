@@ -324,3 +324,21 @@ resolve
   order by CreationTime desc
 """
     assert _keys(text) is None
+
+
+def test_one_snapshot_from_standard_input(states: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from helpers_engine import ROOT
+
+    old, new = states
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "imagefam.cli", "diff", str(old), "-", "--format", "json"],
+                          input=new.read_text(), capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["resolution_changes"] == EXPECTED["resolution_changes"]
+    both = run_main(capsys, "diff", "-", "-")
+    assert_clean_error(both)
+    assert "standard input" in both.err
