@@ -15,15 +15,24 @@ from .. import progress
 from ..rules.errors import InputError
 from ..rules.policy import Policy, load_policy
 from ..rules.runtime import Ctx
+from . import consumers as cons
 from .decisions import Finding, evaluate
 from .loader import Plan, Step
-from .models import Image
+from .models import (
+    Consumer,
+    CreateScalingConfigurationRequest,
+    Image,
+    ModifyScalingConfigurationRequest,
+    ScalingConfiguration,
+)
 from .resolver import Resolver
 from .simulate import Change, apply, effects
 from .state import State
 from .unknowns import UnknownValues
 
 LAUNCHES = ("RunInstances", "CreateInstance", "DescribeImageFromFamily")
+#: Actions whose effects change images (and so may change what consumers launch from).
+IMAGE_CHANGES = ("ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage")
 #: The viewer of family_changes entries for "any other account": one that sees only public and
 #: community images (no real account UID is "*").
 COMMUNITY = "*"
@@ -37,6 +46,8 @@ class StepResult:
     notes: list[Finding] = field(default_factory=list)
     resolved_image_id: str | None = None
     created_image_id: str | None = None
+    #: the consumers whose launch image this step changes, as the caller may see them
+    consumers: list[Consumer] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:
@@ -82,6 +93,7 @@ class CheckResult:
                 "resolved_image_id": s.resolved_image_id,
                 "created_image_id": s.created_image_id,
                 "line": s.step.line,
+                "consumers": cons.to_json(s.consumers),
                 **({"source": s.step.source} if s.step.source is not None else {}),
             } for s in self.steps],
             "family_changes": [{
@@ -146,6 +158,8 @@ class Session:
         ctx.request = r
         ctx.image = work.images.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
         ctx.caller, ctx.channel, ctx.action = step.caller, step.channel, step.action
+        changes, affected, new_config = self._consumers(step)
+        ctx.consumers = tuple(cons.caller_view(affected, step.caller)) if affected else ()
         unknown = UnknownValues(ctx, step) if step.unknown else None  # values known only after apply
         for rule in policy.by_action.get(step.action, ()):
             finding = evaluate(rule, ctx) if unknown is None else unknown.evaluate(rule)
@@ -166,13 +180,70 @@ class Session:
         if not result.allowed:
             result.notes = []  # notes describe effects, and a denied call has none
         else:
-            changes = effects(work.images, step, work.at or work.taken_at)
+            result.consumers = [c for c in ctx.consumers if c.Before != c.After]
+            if new_config is not None:
+                work.consumers.put(new_config)
+            if changes is None:
+                changes = effects(work.images, step, work.at or work.taken_at)
             if changes:
                 created = [after for before, after in changes if before is None and after is not None]
                 if created:
                     result.created_image_id = created[0].ImageId
                 self.family_changes += _apply(work, changes, step, resolve_fn, self._resolver)
         return result
+
+
+    def _consumers(self, step: Step) -> tuple[list[Change] | None, list[cons.Affected], ScalingConfiguration | None]:
+        """The step's image changes (when computed early), the consumers it touches and, for an
+        Auto Scaling call, the configuration it creates or modifies. Sets ``region`` and
+        ``scaling_configuration`` for the rules."""
+        work, ctx, r = self.state, self._ctx, step.request
+        store = work.consumers
+        ctx.region = ctx.scaling_configuration = None
+        if isinstance(r, CreateScalingConfigurationRequest | ModifyScalingConfigurationRequest):
+            return None, *self._scaling(step, r)
+        if not store or step.unknown or step.action not in IMAGE_CHANGES:
+            return None, [], None
+        changes = effects(work.images, step, work.at or work.taken_at)
+        # a step on an image the caller does not own is denied (owner-only) and changes nothing:
+        # its consumers are not the caller's business
+        if not changes or any(img is not None and img.ImageOwnerId != step.caller for pair in changes for img in pair):
+            return changes, [], None
+        return changes, cons.image_impact(store, work.images, changes, self.resolve, self._apply_images,
+                                          self._revert_images), None
+
+    def _apply_images(self, changes: list[Change]) -> None:
+        apply(self.state.images, changes)
+        if self._resolver is not None:
+            self._resolver.forget()
+
+    def _revert_images(self, changes: list[Change]) -> None:
+        self._apply_images([(after, before) for before, after in reversed(changes)])
+
+    def _scaling(self, step: Step, r: CreateScalingConfigurationRequest | ModifyScalingConfigurationRequest
+                 ) -> tuple[list[cons.Affected], ScalingConfiguration | None]:
+        store, ctx = self.state.consumers, self._ctx
+        if isinstance(r, ModifyScalingConfigurationRequest):
+            old = store.configs.get(r.ScalingConfigurationId)
+            ctx.region = step.region or (old.RegionId if old is not None else None)
+            if old is None or old.RegionId != ctx.region or old.OwnerId != step.caller:
+                return [], None  # not in the state for this caller and region: rules say so
+            ctx.scaling_configuration = old
+            new = cons.modified(old, r)
+            return (cons.config_impact(old, new, self.state.images, self.resolve) if new != old else []), new
+        ctx.region = step.region or store.group_region(r.ScalingGroupId)
+        if ctx.region is None:
+            return [], None
+        new_id = step.creates or f"asc-imagefam-step{step.index}"
+        if new_id in store.configs:
+            raise InputError(f"step {step.index} ({step.action}): creates {new_id!r}, but a scaling configuration "
+                             "with that id already exists")
+        # a group's first configuration is its active one; a later one is created inactive
+        state = "Active" if store.group_region(r.ScalingGroupId) is None else "Inactive"
+        new = ScalingConfiguration(new_id, r.ScalingGroupId, ctx.region, step.caller,
+                                   None if r.ImageId else (r.ImageFamily or None), r.ImageId or None,
+                                   r.ImageName or None, state, r.ScalingConfigurationName)  # type: ignore[arg-type]
+        return cons.config_impact(None, new, self.state.images, self.resolve), new
 
 
 def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:

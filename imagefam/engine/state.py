@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from .consumers import ConsumerStore
 from .models import Image
 from .store import ImageStore
 
@@ -23,6 +24,8 @@ class State:
     from_api: bool = False  # loaded from raw DescribeImages bodies
     at: datetime | None = None  # evaluate as of this time (--at)
     clock: datetime = field(default_factory=lambda: datetime.now(UTC))  # read once, when made
+    #: who launches from the images: scaling configurations and instances
+    consumers: ConsumerStore = field(default_factory=ConsumerStore)
 
     @property
     def now(self) -> datetime:
@@ -34,12 +37,13 @@ class State:
 
     def copy(self) -> State:
         return State(self.images.copy(), self.taken_at, self.source, list(self.notes), self.from_api, self.at,
-                     self.clock)
+                     self.clock, self.consumers.copy())
 
     def as_of(self, at: datetime) -> State:
         """The state as it stood at ``at``: images created after it left out, ``now`` set to it."""
         kept = ImageStore(img for img in self.images.by_key().values() if img.CreationTime <= at)
-        return State(kept, self.taken_at, self.source, list(self.notes), self.from_api, at, self.clock)
+        return State(kept, self.taken_at, self.source, list(self.notes), self.from_api, at, self.clock,
+                     self.consumers)
 
     def regions(self) -> list[str]:
         return sorted({img.RegionId for img in self.images})

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..engine.models import ACTIONS, AUDIT_SCOPES
+from ..engine.models import ACTIONS, AUDIT_SCOPES, SCALING_ACTIONS
 from . import ast, astcache
 from .checker import BUILTINS, Checker, Scope
 from .compiler import Compiler, Fn
@@ -316,8 +316,14 @@ def _action_scope(decl: ast.RuleDecl, action: str) -> Scope:
     req = request_type(action)
     vars_ = {**_base_vars(), "request": req, "caller": STRING, "channel": CHANNEL,
              "action": Ty("enum", values=tuple(a for a, _ in decl.targets))}
+    vars_["consumers"] = list_of(record("Consumer"))
     unavailable = {"family": "it is an audit scope", "account": "it is an audit scope",
                    "region": "write request.RegionId"}
+    if action in SCALING_ACTIONS:  # no RegionId parameter: the step's region, else the state's
+        vars_["region"] = STRING.opt()
+        del unavailable["region"]
+    if action == "ModifyScalingConfiguration":
+        vars_["scaling_configuration"] = record("ScalingConfiguration").opt()
     if "ImageId" in record_fields(req.record):
         vars_["image"] = record("Image").opt()
     else:

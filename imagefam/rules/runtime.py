@@ -29,8 +29,8 @@ class Ctx:
     ``action`` per step instead of building a new one (measured: construction was half the cost
     of a simple decision)."""
 
-    __slots__ = ("account", "action", "args", "caller", "channel", "family", "image", "images", "it",
-                 "now", "region", "request", "resolve", "taken_at")
+    __slots__ = ("account", "action", "args", "caller", "channel", "consumers", "family", "image", "images", "it",
+                 "now", "region", "request", "resolve", "scaling_configuration", "taken_at")
 
     def __init__(self, images: ImageCollection | tuple[Any, ...] = (), *, request: Any = None, image: Any = None,
                  caller: Any = None, channel: Any = None, action: Any = None, family: Any = None,
@@ -50,6 +50,8 @@ class Ctx:
         self.it: Any = None
         self.args: tuple[Any, ...] = ()
         self.resolve = resolve
+        self.consumers: tuple[Any, ...] = ()  # a check step's: see imagefam.engine.consumers
+        self.scaling_configuration: Any = None  # the configuration a ModifyScalingConfiguration names
 
 
 CTX_NAMES = frozenset(n for n in Ctx.__slots__ if n not in ("args", "it", "resolve"))

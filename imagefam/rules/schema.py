@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from ..engine.models import ACTIONS, AUDIT_SCOPES
+from ..engine.models import ACTIONS, AUDIT_SCOPES, Consumer, Instance, ScalingConfiguration
 from .types import Ty, record, register_record
 
 for _name, _cls in AUDIT_SCOPES.items():
+    register_record(_cls.__name__, _cls)
+for _cls in (Consumer, ScalingConfiguration, Instance):
     register_record(_cls.__name__, _cls)
 for _action, _cls in ACTIONS.items():
     register_record(_cls.__name__, _cls)
