@@ -51,6 +51,8 @@ def _tags(value: Any) -> Any:
 
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
 FamilyName = Annotated[str | None, BeforeValidator(_none_if_empty)]
+#: A launch parameter: an empty value is an unset one (``ImageFamily: ""`` with an ``ImageId``).
+LaunchParam = Annotated[str | None, BeforeValidator(_none_if_empty)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,8 @@ class Image:
     ImageFamily: FamilyName = None
     IsPublic: bool = False
     SharedWith: tuple[str, ...] = ()
+    #: Shared with accounts the state does not list (``DescribeImages`` said ``IsSelfShared``).
+    SharedWithUnknown: bool = False
     ImageName: str | None = None
     Description: str | None = None
     Tags: Annotated[dict[str, str] | None, BeforeValidator(_tags)] = None
@@ -150,8 +154,8 @@ _LAUNCH_PARAMS = frozenset({
 
 class RunInstancesRequest(Request):
     RegionId: str
-    ImageId: str | None = None
-    ImageFamily: str | None = None
+    ImageId: LaunchParam = None
+    ImageFamily: LaunchParam = None
     Amount: int = 1
     LaunchTemplateId: str | None = None
     LaunchTemplateName: str | None = None
@@ -160,8 +164,8 @@ class RunInstancesRequest(Request):
 
 class CreateInstanceRequest(Request):
     RegionId: str
-    ImageId: str | None = None
-    ImageFamily: str | None = None
+    ImageId: LaunchParam = None
+    ImageFamily: LaunchParam = None
     other_params = _LAUNCH_PARAMS - {"MinAmount", "UniqueSuffix", "NetworkOptions", "ImageOptions"}
 
 
