@@ -17,7 +17,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from helpers_engine import FUZZ_EXAMPLES, M, N, P, img, run_main, shipped_policy, write_plan, write_state
+from helpers_engine import (
+    FUZZ_EXAMPLES,
+    M,
+    N,
+    P,
+    img,
+    run_main,
+    shipped_policy,
+    write_plan,
+    write_state,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
