@@ -181,8 +181,7 @@ def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,
     tied_before: list[bool] = []
     if resolve_fn is not None:
         before = [resolve_fn(_name_for(f, o, v), reg, v) for reg, f, o, v in views]
-        tied_before = [b is not None and resolver is not None
-                       and resolver.trace(_name_for(f, o, v), reg, v).tie
+        tied_before = [b is not None and resolver is not None and resolver.tie(_name_for(f, o, v), reg, v)
                        for (reg, f, o, v), b in zip(views, before, strict=True)]
     apply(work.images, changes)
     if resolver is not None:
@@ -194,6 +193,6 @@ def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,
             a = resolve_fn(name, reg, viewer)
             b_id, a_id = (b.ImageId if b else None), (a.ImageId if a else None)
             if b_id != a_id:
-                a_tie = a is not None and resolver is not None and resolver.trace(name, reg, viewer).tie
+                a_tie = a is not None and resolver is not None and resolver.tie(name, reg, viewer)
                 out.append(FamilyChange(step.index, reg, name, owner, b_id, a_id, viewer, b_tie or a_tie))
     return out
