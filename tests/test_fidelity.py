@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers_engine import (
     FUZZ_EXAMPLES,
     M,
@@ -31,7 +32,7 @@ from helpers_engine import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagefam.engine.aliyun import describe_images_to_native
+from imagefam.engine.aliyun import describe_images_to_native, snapshot
 from imagefam.engine.checker import Session, check
 from imagefam.engine.ci import check_github, check_sarif
 from imagefam.engine.loader import plan_from_data
@@ -104,6 +105,36 @@ def test_an_unshare_in_a_plan_does_not_clear_unknown_sharees() -> None:
     result = check(state, plan, shipped_policy())
     assert result.steps[0].allowed
     assert [v.error_code for v in result.steps[1].violations] == ["ImageUseShared"]
+
+
+class _ShareFake:
+    """An SDK client with two own images, both ``IsSelfShared``: DescribeImageSharePermission lists
+    an account for m-1 and none for m-2 (shared some other way, e.g. with a group)."""
+
+    def __init__(self, models: Any) -> None:
+        self.models = models
+
+    def describe_images(self, request: Any) -> Any:
+        own = request.to_map()["ImageOwnerAlias"] == "self"
+        images = [{**RAW, "ImageId": i, "IsSelfShared": "True"} for i in ("m-1", "m-2")] if own else []
+        body = {"RegionId": HZ, "TotalCount": len(images), "Images": {"Image": images}}
+        return self.models.DescribeImagesResponse().from_map({"headers": {}, "statusCode": 200, "body": body})
+
+    def describe_image_share_permission(self, request: Any) -> Any:
+        image_id = request.to_map()["ImageId"]
+        accounts = [{"AliyunId": N, "SharedTime": "2024-01-01T00:00:00Z"}] if image_id == "m-1" else []
+        body = {"RegionId": HZ, "ImageId": image_id, "TotalCount": len(accounts), "Accounts": {"Account": accounts}}
+        return self.models.DescribeImageSharePermissionResponse().from_map(
+            {"headers": {}, "statusCode": 200, "body": body})
+
+
+def test_snapshot_lists_the_sharees_and_keeps_the_flag_only_when_it_cannot() -> None:
+    models = pytest.importorskip("alibabacloud_ecs20140526.models")
+    data = snapshot([HZ], M, lambda region: _ShareFake(models), owners=("self",),
+                     now=datetime(2024, 9, 1, tzinfo=UTC))
+    by_id = {i["ImageId"]: i for i in data["Images"]}
+    assert by_id["m-1"].get("SharedWith") == [N] and "SharedWithUnknown" not in by_id["m-1"]
+    assert by_id["m-2"].get("SharedWithUnknown") is True and "SharedWith" not in by_id["m-2"]
 
 
 # ---------------------------------------------------------------- 3. a denied family removal
