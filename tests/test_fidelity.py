@@ -294,3 +294,5 @@ def test_no_output_names_an_attribute_of_an_image_the_caller_cannot_see(
         assert word not in hidden, f"{word!r} of an invisible image reached the output"
     # statuses, families, sharees of invisible images change nothing in any output
     assert plain == hidden
+    # nor does their existence
+    assert plain == _outputs([i for i in images if not _invisible(i)], steps)
