@@ -146,6 +146,12 @@ def test_deny_families_come_first_and_ties_are_flagged() -> None:
     assert len(page.tags("circle", **{"class": "tiering"})) == 2  # the legend's and x-1's
 
 
+def test_unknown_sharees_are_said() -> None:
+    page = Page(page_of([img("u-1", 0, SharedWithUnknown=True), img("u-0", 1)]))
+    assert "Shared with accounts the snapshot does not list" in page.text
+    assert "does not list" not in Page(page_of([img("u-0", 1)])).text
+
+
 def test_a_family_without_available_image_launches_nothing() -> None:
     page = Page(page_of([img("d-1", 0, Status="Deprecated"), img("c-1", 1, Status="CreateFailed")]))
     assert "launches nothing: no Available image" in page.text
