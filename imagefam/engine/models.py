@@ -170,8 +170,8 @@ class CreateScalingConfigurationRequest(Request):
     a plan step names it with the ``region`` key)."""
 
     ScalingGroupId: str
-    ImageFamily: str | None = None
-    ImageId: str | None = None
+    ImageFamily: LaunchParam = None
+    ImageId: LaunchParam = None
     ImageName: str | None = None
     ScalingConfigurationName: str | None = None
 
@@ -180,8 +180,8 @@ class ModifyScalingConfigurationRequest(Request):
     """Auto Scaling ``ModifyScalingConfiguration`` (no RegionId parameter, as above)."""
 
     ScalingConfigurationId: str
-    ImageFamily: str | None = None
-    ImageId: str | None = None
+    ImageFamily: LaunchParam = None
+    ImageId: LaunchParam = None
     ImageName: str | None = None
     ScalingConfigurationName: str | None = None
 
