@@ -32,7 +32,7 @@ from .unknowns import UnknownValues
 
 LAUNCHES = ("RunInstances", "CreateInstance", "DescribeImageFromFamily")
 #: Actions whose effects change images (and so may change what consumers launch from).
-IMAGE_CHANGES = ("ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage")
+IMAGE_CHANGES = ("CreateImage", "CopyImage", "ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage")
 #: The viewer of family_changes entries for "any other account": one that sees only public and
 #: community images (no real account UID is "*").
 COMMUNITY = "*"
@@ -207,7 +207,10 @@ class Session:
             return None, *self._scaling(step, r)
         if not store or step.unknown or step.action not in IMAGE_CHANGES:
             return None, [], None
-        changes = effects(work.images, step, work.at or work.taken_at)
+        try:
+            changes = effects(work.images, step, work.at or work.taken_at)
+        except InputError:  # e.g. `creates` names an existing image: reported if the step is allowed
+            return None, [], None
         # a step on an image the caller does not own is denied (owner-only) and changes nothing:
         # its consumers are not the caller's business
         if not changes or any(img is not None and img.ImageOwnerId != step.caller for pair in changes for img in pair):

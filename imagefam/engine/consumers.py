@@ -298,13 +298,19 @@ def _order(c: Consumer) -> tuple[str, ...]:
 
 def to_json(consumers: list[Consumer], with_change: bool = True) -> list[dict[str, Any]]:
     """The ``consumers`` entries of ``check --format json`` (and, without before/after, of resolve)."""
-    out = []
+    out: list[dict[str, Any]] = []
+    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}  # another account's entries alike in every key
     for c in consumers:
         entry: dict[str, Any] = {"kind": c.Kind, "id": c.Id, "region": c.RegionId, "owner": c.OwnerId,
                                  "family": c.ImageFamily}
         if with_change:
             entry["before"], entry["after"] = c.Before, c.After
         if c.Id is None:
+            key = tuple(entry.values())
+            if key in grouped:
+                grouped[key]["count"] += c.Count
+                continue
             entry["count"] = c.Count
+            grouped[key] = entry
         out.append(entry)
     return out
