@@ -231,8 +231,10 @@ class Session:
         store, ctx = self.state.consumers, self._ctx
         if isinstance(r, ModifyScalingConfigurationRequest):
             old = store.configs.get(r.ScalingConfigurationId)
+            if old is not None and old.OwnerId != step.caller:
+                old = None  # another account's configuration: the caller cannot name it
             ctx.region = step.region or (old.RegionId if old is not None else None)
-            if old is None or old.RegionId != ctx.region or old.OwnerId != step.caller:
+            if old is None or old.RegionId != ctx.region:
                 return [], None  # not in the state for this caller and region: rules say so
             ctx.scaling_configuration = old
             new = cons.modified(old, r)
