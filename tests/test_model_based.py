@@ -20,8 +20,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from imagefam import load_policy
 from imagefam.engine.checker import Session
-from imagefam.engine.loader import plan_from_data
 from imagefam.engine.consumers import ConsumerStore
+from imagefam.engine.loader import plan_from_data
 from imagefam.engine.models import Image, Instance, ScalingConfiguration
 from imagefam.engine.state import State
 from imagefam.rules.errors import Source
