@@ -143,7 +143,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from .engine.render import api_body, to_json_text, trace_text
+    from .engine.consumers import launching_from
+    from .engine.consumers import to_json as consumers_json
+    from .engine.render import api_body, consumers_text, to_json_text, trace_text
     from .engine.resolver import Resolver
 
     policy = _policy(args)
@@ -154,8 +156,10 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     if args.all_regions:
         return _resolve_all(args, state.regions(), resolver)
     trace = resolver.trace(args.family, args.region, args.caller)
+    users = (launching_from(state.consumers, state.images, trace.image, resolver.image, args.caller)
+             if trace.image is not None and state.consumers else [])
     if args.format == "json":
-        text = to_json_text(trace.to_json())
+        text = to_json_text({**trace.to_json(), "consumers": consumers_json(users, with_change=False)})
     elif args.format == "api":
         text = to_json_text(api_body(trace))
         if trace.image is not None and trace.image.ImageOwnerId != args.caller:
@@ -164,7 +168,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
                   "(one version of its reference says only the caller's custom images), so ECS may answer {} "
                   f"although RunInstances with this family launches {trace.image.ImageId}", file=sys.stderr)
     else:
-        text = trace_text(trace)
+        text = trace_text(trace) + consumers_text(users)
     write_output(text, args.output)
     return EXIT_OK if trace.image else EXIT_FAIL
 

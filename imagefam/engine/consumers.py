@@ -314,3 +314,24 @@ def to_json(consumers: list[Consumer], with_change: bool = True) -> list[dict[st
             grouped[key] = entry
         out.append(entry)
     return out
+
+
+def launching_from(store: ConsumerStore, images: ImageStore, image: Image, resolve: Resolve | None,
+                   viewer: str) -> list[Consumer]:
+    """The consumers whose next launch (or system disk re-initialisation) uses ``image``, as
+    ``viewer`` may see them: its own by id; other accounts' counted only when ``viewer`` owns the
+    image (the owner knows whom it shares with; anyone else learns nothing of them)."""
+    region, image_id = image.RegionId, image.ImageId
+    configs = {c.ScalingConfigurationId: c for c in store.configs_for_image(region, image_id)}
+    if image.ImageFamily and image.ImageOwnerId:
+        configs |= {c.ScalingConfigurationId: c for c in store.configs_for_family(region, image.ImageFamily,
+                                                                                   image.ImageOwnerId)}
+    if image.ImageName:
+        configs |= {c.ScalingConfigurationId: c for c in store.configs_for_name(region, image.ImageName)}
+    affected = [_affected_config(c, image_id, image_id) for c in configs.values()
+                if launch_image(c, images, resolve) == image_id]
+    affected += [Affected("Instance", i.InstanceId, i.RegionId, i.OwnerId, None, None, i.ImageId, True, image_id,
+                          image_id) for i in store.instances_for_image(region, image_id)]
+    if image.ImageOwnerId != viewer:
+        affected = [a for a in affected if a.owner == viewer]
+    return caller_view(affected, viewer)
