@@ -41,13 +41,15 @@ Bucket = dict[Key, Image]
 Index = dict[tuple[Any, ...], Bucket]
 
 #: The fields an ImageStore partitions by, outermost first (each level few values per parent).
-PARTITION: Fields = ("RegionId", "ImageOwnerAlias", "ImageOwnerId")
-#: A lookup that would visit more partitions than this uses an index over all images instead.
+PARTITION: Fields = ("RegionId", "ImageOwnerAlias", "ImageOwnerId", "ImageFamily")
+#: A lookup that would walk more partitions than this to reach a level it names (one that names
+#: neither the owner nor the alias, say) uses an index over all images instead.
 FANOUT = 64
 #: From this many images on, a new store moves the objects alive so far out of the cyclic garbage
 #: collector's reach (``gc.freeze``): images hold no reference cycles, and otherwise the first full
 #: collection after a load re-scans every image (about 0.2 s per million), wherever it lands.
 FREEZE_AT = 100_000
+_UNPLANNED: Any = object()
 
 
 @dataclass
@@ -67,6 +69,27 @@ def _keyfn(fields: Fields) -> Any:
 
 def _key(img: Image) -> Key:
     return (img.ImageId, img.RegionId)
+
+
+@cache
+def _by_key(fields: Fields) -> tuple[int, int, Any, Any] | None:
+    """For fields naming ImageId and RegionId (at most one image matches): their key positions, and
+    getters of the other fields from an image and from a key; else None."""
+    if "ImageId" not in fields or "RegionId" not in fields:
+        return None
+    others = tuple(f for f in fields if f not in ("ImageId", "RegionId"))
+    if not others:
+        return fields.index("ImageId"), fields.index("RegionId"), None, None
+    return (fields.index("ImageId"), fields.index("RegionId"), _keyfn(others),
+            _picker(tuple(fields.index(f) for f in others)))
+
+
+def _one(img: Image | None, fields: Fields, key: tuple[Any, ...]) -> tuple[Image, ...]:
+    """``img`` if its ``fields`` equal ``key``: the lookup of a key naming ImageId and RegionId."""
+    if img is None:
+        return ()
+    _, _, mine, wanted = _by_key(fields)  # type: ignore[misc]
+    return (img,) if mine is None or mine(img) == wanted(key) else ()
 
 
 class Images:
@@ -149,11 +172,12 @@ class Images:
 
 
 class _Partition:
-    """The images of one (RegionId, ImageOwnerAlias, ImageOwnerId), with indexes on other fields."""
+    """The images of one value of the partition fields, with indexes on other fields."""
 
-    __slots__ = ("images", "indexes")
+    __slots__ = ("images", "indexes", "key")
 
-    def __init__(self) -> None:
+    def __init__(self, key: tuple[Any, ...]) -> None:
+        self.key = key
         self.images: Bucket = {}
         self.indexes: dict[Fields, Index] = {}
 
@@ -185,20 +209,29 @@ def _drop(index: Index, value: tuple[Any, ...], k: Key) -> None:
             del index[value]
 
 
+def _picker(positions: tuple[int, ...]) -> Any:
+    """key -> the tuple of its items at ``positions`` (C-level)."""
+    if len(positions) == 1:
+        (i,) = positions
+        return lambda key: (key[i],)
+    return operator.itemgetter(*positions)
+
+
 @dataclass(frozen=True)
 class _Plan:
     """How a lookup on ``fields`` is answered: the key positions of the partition fields (None:
     not in the lookup, every value is visited), and the fields left for per-partition indexes."""
 
     levels: tuple[int | None, ...]
+    bound: Any  # key -> the values of the partition fields the lookup names
     rest: Fields
-    rest_at: tuple[int, ...]
+    rest_key: Any  # key -> the values of the other fields
 
 
 class ImageStore(Images):
     """Images by id, partitioned by region and owner, with indexes built on first use."""
 
-    __slots__ = ("_built", "_by_id", "_indexes", "_partition", "_parts", "_plans", "_regions", "_tree")
+    __slots__ = ("_built", "_by_id", "_indexes", "_partition", "_parts", "_plans", "_regions", "_selected", "_tree")
 
     def __init__(self, images: Iterable[Image] = (), partition: Fields = PARTITION) -> None:
         """``partition=()`` turns partitioning off: every lookup uses an index over all images."""
@@ -209,6 +242,9 @@ class ImageStore(Images):
         self._tree: dict[Any, Any] = {}  # partition values, nested by level; the last level holds the partitions
         self._indexes: dict[Fields, Index] = {}
         self._plans: dict[Fields, _Plan | None] = {}
+        # (fields, the partition values a key names) -> the per-partition indexes (or images) it
+        # reads, or None for the index over all images; forgotten when a partition is added
+        self._selected: dict[tuple[Fields, tuple[Any, ...]], list[Any] | None] = {}
         self._built: set[Fields] = set()  # field tuples indexed partition by partition
         self._regions: set[str] = set()
         if self._by_id:
@@ -218,7 +254,7 @@ class ImageStore(Images):
             for k, img in self._by_id.items():
                 part = parts.get(pk := keyfn(img))
                 if part is None:
-                    part = parts[pk] = _Partition()
+                    part = parts[pk] = _Partition(pk)
                 part.images[k] = img
             for pk, part in parts.items():
                 self._file(pk, part)
@@ -254,28 +290,43 @@ class ImageStore(Images):
 
     # ---- lookups
     def _plan(self, fields: Fields) -> _Plan | None:
-        if fields in self._plans:
-            return self._plans[fields]
         plan = None
         levels = tuple(fields.index(f) if f in fields else None for f in self._partition)
         if any(pos is not None for pos in levels):
             rest = tuple(f for f in fields if f not in self._partition)
-            plan = _Plan(levels, rest, tuple(fields.index(f) for f in rest))
+            plan = _Plan(levels, _picker(tuple(pos for pos in levels if pos is not None)), rest,
+                         _picker(tuple(fields.index(f) for f in rest)) if rest else None)
         self._plans[fields] = plan
         return plan
 
     def _partitions(self, plan: _Plan, key: tuple[Any, ...]) -> list[_Partition] | None:
         """The partitions a key selects, or None when there are more than FANOUT."""
         nodes: list[Any] = [self._tree]
-        for pos in plan.levels:
+        named = [i for i, pos in enumerate(plan.levels) if pos is not None]
+        for level, pos in enumerate(plan.levels):
             if pos is None:
                 nodes = [child for node in nodes for child in node.values()]
-                if len(nodes) > FANOUT:
+                if len(nodes) > FANOUT and level < named[-1]:  # walking many to reach a named level
                     return None
             else:
                 value = key[pos]
                 nodes = [child for node in nodes if (child := node.get(value)) is not None]
         return nodes
+
+    def _select(self, fields: Fields, plan: _Plan, key: tuple[Any, ...]) -> list[Any] | None:
+        parts = self._partitions(plan, key)
+        selected: list[Any] | None
+        if parts is None:
+            selected = None
+        elif plan.rest:
+            if plan.rest not in self._built:  # a field tuple's first per-partition index counts as a build
+                self._built.add(plan.rest)
+                self.stats.builds += 1
+            selected = [part.index(plan.rest) for part in parts]
+        else:
+            selected = [part.images for part in parts]
+        self._selected[(fields, plan.bound(key))] = selected
+        return selected
 
     def _global(self, fields: Fields) -> Index:
         index = self._indexes.get(fields)
@@ -291,30 +342,65 @@ class ImageStore(Images):
     def lookup(self, fields: Fields, key: tuple[Any, ...]) -> Collection[Image]:
         """The images whose ``fields`` equal ``key`` (fields sorted by name, as the compiler asks)."""
         self.stats.lookups += 1
-        plan = self._plans[fields] if fields in self._plans else self._plan(fields)
-        parts = self._partitions(plan, key) if plan is not None else None
-        if parts is None:
-            found = self._global(fields).get(key)
-            if not found:
-                return ()
-            self.stats.served += len(found)
-            return found.values()
-        if plan is not None and plan.rest:
-            if plan.rest not in self._built:  # a field tuple's first per-partition index counts as a build
-                self._built.add(plan.rest)
-                self.stats.builds += 1
-            rest = tuple(key[i] for i in plan.rest_at)
-            buckets = [b for part in parts if (b := part.index(plan.rest).get(rest))]
+        if (pk := _by_key(fields)) is not None:  # one image at most: the id dict answers
+            found_one = _one(self._by_id.get((key[pk[0]], key[pk[1]])), fields, key)
+            self.stats.served += len(found_one)
+            return found_one
+        plan = self._plans.get(fields, _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = self._plan(fields)
+        if plan is None:
+            selected = None
         else:
-            buckets = [part.images for part in parts if part.images]
-        if not buckets:
+            sel = (fields, plan.bound(key))
+            selected = self._selected[sel] if sel in self._selected else self._select(fields, plan, key)
+        if selected is None:
+            found = self._global(fields).get(key)
+        elif plan.rest_key is None:  # the partitions themselves
+            if len(selected) == 1:
+                found = selected[0]
+            else:
+                out = [img for b in selected for img in b.values()]
+                self.stats.served += len(out)
+                return out
+        else:
+            rest = plan.rest_key(key)
+            if len(selected) == 1:
+                found = selected[0].get(rest)
+            else:
+                out = [img for index in selected if (b := index.get(rest)) for img in b.values()]
+                self.stats.served += len(out)
+                return out
+        if not found:
             return ()
-        if len(buckets) == 1:
-            self.stats.served += len(buckets[0])
-            return buckets[0].values()
-        out = [img for b in buckets for img in b.values()]
-        self.stats.served += len(out)
-        return out
+        self.stats.served += len(found)
+        return found.values()
+
+    def value_counts(self, fields: Fields, key: tuple[Any, ...], field: str) -> Mapping[Any, int]:
+        """As :meth:`Images.value_counts`; when the key selects whole partitions, from the
+        partitions' indexes on ``field`` (shared with lookups on it): O(values), not O(images)."""
+        group = self._counts.get((fields, field))
+        counts = group.get(key) if group is not None else None
+        if counts is not None:
+            return counts
+        plan = self._plans.get(fields, _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = self._plan(fields)
+        parts = self._partitions(plan, key) if plan is not None and not plan.rest else None
+        if parts is None:
+            return super().value_counts(fields, key, field)
+        counts = Counter()
+        if field in self._partition:  # one value per partition
+            at = self._partition.index(field)
+            for part in parts:
+                if part.images:
+                    counts[part.key[at]] += len(part.images)
+        else:
+            for part in parts:
+                for (value,), bucket in part.index((field,)).items():
+                    counts[value] += len(bucket)
+        self._counts.setdefault((fields, field), {})[key] = counts
+        return counts
 
     # ---- changes
     def put(self, img: Image) -> Image | None:
@@ -329,8 +415,9 @@ class ImageStore(Images):
             pk = _keyfn(self._partition)(img)
             part = self._parts.get(pk)
             if part is None:
-                part = self._parts[pk] = _Partition()
+                part = self._parts[pk] = _Partition(pk)
                 self._file(pk, part)
+                self._selected.clear()
             part.add(k, img)
         self._regions.add(img.RegionId)
         for fields, index in self._indexes.items():
@@ -368,7 +455,7 @@ class Overlay(Images):
     order they were added, as a copied dict would give.
     """
 
-    __slots__ = ("_len", "_over", "_own", "_pending", "_tail", "base")
+    __slots__ = ("_len", "_new_regions", "_over", "_own", "_pending", "_tail", "base")
 
     def __init__(self, base: ImageStore) -> None:
         super().__init__()
@@ -377,6 +464,7 @@ class Overlay(Images):
         self._len = len(base)
         self._over: dict[Key, Image | None] = {}  # base images replaced in place, or removed (None)
         self._tail: Bucket = {}  # images not at a base position: new ones, or removed and added again
+        self._new_regions: set[str] = set()  # regions of added images the base has none in
         self._own: dict[Fields, Index] = {}  # per field tuple: buckets changes touched, copied when read
         # per field tuple: buckets changes touched but nobody read yet: (base keys gone, images added)
         self._pending: dict[Fields, dict[tuple[Any, ...], tuple[set[Key], Bucket]]] = {}
@@ -406,8 +494,11 @@ class Overlay(Images):
         return ImageStore(list(self), self.base._partition)
 
     def _regions_of(self, image_id: str) -> Iterable[str]:
-        tail = {region for iid, region in self._tail if iid == image_id}
-        return self.base._regions_of(image_id) if not tail else set(self.base._regions_of(image_id)) | tail
+        return self._regions
+
+    @property
+    def _regions(self) -> set[str]:
+        return self.base._regions | self._new_regions if self._new_regions else self.base._regions
 
     def _at(self, key: Key) -> Image | None:
         if key in self._tail:
@@ -426,16 +517,17 @@ class Overlay(Images):
 
     def lookup(self, fields: Fields, key: tuple[Any, ...]) -> Collection[Image]:
         self.stats.lookups += 1
+        if (pk := _by_key(fields)) is not None:  # one image at most
+            found_one = _one(self._at((key[pk[0]], key[pk[1]])), fields, key)
+            self.stats.served += len(found_one)
+            return found_one
         own = self._own.get(fields)
         if own is None:
             if not self._over and not self._tail:
                 found = self.base.lookup(fields, key)
                 self.stats.served += len(found)
                 return found
-            own = self._own[fields] = {}
-            self._pending[fields] = {}
-            for before, after in self._changed():
-                self._move(fields, before, after)
+            own = self._register(fields)
         bucket = own.get(key)
         if bucket is None:
             pending = self._pending[fields].pop(key, None)
@@ -448,6 +540,39 @@ class Overlay(Images):
             bucket.update(new)
         self.stats.served += len(bucket)
         return bucket.values()
+
+    def _register(self, fields: Fields) -> Index:
+        """Start tracking changes for lookups on ``fields``: the changes so far become pending."""
+        own = self._own[fields] = {}
+        self._pending[fields] = {}
+        for before, after in self._changed():
+            self._move(fields, before, after)
+        return own
+
+    def value_counts(self, fields: Fields, key: tuple[Any, ...], field: str) -> Mapping[Any, int]:
+        """The base's counts (shared, kept in the base) corrected by the changes to this bucket."""
+        group = self._counts.get((fields, field))
+        if group is None:
+            group = self._counts[(fields, field)] = {}
+        counts = group.get(key)
+        if counts is not None:
+            return counts
+        if fields not in self._own and (self._over or self._tail):
+            self._register(fields)
+        own = self._own.get(fields)
+        bucket = own.get(key) if own is not None else None
+        get = operator.attrgetter(field)
+        if bucket is not None:  # copied already: count it
+            counts = Counter(map(get, bucket.values()))
+        else:
+            counts = Counter(self.base.value_counts(fields, key, field))
+            gone, new = self._pending[fields].get(key) or ((), {}) if own is not None else ((), {})
+            for k in gone:
+                counts[get(self.base._by_id[k])] -= 1
+            counts.update(map(get, new.values()))
+            counts = +counts  # drop values no image has left
+        group[key] = counts
+        return counts
 
     def _move(self, fields: Fields, before: Image | None, after: Image | None) -> None:
         """Apply a change to the buckets of ``fields``: in place in copied buckets, else as a
@@ -487,6 +612,8 @@ class Overlay(Images):
             self._over[k] = img
         else:
             self._tail[k] = img
+        if img.RegionId not in self.base._regions:
+            self._new_regions.add(img.RegionId)
         if old is None:
             self._len += 1
         self._note_newest(img)
