@@ -215,7 +215,7 @@ def target_table(results: dict[str, Any], previous: dict[str, Any]) -> tuple[str
             continue
         value, text, status = figures[key]
         prev = previous.get(key)
-        change = f"{prev:.3g} -> {value:.3g} ({value / prev:.2f}x)" if prev else "-"
+        change = f"{prev:.3g} -> {value:.3g} ({value / prev:.2f}x)" if prev else "-"  # the figure compared: see target_figures
         rows.append([measure, before, target, text, status, change])
     from tabulate import tabulate
 
@@ -309,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         previous = json.loads(previous_path.read_text())
     except (OSError, ValueError):
         previous = {}
-    targets, figures = target_table(results, previous)
+    size = results["targets"]["n"] if "targets" in results else None
+    if previous.get("n") != size:  # figures of another state size do not compare
+        previous = {"n": previous.get("n")} if previous else {}
+    targets, figures = target_table(results, previous.get("figures", {}))
     total = time.perf_counter() - t0
 
     from tabulate import tabulate
@@ -340,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp.replace(out)
     if figures:  # the next run compares against these
         tmp = previous_path.with_name(f".{previous_path.name}.tmp")
-        tmp.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps({"n": size, "figures": figures}, indent=1), encoding="utf-8")
         tmp.replace(previous_path)
     C.log(f"wrote {out}")
     return 0
