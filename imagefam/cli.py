@@ -75,6 +75,13 @@ def _add_output_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
 
+def _add_progress_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--progress", action="store_true",
+                   help="show progress on stderr even when it is not a terminal (default: only in a terminal)")
+    g.add_argument("--quiet", "-q", action="store_true", help="show no progress")
+
+
 def _add_policy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", action="append", metavar="PATH", help=_POLICY_HELP)
     p.add_argument("--no-default-policy", action="store_true", help="do not load the shipped policy")
@@ -83,12 +90,12 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from .engine.checker import check
     from .engine.ci import check_github, check_sarif
-    from .engine.loader import load_plan
+    from .engine.planformats import load_any_plan, redact
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args)
     state = _state(args)
-    plan = load_plan(args.plan)
+    plan = load_any_plan(args.plan, args.plan_format, args.caller, args.terraform_dir)
     result = check(state, plan, policy)
     if args.format == "json":
         text = to_json_text(result.to_json())
@@ -100,7 +107,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         text = check_github(result)
     else:
         text = check_text(result)
-    write_output(text, args.output)
+    write_output(redact(text, plan.sensitive), args.output)
     return EXIT_OK if result.allowed else EXIT_FAIL
 
 
@@ -171,6 +178,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = to_json_text(report_sarif(rep, policy, list(args.state)))
     elif args.format == "github":
         text = report_github(rep, list(args.state))
+    elif args.format == "html":
+        from .engine.html import report_html
+
+        text = report_html(state, rep, policy, sources=list(args.state))
     else:
         text = report_text(rep, markdown=args.format == "markdown")
     write_output(text, args.output)
@@ -277,15 +288,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check a plan of ECS API calls against a state snapshot",
                        description="Check each step of PLAN against the state the steps before it leave. "
                                    "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
-    p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml)")
+    p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml), a Terraform plan "
+                   "(terraform show -json) or a script of aliyun ecs calls")
     p.add_argument("--state", required=True, metavar="STATE",
                    help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body)")
+    p.add_argument("--plan-format", choices=["auto", "native", "terraform", "aliyun-cli"], default="auto",
+                   help="how to read PLAN (default: recognised by its content)")
+    p.add_argument("--caller", metavar="UID", help="the account making the calls: required for a Terraform "
+                   "plan or a script; for a native plan, the caller of steps that set none")
+    p.add_argument("--terraform-dir", metavar="DIR", help="the Terraform configuration's folder: results also "
+                   "point at each resource block's file and line")
     _add_account_flag(p)
     _add_policy_flags(p)
     p.add_argument("--format", choices=["text", "json", "junit", "sarif", "github"], default="text",
                    help="text (table and reasons), json (the contract object), junit (a test case per step), "
                         "sarif (SARIF 2.1.0, results at the step's line) or github (workflow annotations)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="compliance report over state snapshots (audit rules)",
@@ -296,10 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(pages, regions)")
     _add_account_flag(p)
     _add_policy_flags(p)
-    p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github"], default="text",
+    p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github", "html"],
+                   default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
-                        "rule), sarif (SARIF 2.1.0) or github (workflow annotations)")
+                        "rule), sarif (SARIF 2.1.0), github (workflow annotations) or html (one self-contained "
+                        "page with a timeline per family and region)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("resolve", help="explain which image a family resolves to",
@@ -318,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "api"], default="text",
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_resolve, resolve_parser=p)
 
     p = sub.add_parser("snapshot", help="write a state file from the live ECS API (extra imagefam[aliyun])",
@@ -334,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page-size", type=int, default=100, metavar="N",
                    help="DescribeImages PageSize, 1 to 100 (default 100)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_snapshot)
 
     rules = sub.add_parser("rules", help="lint, list and test rule files")
@@ -357,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rules_test)
 
     p = sub.add_parser("demo", help="the seed's story on a built-in state, each step explained")
-    p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files into DIR")
+    p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files, and the state's HTML report "
+                        "(report.html), into DIR")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -374,6 +399,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.all_regions and not args.region:
             sub.error("--region is required unless --all-regions is given")
     func: Callable[[argparse.Namespace], int] = args.func
+    from . import progress
+
+    progress.set_mode("on" if getattr(args, "progress", False) else "off" if getattr(args, "quiet", False)
+                      else "auto")
     try:
         return func(args)
     except PolicyError as err:
@@ -383,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"imagefam: {err}\n")
         return EXIT_INPUT
     except KeyboardInterrupt:
+        progress.close_all()  # the bar of the interrupted work, before the message
         sys.stderr.write("imagefam: interrupted\n")
         return 130
     except BrokenPipeError:

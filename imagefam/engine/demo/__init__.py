@@ -12,11 +12,13 @@ from pathlib import Path
 from ...rules.policy import load_policy
 from ..checker import check
 from ..loader import load_plan, load_state
+from ..planformats import load_any_plan
 from ..render import check_text, trace_text
 from ..resolver import Resolver
 
 M, N, P = "100001", "200002", "300003"
-FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml")
+FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml", "terraform-plan.json",
+         "deprecate-shared.sh")
 
 
 def _path(name: str) -> Path:
@@ -54,18 +56,39 @@ def run_demo() -> str:
     ], start=5):
         result = check(state, load_plan(_path(name)), policy)
         out.append(_section(f"{n}. {title}", f"imagefam check {name} --state state.yaml", check_text(result)))
+    for n, (title, name) in enumerate([
+        ("a Terraform plan (terraform show -json) creates an image in family acs-base and deletes the shared "
+         "m-b1: both DENIED", "terraform-plan.json"),
+        ("a deploy script of aliyun ecs calls deprecates the shared m-b1: DENIED at its line", "deprecate-shared.sh"),
+    ], start=8):
+        result = check(state, load_any_plan(_path(name), caller=M), policy)
+        out.append(_section(f"{n}. {title}", f"imagefam check {name} --state state.yaml --caller {M}",
+                            check_text(result).replace(str(_path(name)), name)))
     return "\n".join(out)
 
 
+def report_page() -> str:
+    """The HTML report of the demo state (what ``imagefam report --format html`` writes)."""
+    from ..html import report_html
+    from ..report import report
+
+    policy = load_policy()
+    state = load_state(_path("state.yaml"))
+    return report_html(state, report(state, policy), policy, sources=["state.yaml"])
+
+
 def write_files(folder: str | Path) -> list[Path]:
-    """Copy the demo's state and plans into ``folder`` (created if missing)."""
+    """Copy the demo's state and plans into ``folder`` (created if missing), with the state's
+    HTML report as ``report.html``."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
+    contents = {name: _path(name).read_text("utf-8") for name in FILES}
+    contents["report.html"] = report_page()
     written = []
-    for name in FILES:
+    for name, text in contents.items():
         dest = target / name
         tmp = target / f".{name}.tmp"
-        tmp.write_text(_path(name).read_text("utf-8"), "utf-8")
+        tmp.write_text(text, "utf-8")
         tmp.replace(dest)  # whole or not at all
         written.append(dest)
     return written
