@@ -24,6 +24,7 @@ a change touches is copied the first time (O(bucket)), every other lookup goes t
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import operator
 from collections import Counter
@@ -217,7 +218,7 @@ def _picker(positions: tuple[int, ...]) -> Any:
     return operator.itemgetter(*positions)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Plan:
     """How a lookup on ``fields`` is answered: the key positions of the partition fields (None:
     not in the lookup, every value is visited), and the fields left for per-partition indexes."""
@@ -226,12 +227,15 @@ class _Plan:
     bound: Any  # key -> the values of the partition fields the lookup names
     rest: Fields
     rest_key: Any  # key -> the values of the other fields
+    # the values ``bound`` gives -> the per-partition indexes (or images) they select, or None for
+    # the index over all images; forgotten when a partition is added
+    selected: dict[tuple[Any, ...], list[Any] | None] = dataclasses.field(default_factory=dict)
 
 
 class ImageStore(Images):
     """Images by id, partitioned by region and owner, with indexes built on first use."""
 
-    __slots__ = ("_built", "_by_id", "_indexes", "_partition", "_parts", "_plans", "_regions", "_selected", "_tree")
+    __slots__ = ("_built", "_by_id", "_indexes", "_partition", "_parts", "_plans", "_regions", "_tree")
 
     def __init__(self, images: Iterable[Image] = (), partition: Fields = PARTITION) -> None:
         """``partition=()`` turns partitioning off: every lookup uses an index over all images."""
@@ -242,9 +246,6 @@ class ImageStore(Images):
         self._tree: dict[Any, Any] = {}  # partition values, nested by level; the last level holds the partitions
         self._indexes: dict[Fields, Index] = {}
         self._plans: dict[Fields, _Plan | None] = {}
-        # (fields, the partition values a key names) -> the per-partition indexes (or images) it
-        # reads, or None for the index over all images; forgotten when a partition is added
-        self._selected: dict[tuple[Fields, tuple[Any, ...]], list[Any] | None] = {}
         self._built: set[Fields] = set()  # field tuples indexed partition by partition
         self._regions: set[str] = set()
         if self._by_id:
@@ -325,7 +326,7 @@ class ImageStore(Images):
             selected = [part.index(plan.rest) for part in parts]
         else:
             selected = [part.images for part in parts]
-        self._selected[(fields, plan.bound(key))] = selected
+        plan.selected[plan.bound(key)] = selected
         return selected
 
     def _global(self, fields: Fields) -> Index:
@@ -352,8 +353,9 @@ class ImageStore(Images):
         if plan is None:
             selected = None
         else:
-            sel = (fields, plan.bound(key))
-            selected = self._selected[sel] if sel in self._selected else self._select(fields, plan, key)
+            selected = plan.selected.get(plan.bound(key), _UNPLANNED)
+            if selected is _UNPLANNED:
+                selected = self._select(fields, plan, key)
         if selected is None:
             found = self._global(fields).get(key)
         elif plan.rest_key is None:  # the partitions themselves
@@ -417,7 +419,9 @@ class ImageStore(Images):
             if part is None:
                 part = self._parts[pk] = _Partition(pk)
                 self._file(pk, part)
-                self._selected.clear()
+                for plan in self._plans.values():
+                    if plan is not None:
+                        plan.selected.clear()
             part.add(k, img)
         self._regions.add(img.RegionId)
         for fields, index in self._indexes.items():
