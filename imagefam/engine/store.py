@@ -25,7 +25,6 @@ a change touches is copied the first time (O(bucket)), every other lookup goes t
 from __future__ import annotations
 
 import dataclasses
-import gc
 import operator
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -46,10 +45,6 @@ PARTITION: Fields = ("RegionId", "ImageOwnerAlias", "ImageOwnerId", "ImageFamily
 #: A lookup that would walk more partitions than this to reach a level it names (one that names
 #: neither the owner nor the alias, say) uses an index over all images instead.
 FANOUT = 64
-#: From this many images on, a new store moves the objects alive so far out of the cyclic garbage
-#: collector's reach (``gc.freeze``): images hold no reference cycles, and otherwise the first full
-#: collection after a load re-scans every image (about 0.2 s per million), wherever it lands.
-FREEZE_AT = 100_000
 _UNPLANNED: Any = object()
 
 
@@ -261,8 +256,6 @@ class ImageStore(Images):
                 self._file(pk, part)
         if partition[:1] != ("RegionId",):
             self._regions.update(region for _, region in self._by_id)
-        if len(self._by_id) >= FREEZE_AT:
-            gc.freeze()
 
     def _file(self, pk: tuple[Any, ...], part: _Partition) -> None:
         node = self._tree
