@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from .rules.errors import InputError, PolicyError
@@ -58,17 +59,44 @@ def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _state(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .engine.loader import load_state
+    from .engine.loader import load_states
 
-    state = load_state(args.state, args.account)
+    state = load_states([args.state], args.account, args.stdin_format)
     for note in state.notes:
         sys.stderr.write(f"imagefam: warning: {note}\n")
     return state
 
 
+def _nonempty(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
 def _add_account_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--account", metavar="UID",
+    p.add_argument("--account", metavar="UID", type=_nonempty,
                    help="for a raw DescribeImages body: the account that made the call (its 'self' images)")
+    p.add_argument("--stdin-format", choices=["json", "yaml"],
+                   help="the format of an input given as - (standard input); default: JSON if it starts "
+                        "with { or [, else YAML")
+
+
+def _time_arg(text: str) -> datetime:
+    """``--at``: an ISO-8601 date or time; without a zone it is UTC."""
+    from datetime import UTC
+
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time; write e.g. 2025-06-01 or 2025-06-01T08:00:00Z") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _add_at_flag(p: argparse.ArgumentParser, extra: str = "") -> None:
+    p.add_argument("--at", type=_time_arg, metavar="TIME",
+                   help="evaluate as of TIME (ISO-8601, UTC unless a zone is given): rules see it as `now`. "
+                        "Default: the state's TakenAt, else the current time" + extra)
 
 
 def _add_output_flag(p: argparse.ArgumentParser) -> None:
@@ -94,8 +122,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args)
+    if args.plan == "-" and args.state == "-":
+        raise InputError("PLAN and --state cannot both be - (standard input is read once)")
     state = _state(args)
-    plan = load_any_plan(args.plan, args.plan_format, args.caller, args.terraform_dir)
+    state.at = args.at
+    plan = load_any_plan(args.plan, args.plan_format, args.caller, args.terraform_dir, args.stdin_format)
     result = check(state, plan, policy)
     if args.format == "json":
         text = to_json_text(result.to_json())
@@ -117,7 +148,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     state = _state(args)
-    resolver = Resolver(policy, state.images, state.taken_at)
+    if args.at is not None:
+        state = state.as_of(args.at)
+    resolver = Resolver(policy, state.images, state.taken_at, now=state.now)
     if args.all_regions:
         return _resolve_all(args, state.regions(), resolver)
     trace = resolver.trace(args.family, args.region, args.caller)
@@ -125,6 +158,11 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         text = to_json_text(trace.to_json())
     elif args.format == "api":
         text = to_json_text(api_body(trace))
+        if trace.image is not None and trace.image.ImageOwnerId != args.caller:
+            print(f"imagefam: note: family {args.family} is not {args.caller}'s own: the sources disagree on "
+                  "whether DescribeImageFromFamily returns other accounts' shared, community and public images "
+                  "(one version of its reference says only the caller's custom images), so ECS may answer {} "
+                  f"although RunInstances with this family launches {trace.image.ImageId}", file=sys.stderr)
     else:
         text = trace_text(trace)
     write_output(text, args.output)
@@ -166,7 +204,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .engine.report import report
 
     policy = _policy(args)
-    state = load_states(args.state, args.account)
+    state = load_states(args.state, args.account, args.stdin_format)
+    state.at = args.at
     for note in state.notes:
         sys.stderr.write(f"imagefam: warning: {note}\n")
     rep = report(state, policy)
@@ -186,6 +225,27 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = report_text(rep, markdown=args.format == "markdown")
     write_output(text, args.output)
     return EXIT_FAIL if rep.denied else EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .engine.diff import diff_states
+    from .engine.loader import load_state
+    from .engine.render import diff_text, to_json_text
+
+    policy = _policy(args)
+    if args.old == "-" and args.new == "-":
+        raise InputError("OLD and NEW cannot both be - (standard input is read once)")
+    old = load_state(args.old, args.account, args.stdin_format)
+    new = load_state(args.new, args.account, args.stdin_format)
+    for note in [*old.notes, *new.notes]:
+        sys.stderr.write(f"imagefam: warning: {note}\n")
+    d = diff_states(old, new, policy)
+    if args.format == "json":
+        text = to_json_text(d.to_json())
+    else:
+        text = diff_text(d, markdown=args.format == "markdown")
+    write_output(text, args.output)
+    return EXIT_FAIL if "resolution" in (args.fail_on or ()) and d.resolution_changes else EXIT_OK
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -247,9 +307,15 @@ def _clip(text: str, n: int) -> str:
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
     from .engine import policytest
+    from .rules.policy import load_policy
 
     policy = _policy(args)
-    results, coverage = policytest.run(args.paths, policy)
+
+    def with_packs(packs: list[str]):  # type: ignore[no-untyped-def]
+        return load_policy([*(args.policy or ()), *(f"pack:{p}" for p in packs)],
+                           default=not args.no_default_policy)
+
+    results, coverage = policytest.run(args.paths, policy, with_packs)
     failed = [r for r in results if not r.passed]
     for r in results:
         if not r.passed or args.verbose:
@@ -289,17 +355,19 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Check each step of PLAN against the state the steps before it leave. "
                                    "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
     p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml), a Terraform plan "
-                   "(terraform show -json) or a script of aliyun ecs calls")
+                   "(terraform show -json) or a script of aliyun ecs calls; - reads standard input")
     p.add_argument("--state", required=True, metavar="STATE",
-                   help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body)")
+                   help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body; - reads "
+                        "standard input)")
     p.add_argument("--plan-format", choices=["auto", "native", "terraform", "aliyun-cli"], default="auto",
                    help="how to read PLAN (default: recognised by its content)")
-    p.add_argument("--caller", metavar="UID", help="the account making the calls: required for a Terraform "
+    p.add_argument("--caller", metavar="UID", type=_nonempty, help="the account making the calls: required for a Terraform "
                    "plan or a script; for a native plan, the caller of steps that set none")
     p.add_argument("--terraform-dir", metavar="DIR", help="the Terraform configuration's folder: results also "
                    "point at each resource block's file and line")
     _add_account_flag(p)
     _add_policy_flags(p)
+    _add_at_flag(p)
     p.add_argument("--format", choices=["text", "json", "junit", "sarif", "github"], default="text",
                    help="text (table and reasons), json (the contract object), junit (a test case per step), "
                         "sarif (SARIF 2.1.0, results at the step's line) or github (workflow annotations)")
@@ -312,9 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Exit 0: no deny finding; 1: at least one; 2: bad input.")
     p.add_argument("--state", required=True, nargs="+", metavar="STATE",
                    help="state file(s), native or raw DescribeImages bodies; several are merged "
-                        "(pages, regions)")
+                        "(pages, regions); - reads standard input")
     _add_account_flag(p)
     _add_policy_flags(p)
+    _add_at_flag(p)
     p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github", "html"],
                    default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
@@ -328,28 +397,48 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Resolve FAMILY for CALLER in REGION with a trace of every candidate. "
                                    "Exit 0: an image is chosen; 1: no image; 2: bad input.")
     p.add_argument("--state", required=True, metavar="STATE",
-                   help="state snapshot file (native, or a raw DescribeImages body)")
+                   help="state snapshot file (native, or a raw DescribeImages body; - reads standard input)")
     _add_account_flag(p)
-    p.add_argument("--family", required=True, metavar="NAME", help="family name as the caller uses it "
+    p.add_argument("--family", required=True, metavar="NAME", type=_nonempty, help="family name as the caller uses it "
                    "(e.g. web, or acs:<owner UID>:web for a shared/community family)")
-    p.add_argument("--region", metavar="REGION", help="target region (required unless --all-regions)")
-    p.add_argument("--caller", required=True, metavar="UID", help="account UID making the call")
+    p.add_argument("--region", metavar="REGION", type=_nonempty, help="target region (required unless --all-regions)")
+    p.add_argument("--caller", required=True, metavar="UID", type=_nonempty, help="account UID making the call")
     p.add_argument("--all-regions", action="store_true",
                    help="resolve in every region of the state, one row per region (exit 0 if any resolves)")
     _add_policy_flags(p)
+    _add_at_flag(p, "; images created after TIME are left out, as if the snapshot were taken then")
     p.add_argument("--format", choices=["text", "json", "api"], default="text",
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     _add_output_flag(p)
     _add_progress_flags(p)
     p.set_defaults(func=cmd_resolve, resolve_parser=p)
 
+    p = sub.add_parser("diff", help="what changed between two state snapshots, and what families now resolve to",
+                       description="Compare two state snapshots: images added, removed, deprecated or restored, "
+                                   "moved between families, shared or unshared, and every family whose resolved "
+                                   "image changed for the owner, a sharee or any other account (seen by *). "
+                                   "Exit 0; 1 with --fail-on resolution when a family resolves differently; "
+                                   "2: bad input.")
+    p.add_argument("old", metavar="OLD", help="the earlier state snapshot (native, or a raw DescribeImages body)")
+    p.add_argument("new", metavar="NEW", help="the later state snapshot (native, or a raw DescribeImages body)")
+    _add_account_flag(p)
+    _add_policy_flags(p)
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text",
+                   help="text (tables), json (the contract object) or markdown (for a pull request or chat)")
+    p.add_argument("--fail-on", action="append", choices=["resolution"], metavar="WHAT",
+                   help="exit 1 when this kind of change is found; resolution: a family resolves to "
+                        "another image (or to none) for someone")
+    _add_output_flag(p)
+    _add_progress_flags(p)
+    p.set_defaults(func=cmd_diff)
+
     p = sub.add_parser("snapshot", help="write a state file from the live ECS API (extra imagefam[aliyun])",
                        description="Page through DescribeImages (every Status) and DescribeImageSharePermission "
                                    "in each region with the official SDK and write a native state file. "
                                    "Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET "
                                    "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS).")
-    p.add_argument("--region", required=True, nargs="+", metavar="R", help="region(s) to snapshot")
-    p.add_argument("--account", metavar="UID", help="your account UID (learned from your images if omitted)")
+    p.add_argument("--region", required=True, nargs="+", metavar="R", type=_nonempty, help="region(s) to snapshot")
+    p.add_argument("--account", metavar="UID", type=_nonempty, help="your account UID (learned from your images if omitted)")
     p.add_argument("--owners", nargs="+", choices=["self", "shared", "community", "system", "marketplace"],
                    help="which images to query (default: all kinds)")
     p.add_argument("--keep-all-public", action="store_true",

@@ -46,8 +46,13 @@ class PlainStore(ImageStore):
     value_counts = None  # type: ignore[assignment]  # compiled rules then filter the bucket themselves
 
 
+def _with(state: State, images: ImageStore) -> State:
+    """``state`` with other images (the same clock: rules may read ``now``)."""
+    return State(images, state.taken_at, state.source, list(state.notes), state.from_api, state.at, state.clock)
+
+
 def _plain(state: State) -> State:
-    return State(PlainStore(list(state.images), partition=()), state.taken_at, state.source, list(state.notes))
+    return _with(state, PlainStore(list(state.images), partition=()))
 
 
 def _full_copy(self: State) -> State:
@@ -64,7 +69,7 @@ def reference() -> Any:
 def _both_checks(state: State, plan: Plan, fanout: int) -> tuple[Any, Any]:
     policy = shipped_policy()
     with mock.patch.object(store_mod, "FANOUT", fanout):
-        got = imagefam.check(State(ImageStore(list(state.images)), state.taken_at), plan, policy).to_json()
+        got = imagefam.check(_with(state, ImageStore(list(state.images))), plan, policy).to_json()
     with reference():
         want = imagefam.check(state, plan, policy).to_json()
     return got, want
@@ -105,7 +110,7 @@ def test_quota_edge_after_a_family_shrinks() -> None:
 def test_report_is_identical_to_the_plain_store(state: State, fanout: int) -> None:
     policy = shipped_policy()
     with mock.patch.object(store_mod, "FANOUT", fanout):
-        got = report(State(ImageStore(list(state.images)), state.taken_at), policy).to_json()
+        got = report(_with(state, ImageStore(list(state.images))), policy).to_json()
     want = report(_plain(state), policy).to_json()
     assert got == want
 

@@ -31,6 +31,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from .models import Image
@@ -136,6 +137,10 @@ class Images:
         raise NotImplementedError
 
     def copy(self) -> ImageStore:
+        raise NotImplementedError
+
+    def by_key(self) -> Mapping[Key, Image]:
+        """Every image by (ImageId, RegionId), read-only (not counted as a scan)."""
         raise NotImplementedError
 
     # ---- maintained aggregates
@@ -278,6 +283,10 @@ class ImageStore(Images):
 
     def _regions_of(self, image_id: str) -> Iterable[str]:
         return self._regions  # every region with an image (a few dozen at most): probed by key
+
+    def by_key(self) -> Mapping[Key, Image]:
+        """Every image by (ImageId, RegionId), read-only (no copy, not counted as a scan)."""
+        return MappingProxyType(self._by_id)
 
     def _at(self, key: Key) -> Image | None:
         return self._by_id.get(key)
@@ -489,6 +498,13 @@ class Overlay(Images):
     def copy(self) -> ImageStore:
         """An independent store with the current images."""
         return ImageStore(list(self), self.base._partition)
+
+    def by_key(self) -> Mapping[Key, Image]:
+        """Every current image by (ImageId, RegionId), read-only (the base's own mapping while
+        nothing changed, else a copy)."""
+        if not self._over and not self._tail:
+            return self.base.by_key()
+        return MappingProxyType({_key(img): img for img in self._iter()})
 
     def _regions_of(self, image_id: str) -> Iterable[str]:
         return self._regions
