@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 
 from .consumers import ConsumerStore
 from .models import Image
-from .store import ImageStore
+from .store import Images, ImageStore, Overlay
 
 
 @dataclass
 class State:
-    images: ImageStore
+    images: Images
     taken_at: datetime | None = None
     source: str = "<memory>"
     notes: list[str] = field(default_factory=list)  # loader warnings (e.g. undercounted quotas)
@@ -36,6 +36,7 @@ class State:
         return State(ImageStore(images), taken_at, at=at)
 
     def copy(self) -> State:
+        """An independent state with the same images (a full copy of the store)."""
         return State(self.images.copy(), self.taken_at, self.source, list(self.notes), self.from_api, self.at,
                      self.clock, self.consumers.copy())
 
@@ -44,6 +45,13 @@ class State:
         kept = ImageStore(img for img in self.images.by_key().values() if img.CreationTime <= at)
         return State(kept, self.taken_at, self.source, list(self.notes), self.from_api, at, self.clock,
                      self.consumers)
+
+    def overlay(self) -> State:
+        """A state whose changes are recorded on the side: this one is neither copied nor modified
+        (and must not change while the overlay is in use)."""
+        base = self.images if isinstance(self.images, ImageStore) else self.images.copy()
+        return State(Overlay(base), self.taken_at, self.source, list(self.notes), self.from_api, self.at,
+                     self.clock)
 
     def regions(self) -> list[str]:
         return sorted({img.RegionId for img in self.images})
