@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .models import Consumer, Image, Instance, ScalingConfiguration
-from .store import ImageStore
+from .store import Images
 
 Resolve = Callable[[str, str, str], Image | None]
 LAUNCHABLE = ("Available", "Deprecated")  # a Deprecated image still launches by ImageId
@@ -161,19 +161,19 @@ def visible(img: Image, viewer: str) -> bool:
             or img.IsPublic)
 
 
-def pinned_image(images: ImageStore, image_id: str, region: str, viewer: str) -> str | None:
+def pinned_image(images: Images, image_id: str, region: str, viewer: str) -> str | None:
     img = images.get(image_id, region)
     return image_id if img is not None and img.Status in LAUNCHABLE and visible(img, viewer) else None
 
 
-def by_name(images: ImageStore, name: str, region: str, viewer: str) -> str | None:
+def by_name(images: Images, name: str, region: str, viewer: str) -> str | None:
     """The image ``name`` designates in ``region`` for ``viewer`` (ImageName is unique per region)."""
     found = [img for img in images.lookup(("ImageName", "RegionId"), (name, region))
              if img.Status in LAUNCHABLE and visible(img, viewer)]
     return found[0].ImageId if len(found) == 1 else None
 
 
-def launch_image(cfg: ScalingConfiguration, images: ImageStore, resolve: Resolve | None) -> str | None:
+def launch_image(cfg: ScalingConfiguration, images: Images, resolve: Resolve | None) -> str | None:
     """The ImageId a configuration's next scale-out launches from (None: it would fail).
     ImageId wins; then ImageFamily (the family's newest Available image); then ImageName."""
     if cfg.ImageId is not None:
@@ -188,7 +188,7 @@ def launch_image(cfg: ScalingConfiguration, images: ImageStore, resolve: Resolve
     return None
 
 
-def instance_image(inst: Instance, images: ImageStore) -> str | None:
+def instance_image(inst: Instance, images: Images) -> str | None:
     """The image an instance's system disk is re-initialised from, if it still exists for its owner."""
     img = images.get(inst.ImageId, inst.RegionId)
     return inst.ImageId if img is not None and visible(img, inst.OwnerId) else None
@@ -219,7 +219,7 @@ def _affected_config(cfg: ScalingConfiguration, before: str | None, after: str |
                     before, after)
 
 
-def image_impact(store: ConsumerStore, images: ImageStore, changes: list[tuple[Image | None, Image | None]],
+def image_impact(store: ConsumerStore, images: Images, changes: list[tuple[Image | None, Image | None]],
                  resolve: Resolve | None, apply: Callable[[list[Any]], None], revert: Callable[[list[Any]], None],
                  ) -> list[Affected]:
     """The consumers an image change touches, with their launch image before and after it.
@@ -241,7 +241,7 @@ def image_impact(store: ConsumerStore, images: ImageStore, changes: list[tuple[I
     return out
 
 
-def config_impact(old: ScalingConfiguration | None, new: ScalingConfiguration, images: ImageStore,
+def config_impact(old: ScalingConfiguration | None, new: ScalingConfiguration, images: Images,
                   resolve: Resolve | None) -> list[Affected]:
     """A created or modified configuration: what it launched from before and launches from after."""
     before = launch_image(old, images, resolve) if old is not None else None
@@ -316,7 +316,7 @@ def to_json(consumers: list[Consumer], with_change: bool = True) -> list[dict[st
     return out
 
 
-def launching_from(store: ConsumerStore, images: ImageStore, image: Image, resolve: Resolve | None,
+def launching_from(store: ConsumerStore, images: Images, image: Image, resolve: Resolve | None,
                    viewer: str) -> list[Consumer]:
     """The consumers whose next launch (or system disk re-initialisation) uses ``image``, as
     ``viewer`` may see them: its own by id; other accounts' counted only when ``viewer`` owns the

@@ -51,7 +51,7 @@ class State:
         (and must not change while the overlay is in use)."""
         base = self.images if isinstance(self.images, ImageStore) else self.images.copy()
         return State(Overlay(base), self.taken_at, self.source, list(self.notes), self.from_api, self.at,
-                     self.clock)
+                     self.clock, self.consumers.copy())
 
     def regions(self) -> list[str]:
         return sorted({img.RegionId for img in self.images})
