@@ -335,3 +335,23 @@ def launching_from(store: ConsumerStore, images: Images, image: Image, resolve: 
     if image.ImageOwnerId != viewer:
         affected = [a for a in affected if a.owner == viewer]
     return caller_view(affected, viewer)
+
+
+def consumer_counts(store: ConsumerStore, images: Images) -> list[dict[str, Any]]:
+    """Per family (owner, region, name): the scaling configurations that name it (and how many are
+    Active) and the instances created from its images. For the snapshot holder (``report``)."""
+    counts: dict[tuple[str, str, str], list[int]] = {}
+    for cfg in store.configs.values():
+        if cfg.ImageFamily is None:
+            continue
+        owner, raw = _short(cfg.ImageFamily)
+        row = counts.setdefault((owner or cfg.OwnerId, cfg.RegionId, raw), [0, 0, 0])
+        row[0] += 1
+        row[1] += cfg.LifecycleState == "Active"
+    for inst in store.instances.values():
+        img = images.get(inst.ImageId, inst.RegionId)
+        if img is not None and img.ImageFamily is not None:
+            key = (img.ImageOwnerId or img.ImageOwnerAlias or "", img.RegionId, img.ImageFamily)
+            counts.setdefault(key, [0, 0, 0])[2] += 1
+    return [{"owner": o, "region": r, "family": f, "scaling_configurations": n, "active": a, "instances": i}
+            for (o, r, f), (n, a, i) in sorted(counts.items())]

@@ -283,4 +283,5 @@ class Account:
     Families: tuple[str, ...] = ()
 
 
-AUDIT_SCOPES: dict[str, type] = {"image": Image, "family": Family, "account": Account}
+AUDIT_SCOPES: dict[str, type] = {"image": Image, "family": Family, "account": Account,
+                                 "scaling_configuration": ScalingConfiguration, "instance": Instance}

@@ -171,6 +171,12 @@ def report_text(rep: Any, markdown: bool = False) -> str:
                 out.append(f"  {f.severity.upper():4} {f.rule}{subject}: {f.message}")
     if not rep.findings:
         out.append("no findings")
+    if getattr(rep, "consumers", None):
+        out.append("\n### Who launches from each family\n" if markdown else "\nwho launches from each family:")
+        rows = [[c["owner"], c["region"], c["family"], c["scaling_configurations"], c["active"], c["instances"]]
+                for c in rep.consumers]
+        out.append(tabulate(rows, headers=["owner", "region", "family", "scaling configurations", "active",
+                                           "instances"], tablefmt=fmt))
     return "\n".join(out) + "\n"
 
 

@@ -29,13 +29,14 @@ class Ctx:
     ``action`` per step instead of building a new one (measured: construction was half the cost
     of a simple decision)."""
 
-    __slots__ = ("account", "action", "args", "caller", "channel", "consumers", "family", "image", "images", "it",
+    __slots__ = ("account", "action", "args", "caller", "channel", "consumers", "family", "image", "images", "instance", "it",
                  "now", "region", "request", "resolve", "scaling_configuration", "taken_at")
 
     def __init__(self, images: ImageCollection | tuple[Any, ...] = (), *, request: Any = None, image: Any = None,
                  caller: Any = None, channel: Any = None, action: Any = None, family: Any = None,
                  region: Any = None, account: Any = None, taken_at: Any = None, now: Any = None,
-                 resolve: Callable[[str, str, str], Any] | None = None) -> None:
+                 resolve: Callable[[str, str, str], Any] | None = None, scaling_configuration: Any = None,
+                 instance: Any = None) -> None:
         self.images = images
         self.request = request
         self.image = image
@@ -51,7 +52,9 @@ class Ctx:
         self.args: tuple[Any, ...] = ()
         self.resolve = resolve
         self.consumers: tuple[Any, ...] = ()  # a check step's: see imagefam.engine.consumers
-        self.scaling_configuration: Any = None  # the configuration a ModifyScalingConfiguration names
+        #: the configuration a ModifyScalingConfiguration names; an audit scope too
+        self.scaling_configuration: Any = scaling_configuration
+        self.instance: Any = instance  # audit scope
 
 
 CTX_NAMES = frozenset(n for n in Ctx.__slots__ if n not in ("args", "it", "resolve"))
