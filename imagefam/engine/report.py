@@ -13,8 +13,8 @@ from typing import Any
 from .. import progress
 from ..rules.policy import Policy, load_policy
 from ..rules.runtime import Ctx
-from .decisions import Finding, evaluate
 from .consumers import consumer_counts
+from .decisions import Finding, evaluate
 from .models import Account, Family, Image
 from .resolver import Resolver
 from .state import State
