@@ -260,7 +260,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if not 1 <= args.page_size <= 100:
         raise InputError(f"--page-size must be 1 to 100 (DescribeImages PageSize), got {args.page_size}")
     data = snapshot(args.region, args.account, owners=owners, keep_all_public=args.keep_all_public,
-                    page_size=args.page_size)
+                    page_size=args.page_size, consumers=args.consumers)
     write_output(to_json_text(data), args.output)
     if args.output:
         sys.stderr.write(f"imagefam: wrote {len(data['Images'])} images to {args.output}\n")
@@ -449,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep public, community and Marketplace images that have no family")
     p.add_argument("--page-size", type=int, default=100, metavar="N",
                    help="DescribeImages PageSize, 1 to 100 (default 100)")
+    p.add_argument("--consumers", action="store_true",
+                   help="also record who launches from the images: DescribeScalingConfigurations (Auto Scaling) "
+                        "and DescribeInstances, as ScalingConfigurations and Instances")
     _add_output_flag(p)
     _add_progress_flags(p)
     p.set_defaults(func=cmd_snapshot)
