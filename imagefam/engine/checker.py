@@ -149,6 +149,10 @@ class Session:
                                    now=self.state.now)
                           if self.policy.resolution else None)
         self.resolve = self._resolver.image if self._resolver else None
+        # answers about the state after a step, while its consumers are looked at (consumers.py)
+        self._after_resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True,
+                                         now=self.state.now) if self._resolver is not None else None)
+        self._looked_ahead = False
         self.family_changes: list[FamilyChange] = []
         self._ctx = Ctx(self.state.images, taken_at=self.state.taken_at, now=self.state.now, resolve=self.resolve)
 
@@ -163,6 +167,7 @@ class Session:
         ctx.request = r
         ctx.image = work.images.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
         ctx.caller, ctx.channel, ctx.action = step.caller, step.channel, step.action
+        self._looked_ahead = False
         changes, affected, new_config = self._consumers(step)
         ctx.consumers = tuple(cons.caller_view(affected, step.caller)) if affected else ()
         unknown = UnknownValues(ctx, step) if step.unknown else None  # values known only after apply
@@ -194,7 +199,8 @@ class Session:
                 created = [after for before, after in changes if before is None and after is not None]
                 if created:
                     result.created_image_id = created[0].ImageId
-                self.family_changes += _apply(work, changes, step, resolve_fn, self._resolver)
+                self.family_changes += _apply(work, changes, step, resolve_fn, self._resolver,
+                                              self._after_resolver if self._looked_ahead else None)
         return result
 
 
@@ -217,16 +223,20 @@ class Session:
         # its consumers are not the caller's business
         if not changes or any(img is not None and img.ImageOwnerId != step.caller for pair in changes for img in pair):
             return changes, [], None
+        after = self._after_resolver
+        self._looked_ahead = True  # the look-ahead resolver's answers are about the state after `changes`
         return changes, cons.image_impact(store, work.images, changes, self.resolve, self._apply_images,
-                                          self._revert_images), None
+                                          self._revert_images, after.image if after else None), None
 
     def _apply_images(self, changes: list[Change]) -> None:
+        """Apply a step's changes for a look at the state after it: the session's resolver keeps
+        its answers (they hold again once reverted); the look-ahead resolver starts afresh."""
         apply(self.state.images, changes)
-        if self._resolver is not None:
-            self._resolver.forget()
+        if self._after_resolver is not None:
+            self._after_resolver.forget()
 
     def _revert_images(self, changes: list[Change]) -> None:
-        self._apply_images([(after, before) for before, after in reversed(changes)])
+        apply(self.state.images, [(after, before) for before, after in reversed(changes)])
 
     def _scaling(self, step: Step, r: CreateScalingConfigurationRequest | ModifyScalingConfigurationRequest
                  ) -> tuple[list[cons.Affected], ScalingConfiguration | None]:
@@ -270,7 +280,7 @@ def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult
 
 
 def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,
-           resolver: Resolver | None = None) -> list[FamilyChange]:
+           resolver: Resolver | None = None, after: Resolver | None = None) -> list[FamilyChange]:
     views = sorted(_views(changes), key=lambda v: (v[0], v[1], v[2] or "", v[3]))
     before: list[Image | None] = []
     tied_before: list[bool] = []
@@ -280,7 +290,10 @@ def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,
                        for (reg, f, o, v), b in zip(views, before, strict=True)]
     apply(work.images, changes)
     if resolver is not None:
-        resolver.forget()  # answers about the state before the change no longer hold
+        if after is not None:  # it answered about exactly this state: its answers hold
+            resolver.adopt(after)
+        else:
+            resolver.forget()  # answers about the state before the change no longer hold
     out = []
     if resolve_fn is not None:
         for (reg, fam, owner, viewer), b, b_tie in zip(views, before, tied_before, strict=True):

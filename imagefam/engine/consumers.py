@@ -221,9 +221,10 @@ def _affected_config(cfg: ScalingConfiguration, before: str | None, after: str |
 
 def image_impact(store: ConsumerStore, images: Images, changes: list[tuple[Image | None, Image | None]],
                  resolve: Resolve | None, apply: Callable[[list[Any]], None], revert: Callable[[list[Any]], None],
-                 ) -> list[Affected]:
+                 resolve_after: Resolve | None = None) -> list[Affected]:
     """The consumers an image change touches, with their launch image before and after it.
-    ``apply`` and ``revert`` change the images (and forget memoized resolutions)."""
+    ``apply`` and ``revert`` change the images; ``resolve_after`` (default ``resolve``) answers
+    while they are changed (a separate memo keeps ``resolve``'s answers about the unchanged state)."""
     configs, instances = touched(store, changes)
     if not configs and not instances:
         return []
@@ -231,7 +232,7 @@ def image_impact(store: ConsumerStore, images: Images, changes: list[tuple[Image
     before_i = [instance_image(i, images) for i in instances]
     apply(changes)
     try:
-        after_c = [launch_image(c, images, resolve) for c in configs]
+        after_c = [launch_image(c, images, resolve_after or resolve) for c in configs]
         after_i = [instance_image(i, images) for i in instances]
     finally:
         revert(changes)
