@@ -232,6 +232,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from .engine.consumers import family_consumers
     from .engine.diff import diff_states
     from .engine.loader import load_state
     from .engine.render import diff_text, to_json_text
@@ -243,7 +244,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
     new = load_state(args.new, args.account, args.stdin_format)
     for note in [*old.notes, *new.notes]:
         sys.stderr.write(f"imagefam: warning: {note}\n")
-    d = diff_states(old, new, policy)
+    # who launches from a family that now resolves to another image: the new snapshot's configurations
+    store = new.consumers if new.consumers else None
+    d = diff_states(old, new, policy, consumers=(
+        (lambda region, name, viewer: family_consumers(store, region, name, viewer)) if store is not None else None))
     if args.format == "json":
         text = to_json_text(d.to_json())
     else:

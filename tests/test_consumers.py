@@ -256,3 +256,54 @@ def test_a_caller_never_learns_the_ids_or_names_of_another_accounts_consumers(
         for c in s["consumers"]:
             assert (c["id"] is None) == (c["owner"] != caller)
             assert (c["id"] is None) == ("count" in c)
+
+
+# ---------------------------------------------------------------- resolve, report and diff
+
+
+def _files(tmp_path: Path) -> Path:
+    state = tmp_path / "s.json"
+    state.write_text(json.dumps({"Images": IMAGES, "ScalingConfigurations": CONFIGS, "Instances": INSTANCES}))
+    return state
+
+
+def test_resolve_lists_who_launches_from_the_resolved_image(tmp_path: Path, capsys: Any) -> None:
+    state = _files(tmp_path)
+    out = json.loads(run_main(capsys, "resolve", "--state", state, "--family", "web", "--region", "r1",
+                              "--caller", M, "--format", "json").out)
+    assert out["image_id"] == "m-w2"
+    assert out["consumers"] == [
+        {"kind": "Instance", "id": "i-m", "region": "r1", "owner": M, "family": None},
+        {"kind": "ScalingConfiguration", "id": "asc-m", "region": "r1", "owner": M, "family": "web"},
+        {"kind": "Instance", "id": None, "region": "r1", "owner": N, "family": None, "count": 1},
+        {"kind": "ScalingConfiguration", "id": None, "region": "r1", "owner": N, "family": f"acs:{M}:web",
+         "count": 2},
+    ]
+    text = run_main(capsys, "resolve", "--state", state, "--family", "web", "--region", "r1", "--caller", M).out
+    assert "scaling configuration asc-m (group asg-m, family web) in r1" in text
+    assert f"1 scaling configuration of account {N} in r1" in text  # Active and Inactive: one line each
+    # a sharee sees its own consumers only, and nothing of the owner's or anyone else's
+    sharee = json.loads(run_main(capsys, "resolve", "--state", state, "--family", f"acs:{M}:web", "--region", "r1",
+                                 "--caller", N, "--format", "json").out)
+    assert {c["id"] for c in sharee["consumers"]} == {"i-secret", "asc-secret-1", "asc-secret-2"}
+    assert all(c["owner"] == N for c in sharee["consumers"])
+
+
+def test_report_counts_consumers_per_family(tmp_path: Path, capsys: Any) -> None:
+    state = _files(tmp_path)
+    out = json.loads(run_main(capsys, "report", "--state", state, "--format", "json").out)
+    assert out["consumers_by_family"] == [{"owner": M, "region": "r1", "family": "web", "scaling_configurations": 3,
+                                           "active": 2, "instances": 2}]
+    text = run_main(capsys, "report", "--state", state, "--format", "markdown").out
+    assert "### Who launches from each family" in text
+
+
+def test_diff_names_the_configurations_a_resolution_change_moves(tmp_path: Path, capsys: Any) -> None:
+    old = _files(tmp_path)
+    new = tmp_path / "new.json"
+    images = [{**i, "Status": "Deprecated"} if i["ImageId"] == "m-w2" else i for i in IMAGES]
+    new.write_text(json.dumps({"Images": images, "ScalingConfigurations": CONFIGS}))
+    out = json.loads(run_main(capsys, "diff", old, new, "--format", "json").out)
+    moved = {(c["family"], c["viewer"]): c["consumers"] for c in out["resolution_changes"]}
+    assert moved[("web", M)] == ["asc-m"]
+    assert moved[(f"acs:{M}:web", N)] == ["asc-secret-1", "asc-secret-2"]

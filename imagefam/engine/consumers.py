@@ -356,3 +356,12 @@ def consumer_counts(store: ConsumerStore, images: Images) -> list[dict[str, Any]
             counts.setdefault(key, [0, 0, 0])[2] += 1
     return [{"owner": o, "region": r, "family": f, "scaling_configurations": n, "active": a, "instances": i}
             for (o, r, f), (n, a, i) in sorted(counts.items())]
+
+
+def family_consumers(store: ConsumerStore, region: str, name: str, viewer: str) -> list[str]:
+    """The scaling configurations in ``region`` that launch from family ``name`` as ``viewer`` names it
+    (``viewer`` ``*``: any account's configuration naming it). For ``imagefam diff``: the snapshot
+    holder's view, ids included."""
+    owner, raw = _short(name)
+    found = [store.configs[c] for c in store._by_family.get((region, raw, owner), ())]
+    return sorted(c.ScalingConfigurationId for c in found if viewer == "*" or c.OwnerId == viewer)
