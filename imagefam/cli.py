@@ -4,51 +4,16 @@
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
+from .output import check_output_path, to_stdout, write_output
 from .rules.errors import InputError, PolicyError
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 _POLICY_HELP = "extra rule file or folder of *.rules (repeatable); a rule with a shipped rule's id replaces it"
-
-
-def write_output(text: str, path: str | None) -> None:
-    """Print ``text``, or write it whole to ``path`` (temp file + rename: never a partial file)."""
-    if path is None or path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise InputError(f"{path}: is a directory; --output needs a file name")
-    try:
-        mode = target.stat().st_mode & 0o7777 if target.exists() else _default_mode()
-        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.",
-                                   suffix=".tmp")
-    except OSError as err:
-        raise InputError(f"{path}: cannot write output: {err.strerror or err}") from err
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)  # mkstemp creates 0600; keep the target's mode, or follow the umask
-        os.replace(tmp, target)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write output: {err.strerror or err}") from err
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -88,20 +53,39 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     state = _state(args)
-    plan = load_plan(args.plan)
-    result = check(state, plan, policy)
-    if args.format == "json":
-        text = to_json_text(result.to_json())
+    results = [check(state, load_plan(plan), policy) for plan in args.plan]
+    if len(results) == 1:
+        result = results[0]
+        if args.format == "json":
+            text = to_json_text(result.to_json())
+        elif args.format == "junit":
+            text = check_junit(result)
+        elif args.format == "sarif":
+            text = to_json_text(check_sarif(result, policy))
+        elif args.format == "github":
+            text = check_github(result)
+        else:
+            text = check_text(result)
+    elif args.format == "json":  # several plans: each plan's object, named, under "plans"
+        text = to_json_text({"allowed": all(r.allowed for r in results),
+                             "plans": [{**r.to_json(), "plan": r.plan_source} for r in results]})
     elif args.format == "junit":
-        text = check_junit(result)
+        text = check_junit(*results)
     elif args.format == "sarif":
-        text = to_json_text(check_sarif(result, policy))
+        text = to_json_text(check_sarif(results[0], policy, *results[1:]))
     elif args.format == "github":
-        text = check_github(result)
+        text = "".join(check_github(r) for r in results)
     else:
-        text = check_text(result)
+        text = "\n".join(f"plan {r.plan_source}:\n{check_text(r)}" for r in results)
+    if args.format == "text":
+        text += "".join(f"note: {n}\n" for n in policy_notes(policy))
     write_output(text, args.output)
-    return EXIT_OK if result.allowed else EXIT_FAIL
+    return EXIT_OK if all(r.allowed for r in results) else EXIT_FAIL
+
+
+def policy_notes(policy) -> list[str]:  # type: ignore[no-untyped-def]
+    """What the user's rule files changed in the shipped policy, and files a folder held but not read."""
+    return list(getattr(policy, "notices", []))
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -204,7 +188,7 @@ def cmd_rules_lint(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     for w in policy.warnings:
         sys.stderr.write(w.render() + "\n")
-    sys.stdout.write(f"ok: {len(policy.rules)} rules in {len(policy.files)} files"
+    to_stdout(f"ok: {len(policy.rules)} rules in {len(policy.files)} files"
                      + (f", {len(policy.warnings)} warning{'s' if len(policy.warnings) != 1 else ''}"
                         if policy.warnings else "") + "\n")
     return EXIT_OK
@@ -242,25 +226,26 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r.passed]
     for r in results:
         if not r.passed or args.verbose:
-            sys.stdout.write(f"{'PASS' if r.passed else 'FAIL'} {r.file}: {r.name}\n")
+            to_stdout(f"{'PASS' if r.passed else 'FAIL'} {r.file}: {r.name}\n")
         for f in r.failures:
-            sys.stdout.write(f"     {f}\n")
+            to_stdout(f"     {f}\n")
     missing = policytest.uncovered(policy, coverage) if args.coverage else []
     for m in missing:
-        sys.stdout.write(f"UNCOVERED {m}\n")
-    sys.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed\n")
+        to_stdout(f"UNCOVERED {m}\n")
+    to_stdout(f"{len(results) - len(failed)} passed, {len(failed)} failed\n")
     return EXIT_FAIL if failed or missing else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .engine.demo import run_demo, write_files
+    from .engine.demo import demo_files, run_demo
+    from .output import write_files
 
     if args.write:
         try:
-            files = write_files(args.write)
+            files = write_files(args.write, demo_files())
         except OSError as err:
             raise InputError(f"{args.write}: cannot write demo files: {err.strerror or err}") from err
-        sys.stdout.write("".join(f"wrote {f}\n" for f in files))
+        to_stdout("".join(f"wrote {f}\n" for f in files))
         return EXIT_OK
     write_output(run_demo(), None)
     return EXIT_OK
@@ -277,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check a plan of ECS API calls against a state snapshot",
                        description="Check each step of PLAN against the state the steps before it leave. "
                                    "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
-    p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml)")
+    p.add_argument("plan", metavar="PLAN", nargs="+",
+                   help="plan file(s) (JSON, or YAML by .yaml/.yml); with several, each is checked against "
+                        "the same state and the exit status is the worst")
     p.add_argument("--state", required=True, metavar="STATE",
                    help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body)")
     _add_account_flag(p)
@@ -362,6 +349,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """The files a command reads: its output must not be one of them."""
+    out: list[str] = []
+    for name in ("state", "plan", "policy", "paths"):
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, list):
+            out.extend(value)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -375,6 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sub.error("--region is required unless --all-regions is given")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        check_output_path(getattr(args, "output", None), _inputs(args))
         return func(args)
     except PolicyError as err:
         sys.stderr.write(str(err) + "\n")
@@ -385,8 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("imagefam: interrupted\n")
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    except BrokenPipeError:  # every write to stdout goes through to_stdout: this is a bug, not a status
+        with contextlib.suppress(OSError):
+            sys.stderr.write("imagefam: output closed before the result was written\n")
+        return EXIT_FAIL
     except RecursionError:
         sys.stderr.write("imagefam: input nested too deeply\n")
         return EXIT_INPUT

@@ -51,18 +51,20 @@ def _result(f: Finding, index: dict[str, int], locations: list[dict[str, Any]]) 
     return res
 
 
-def check_sarif(result: CheckResult, policy: Policy) -> dict[str, Any]:
+def check_sarif(result: CheckResult, policy: Policy, *more: CheckResult) -> dict[str, Any]:
+    """One SARIF run; with several plans, each result is located in its own plan file."""
     driver, index = _driver(policy, ("action",))
     results = []
-    for s in result.steps:
-        region = {"startLine": s.step.line} if s.step.line else None
-        phys: dict[str, Any] = {"artifactLocation": {"uri": result.plan_source}}
-        if region:
-            phys["region"] = region
-        loc = [{"physicalLocation": phys,
-                "logicalLocations": [{"name": f"step {s.step.index} {s.step.action}", "kind": "object"}]}]
-        for f in s.violations + s.warnings + s.notes:
-            results.append(_result(f, index, loc))
+    for r in (result, *more):
+        for s in r.steps:
+            region = {"startLine": s.step.line} if s.step.line else None
+            phys: dict[str, Any] = {"artifactLocation": {"uri": r.plan_source}}
+            if region:
+                phys["region"] = region
+            loc = [{"physicalLocation": phys,
+                    "logicalLocations": [{"name": f"step {s.step.index} {s.step.action}", "kind": "object"}]}]
+            for f in s.violations + s.warnings + s.notes:
+                results.append(_result(f, index, loc))
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
 
 

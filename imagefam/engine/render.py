@@ -144,23 +144,31 @@ def report_text(rep: Any, markdown: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def junit_xml(suite: str, cases: list[tuple[str, str, list[tuple[str, str]]]]) -> str:
-    """JUnit XML: ``cases`` are (classname, name, [(severity, message)]); deny -> failure, others -> system-out."""
+def junit_xml(suite: str, cases: list[tuple[str, str, list[tuple[str, str]]]],
+              *more: tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]) -> str:
+    """JUnit XML: ``cases`` are (classname, name, [(severity, message)]); deny -> failure, others -> system-out.
+    ``more`` adds further (suite, cases) test suites."""
     from xml.etree import ElementTree as ET
 
-    failures = sum(1 for _, _, msgs in cases if any(s == "deny" for s, _ in msgs))
-    root = ET.Element("testsuites", name="imagefam", tests=str(len(cases)), failures=str(failures))
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),
-                       errors="0", skipped="0")
-    for classname, name, msgs in cases:
-        tc = ET.SubElement(ts, "testcase", classname=classname, name=name)
-        denies = [m for s, m in msgs if s == "deny"]
-        if denies:
-            fail = ET.SubElement(tc, "failure", message=denies[0][:200], type="deny")
-            fail.text = "\n".join(denies)
-        others = [f"{s}: {m}" for s, m in msgs if s != "deny"]
-        if others:
-            ET.SubElement(tc, "system-out").text = "\n".join(others)
+    suites = [(suite, cases), *more]
+
+    def failed(cs: list[tuple[str, str, list[tuple[str, str]]]]) -> int:
+        return sum(1 for _, _, msgs in cs if any(s == "deny" for s, _ in msgs))
+
+    root = ET.Element("testsuites", name="imagefam", tests=str(sum(len(cs) for _, cs in suites)),
+                      failures=str(sum(failed(cs) for _, cs in suites)))
+    for name_, cs in suites:
+        ts = ET.SubElement(root, "testsuite", name=name_, tests=str(len(cs)), failures=str(failed(cs)),
+                           errors="0", skipped="0")
+        for classname, name, msgs in cs:
+            tc = ET.SubElement(ts, "testcase", classname=classname, name=name)
+            denies = [m for s, m in msgs if s == "deny"]
+            if denies:
+                fail = ET.SubElement(tc, "failure", message=denies[0][:200], type="deny")
+                fail.text = "\n".join(denies)
+            others = [f"{s}: {m}" for s, m in msgs if s != "deny"]
+            if others:
+                ET.SubElement(tc, "system-out").text = "\n".join(others)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -173,12 +181,20 @@ def report_junit(rep: Any, rule_ids: list[str]) -> str:
     return junit_xml("imagefam report", [("imagefam.audit", rule, msgs) for rule, msgs in by_rule.items()])
 
 
-def check_junit(result: CheckResult) -> str:
-    """One test case per plan step: failed when the step is denied."""
-    cases = []
-    for s in result.steps:
-        msgs = [("deny", f"{f.rule}: {f.message}" + (f" [{f.error_code}]" if f.error_code else ""))
-                for f in s.violations]
-        msgs += [("warn", f"{f.rule}: {f.message}") for f in s.warnings]
-        cases.append(("imagefam.check", f"step {s.step.index} {s.step.action}", msgs))
-    return junit_xml("imagefam check", cases)
+def check_junit(result: CheckResult, *more: CheckResult) -> str:
+    """One test case per plan step: failed when the step is denied. With several results, one
+    test suite per plan, named after its file."""
+
+    def cases(r: CheckResult) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        out = []
+        for s in r.steps:
+            msgs = [("deny", f"{f.rule}: {f.message}" + (f" [{f.error_code}]" if f.error_code else ""))
+                    for f in s.violations]
+            msgs += [("warn", f"{f.rule}: {f.message}") for f in s.warnings]
+            out.append(("imagefam.check", f"step {s.step.index} {s.step.action}", msgs))
+        return out
+
+    if not more:
+        return junit_xml("imagefam check", cases(result))
+    return junit_xml(f"imagefam check {result.plan_source}", cases(result),
+                     *((f"imagefam check {r.plan_source}", cases(r)) for r in more))

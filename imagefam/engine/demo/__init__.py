@@ -57,15 +57,6 @@ def run_demo() -> str:
     return "\n".join(out)
 
 
-def write_files(folder: str | Path) -> list[Path]:
-    """Copy the demo's state and plans into ``folder`` (created if missing)."""
-    target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in FILES:
-        dest = target / name
-        tmp = target / f".{name}.tmp"
-        tmp.write_text(_path(name).read_text("utf-8"), "utf-8")
-        tmp.replace(dest)  # whole or not at all
-        written.append(dest)
-    return written
+def demo_files() -> dict[str, str]:
+    """The demo's state and plans, name -> text (``imagefam demo --write`` writes them all or none)."""
+    return {name: _path(name).read_text("utf-8") for name in FILES}

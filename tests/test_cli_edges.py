@@ -1,0 +1,290 @@
+"""The command line at the edges pipelines live on (issue "Fail closed at every edge", output half):
+exit codes when stdout's reader goes away, ``-o`` onto links, devices, FIFOs and the command's own
+inputs, ``demo --write`` all or nothing, several PLAN files in one ``check``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers_engine import (
+    ROOT,
+    assert_check_json,
+    assert_clean_error,
+    run_cli,
+    run_main,
+)
+
+
+@pytest.fixture
+def demo(tmp_path: Path, capsys: Any) -> Path:
+    folder = tmp_path / "demo"
+    run = run_main(capsys, "demo", "--write", folder)
+    assert run.code == 0, run.err
+    return folder
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _run_into_closed_pipe(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with stdout a pipe whose reader is already gone (``... | true``, deterministically)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "imagefam.cli", *map(str, args)], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, env=_env(), timeout=120, check=False)
+    finally:
+        os.close(write_end)
+
+
+# ---------------------------------------------------------------- exit codes and pipes
+
+
+def test_a_denied_plan_keeps_exit_1_when_stdouts_reader_is_gone(demo: Path) -> None:
+    proc = _run_into_closed_pipe("check", demo / "rollback-denied.yaml", "--state", demo / "state.yaml")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+def test_an_allowed_plan_keeps_exit_0_when_stdouts_reader_is_gone(demo: Path) -> None:
+    proc = _run_into_closed_pipe("check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml",
+                                 "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_shell_pipe_case(demo: Path) -> None:
+    cmd = (f"{shlex.quote(sys.executable)} -m imagefam.cli check {shlex.quote(str(demo / 'rollback-denied.yaml'))} "
+           f"--state {shlex.quote(str(demo / 'state.yaml'))} | true; echo \"status=${{PIPESTATUS[0]}}\"")
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=_env(), timeout=120, check=False)
+    assert "status=1" in proc.stdout, (proc.stdout, proc.stderr)
+
+
+# ---------------------------------------------------------------- -o PATH
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root could replace /dev/null")
+def test_output_to_dev_null_leaves_it_a_character_device(demo: Path) -> None:
+    run = run_cli("check", demo / "rollback-denied.yaml", "--state", demo / "state.yaml", "-o", "/dev/null")
+    assert run.code == 1, run.err
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not [p for p in Path("/dev").glob(".null.*")]
+
+
+def test_output_through_a_symlink_writes_its_target(tmp_path: Path, demo: Path, capsys: Any) -> None:
+    target = tmp_path / "real.json"
+    target.write_text("old", "utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    run = run_main(capsys, "check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml",
+                   "--format", "json", "-o", link)
+    assert run.code == 0, run.err
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert json.loads(target.read_text("utf-8"))["allowed"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "link.json", "real.json"]
+
+
+def test_output_through_a_dangling_symlink_creates_its_target(tmp_path: Path, demo: Path, capsys: Any) -> None:
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "new.json")
+    run = run_main(capsys, "check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml",
+                   "--format", "json", "-o", link)
+    assert run.code == 0, run.err
+    assert link.is_symlink()
+    assert json.loads((tmp_path / "new.json").read_text("utf-8"))["allowed"] is True
+
+
+def test_output_to_a_fifo_writes_in_place(tmp_path: Path, demo: Path) -> None:
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    run = run_cli("check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml", "--format", "json",
+                  "-o", fifo)
+    reader.join(timeout=60)
+    assert run.code == 0, run.err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO is still a FIFO"
+    assert json.loads(got[0])["allowed"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "out.fifo"]
+
+
+def test_output_to_dev_stdout_is_stdout(demo: Path) -> None:
+    plain = run_cli("check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml", "--format", "json")
+    run = run_cli("check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml", "--format", "json",
+                  "-o", "/dev/stdout")
+    assert run.code == 0, run.err
+    assert run.out == plain.out
+
+
+@pytest.mark.parametrize("which", ["state", "plan", "policy-file", "policy-folder"])
+def test_output_onto_an_input_is_refused(tmp_path: Path, demo: Path, capsys: Any, which: str) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "mine.rules").write_text('rule r\n  on DeleteImage\n  warn when true\n  message "m"\n  cites "c"\n',
+                                      "utf-8")
+    policy = rules if which == "policy-folder" else rules / "mine.rules"
+    out = {"state": demo / "state.yaml", "plan": demo / "rollback-fixed.yaml",
+           "policy-file": rules / "mine.rules", "policy-folder": rules / "mine.rules"}[which]
+    before = out.read_bytes()
+    run = run_main(capsys, "check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml",
+                   "--policy", policy, "-o", out)
+    assert_clean_error(run)
+    assert "input" in run.err
+    assert out.read_bytes() == before
+
+
+def test_output_onto_an_input_through_another_name_is_refused(tmp_path: Path, demo: Path, capsys: Any) -> None:
+    link = tmp_path / "alias.yaml"
+    link.symlink_to(demo / "state.yaml")
+    before = (demo / "state.yaml").read_bytes()
+    run = run_main(capsys, "report", "--state", demo / "state.yaml", "-o", link)
+    assert_clean_error(run)
+    assert (demo / "state.yaml").read_bytes() == before
+
+
+def test_output_path_ending_in_a_slash_is_refused(tmp_path: Path, demo: Path, capsys: Any) -> None:
+    run = run_main(capsys, "check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml",
+                   "-o", f"{tmp_path}/newdir/")
+    assert_clean_error(run)
+    assert not (tmp_path / "newdir").exists()
+
+
+# ---------------------------------------------------------------- demo --write
+
+
+def test_demo_write_is_all_or_nothing(tmp_path: Path, capsys: Any) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "sharee.yaml").mkdir()  # the last file cannot be written
+    run = run_main(capsys, "demo", "--write", folder)
+    assert_clean_error(run)
+    assert sorted(p.name for p in folder.iterdir()) == ["sharee.yaml"], "no half set, no .tmp"
+
+
+def test_demo_write_failure_removes_temp_files(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from imagefam import output
+
+    calls = {"n": 0}
+    real = os.replace
+
+    def flaky(src: str, dst: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", flaky)
+    folder = tmp_path / "new"
+    run = run_main(capsys, "demo", "--write", folder)
+    assert_clean_error(run)
+    assert not folder.exists(), "the folder this call created is removed with its partial content"
+
+
+# ---------------------------------------------------------------- several plans
+
+
+def _two_plans(demo: Path) -> list[Path]:
+    return [demo / "rollback-fixed.yaml", demo / "rollback-denied.yaml"]
+
+
+def test_one_plan_output_is_unchanged_by_several_plan_support(demo: Path, capsys: Any) -> None:
+    run = run_main(capsys, "check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml", "--format", "json")
+    doc = run.json()
+    assert "plans" not in doc and "plan" not in doc
+    assert_check_json(doc)
+
+
+def test_several_plans_json(demo: Path, capsys: Any) -> None:
+    plans = _two_plans(demo)
+    run = run_main(capsys, "check", *plans, "--state", demo / "state.yaml", "--format", "json")
+    assert run.code == 1, run.err
+    doc = run.json()
+    assert doc["allowed"] is False
+    assert [p["plan"] for p in doc["plans"]] == [str(p) for p in plans]
+    for p, path in zip(doc["plans"], plans, strict=True):
+        assert_check_json(p)
+        single = run_main(capsys, "check", path, "--state", demo / "state.yaml", "--format", "json").json()
+        assert {k: v for k, v in p.items() if k != "plan"} == single
+    assert [p["allowed"] for p in doc["plans"]] == [True, False]
+
+
+def test_several_plans_exit_is_the_worst(demo: Path, capsys: Any) -> None:
+    ok = demo / "rollback-fixed.yaml"
+    assert run_main(capsys, "check", ok, ok, "--state", demo / "state.yaml").code == 0
+    assert run_main(capsys, "check", ok, demo / "rollback-denied.yaml", "--state", demo / "state.yaml").code == 1
+    bad = demo.parent / "bad.yaml"
+    bad.write_text("steps: 3\n", "utf-8")
+    assert_clean_error(run_main(capsys, "check", ok, bad, "--state", demo / "state.yaml"))
+
+
+def test_several_plans_text_shows_each_plan(demo: Path, capsys: Any) -> None:
+    plans = _two_plans(demo)
+    run = run_main(capsys, "check", *plans, "--state", demo / "state.yaml")
+    for p in plans:
+        single = run_main(capsys, "check", p, "--state", demo / "state.yaml").out
+        assert f"plan {p}:\n{single}" in run.out
+
+
+def test_several_plans_sarif_is_one_run_with_results_in_their_files(demo: Path, capsys: Any) -> None:
+    import jsonschema
+
+    plans = [demo / "rollback-denied.yaml", demo / "sharee.yaml"]
+    doc = run_main(capsys, "check", *plans, "--state", demo / "state.yaml", "--format", "sarif").json()
+    schema = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text("utf-8"))
+    jsonschema.validate(doc, schema)
+    assert len(doc["runs"]) == 1
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in doc["runs"][0]["results"] for loc in r["locations"]}
+    assert uris == {str(p) for p in plans}
+
+
+def test_several_plans_junit_and_github(demo: Path, capsys: Any) -> None:
+    from xml.etree import ElementTree as ET
+
+    plans = _two_plans(demo)
+    junit = run_main(capsys, "check", *plans, "--state", demo / "state.yaml", "--format", "junit").out
+    root = ET.fromstring(junit)
+    assert [s.get("name") for s in root.iter("testsuite")] == [f"imagefam check {p}" for p in plans]
+    gh = run_main(capsys, "check", *plans, "--state", demo / "state.yaml", "--format", "github").out
+    assert f"file={plans[1]}".replace(":", "%3A") in gh
+
+
+def test_the_pre_commit_hook_command_line_with_two_files(demo: Path) -> None:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text("utf-8"))
+    hook = next(h for h in hooks if h["id"] == "imagefam-check")
+    assert shlex.split(hook["entry"])[0] == "imagefam"
+    entry = [sys.executable, "-m", "imagefam.cli", *shlex.split(hook["entry"])[1:]]
+    args = ["--state", str(demo / "state.yaml")]  # what the hook's doc says to pass with args
+    # pre-commit runs: entry, args, then the changed files that match `files`
+    plans = demo / "plans"
+    plans.mkdir()
+    a, b = plans / "a.yaml", plans / "b.yaml"
+    a.write_text((demo / "rollback-fixed.yaml").read_text("utf-8"), "utf-8")
+    b.write_text((demo / "rollback-denied.yaml").read_text("utf-8"), "utf-8")
+    import re
+
+    assert all(re.search(hook["files"], f"plans/{p.name}") for p in (a, b))
+    proc = subprocess.run([*entry, *args, str(a), str(b)], capture_output=True, text=True, env=_env(),
+                          timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"plan {a}:" in proc.stdout and f"plan {b}:" in proc.stdout
+    proc = subprocess.run([*entry, *args, str(a), str(a)], capture_output=True, text=True, env=_env(),
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+
