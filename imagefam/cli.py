@@ -16,6 +16,14 @@ EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 _POLICY_HELP = "extra rule file or folder of *.rules (repeatable); a rule with a shipped rule's id replaces it"
 
 
+def _err(text: str) -> None:
+    """A message on stderr; control characters from inputs are escaped (its own line breaks stay)."""
+    from .engine.render import keep_lines
+
+    with contextlib.suppress(OSError):
+        sys.stderr.write(keep_lines(text) + "\n")
+
+
 def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .rules.policy import load_policy
 
@@ -27,7 +35,7 @@ def _state(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     state = load_state(args.state, args.account)
     for note in state.notes:
-        sys.stderr.write(f"imagefam: warning: {note}\n")
+        _err(f"imagefam: warning: {note}")
     return state
 
 
@@ -111,6 +119,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:  # type: ignore[no-untyped-def]
     from tabulate import tabulate
 
+    from .engine.render import printable as _p
     from .engine.render import to_json_text
     from .rules.runtime import render
 
@@ -126,10 +135,10 @@ def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:
         text = to_json_text({"family": args.family, "caller": args.caller, "regions": rows})
     else:
         names = {r["image_name"] for r in rows if r["image_id"]}
-        table = tabulate([[r["region"], r["image_id"] or "(none)", r["creation_time"] or "", r["image_name"] or "",
-                           "tie" if r["tie"] else ""] for r in rows],
+        table = tabulate([[_p(r["region"]), _p(r["image_id"] or "(none)"), r["creation_time"] or "",
+                           _p(r["image_name"] or ""), "tie" if r["tie"] else ""] for r in rows],
                          headers=["region", "image", "created", "name", ""], tablefmt="simple")
-        text = f"family {args.family} for caller {args.caller}, every region of the state:\n{table}\n"
+        text = f"family {_p(args.family)} for caller {_p(args.caller)}, every region of the state:\n{table}\n"
         if len(names) > 1:
             text += f"drift: regions resolve to {len(names)} different image names\n"
     write_output(text, args.output)
@@ -145,7 +154,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     policy = _policy(args)
     state = load_states(args.state, args.account)
     for note in state.notes:
-        sys.stderr.write(f"imagefam: warning: {note}\n")
+        _err(f"imagefam: warning: {note}")
     rep = report(state, policy)
     if args.format == "json":
         text = to_json_text(rep.to_json())
@@ -182,12 +191,12 @@ def cmd_rules_lint(args: argparse.Namespace) -> int:
     try:
         policy = load_policy(args.paths, default=not args.no_default_policy)
     except PolicyError as err:
-        sys.stderr.write(str(err) + "\n")
+        _err(str(err))
         n = len([d for d in err.diagnostics if d.severity == "error"])
         sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
         return EXIT_INPUT
     for w in policy.warnings:
-        sys.stderr.write(w.render() + "\n")
+        _err(w.render())
     to_stdout(f"ok: {len(policy.rules)} rules in {len(policy.files)} files"
                      + (f", {len(policy.warnings)} warning{'s' if len(policy.warnings) != 1 else ''}"
                         if policy.warnings else "") + "\n")
@@ -197,6 +206,7 @@ def cmd_rules_lint(args: argparse.Namespace) -> int:
 def cmd_rules_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from .engine.render import printable as _p
     from .engine.render import to_json_text
 
     policy = _policy(args)
@@ -206,8 +216,8 @@ def cmd_rules_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         write_output(to_json_text(rows), None)
     else:
-        table = [[r["id"], r["on"].replace(", ", "\n"), r["severity"], r["error_code"] or "-",
-                  _clip(r["citation"] or "-", 60)]
+        table = [[_p(r["id"]), r["on"].replace(", ", "\n"), r["severity"], _p(r["error_code"] or "-"),
+                  _clip(_p(r["citation"] or "-"), 60)]
                  for r in rows]
         write_output(tabulate(table, headers=["id", "actions", "severity", "error code", "citation"],
                               tablefmt="simple") + "\n", None)
@@ -220,18 +230,19 @@ def _clip(text: str, n: int) -> str:
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
     from .engine import policytest
+    from .engine.render import printable as _p
 
     policy = _policy(args)
     results, coverage = policytest.run(args.paths, policy)
     failed = [r for r in results if not r.passed]
     for r in results:
         if not r.passed or args.verbose:
-            to_stdout(f"{'PASS' if r.passed else 'FAIL'} {r.file}: {r.name}\n")
+            to_stdout(f"{'PASS' if r.passed else 'FAIL'} {_p(r.file)}: {_p(r.name)}\n")
         for f in r.failures:
-            to_stdout(f"     {f}\n")
+            to_stdout(f"     {_p(f)}\n")
     missing = policytest.uncovered(policy, coverage) if args.coverage else []
     for m in missing:
-        to_stdout(f"UNCOVERED {m}\n")
+        to_stdout(f"UNCOVERED {_p(m)}\n")
     to_stdout(f"{len(results) - len(failed)} passed, {len(failed)} failed\n")
     return EXIT_FAIL if failed or missing else EXIT_OK
 
@@ -377,10 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_output_path(getattr(args, "output", None), _inputs(args))
         return func(args)
     except PolicyError as err:
-        sys.stderr.write(str(err) + "\n")
+        _err(str(err))
         return EXIT_INPUT
     except InputError as err:
-        sys.stderr.write(f"imagefam: {err}\n")
+        _err(f"imagefam: {err}")
         return EXIT_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("imagefam: interrupted\n")
@@ -396,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("imagefam: out of memory (input too large)\n")
         return EXIT_INPUT
     except Exception as err:  # a bug: say so plainly, without a traceback
-        sys.stderr.write(f"imagefam: internal error ({type(err).__name__}: {err}); please report it\n")
+        _err(f"imagefam: internal error ({type(err).__name__}: {err}); please report it")
         return EXIT_INTERNAL
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import stat
 import subprocess
@@ -19,10 +20,14 @@ import pytest
 import yaml
 from helpers_engine import (
     ROOT,
+    M,
     assert_check_json,
     assert_clean_error,
+    img,
     run_cli,
     run_main,
+    write_plan,
+    write_state,
 )
 
 
@@ -276,8 +281,6 @@ def test_the_pre_commit_hook_command_line_with_two_files(demo: Path) -> None:
     a, b = plans / "a.yaml", plans / "b.yaml"
     a.write_text((demo / "rollback-fixed.yaml").read_text("utf-8"), "utf-8")
     b.write_text((demo / "rollback-denied.yaml").read_text("utf-8"), "utf-8")
-    import re
-
     assert all(re.search(hook["files"], f"plans/{p.name}") for p in (a, b))
     proc = subprocess.run([*entry, *args, str(a), str(b)], capture_output=True, text=True, env=_env(),
                           timeout=120, check=False)
@@ -288,3 +291,94 @@ def test_the_pre_commit_hook_command_line_with_two_files(demo: Path) -> None:
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
 
+
+
+# ---------------------------------------------------------------- control characters in values
+
+EVIL_FAMILY = "fam\n::error file=x::pwned\x1b]0;title\x07\x85"
+EVIL_NAME = "evil\x1b[31mred\r::warning::also"
+CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+@pytest.fixture
+def evil(tmp_path: Path) -> dict[str, Path]:
+    state = write_state(tmp_path, [
+        img("m-1", family=EVIL_FAMILY, ImageName=EVIL_NAME),
+        img("m-2", family=EVIL_FAMILY, created="2020-01-02T00:00:00Z", ImageName=EVIL_NAME),
+    ], taken_at="2020-02-01T00:00:00Z")
+    plan = write_plan(tmp_path, [
+        {"Action": "CreateImage", "RegionId": "cn-hangzhou", "InstanceId": "i-1", "ImageName": EVIL_NAME,
+         "ImageFamily": EVIL_FAMILY},
+        {"Action": "RunInstances", "RegionId": "cn-hangzhou", "ImageFamily": EVIL_FAMILY},
+    ])
+    return {"state": state, "plan": plan}
+
+
+def _assert_no_injection(text: str) -> None:
+    assert not CONTROLS.search(text), repr(text[:2000])
+    for line in text.splitlines():
+        assert "pwned" not in line or not line.lstrip().startswith("::error file=x"), line
+        assert not line.startswith("::warning::also"), line
+
+
+def _text_outputs(evil: dict[str, Path], capsys: Any) -> list[str]:
+    s, p = evil["state"], evil["plan"]
+    runs = [
+        run_main(capsys, "check", p, "--state", s),
+        run_main(capsys, "check", p, p, "--state", s),
+        run_main(capsys, "report", "--state", s),
+        run_main(capsys, "report", "--state", s, "--format", "markdown"),
+        run_main(capsys, "resolve", "--state", s, "--family", EVIL_FAMILY, "--region", "cn-hangzhou", "--caller", M),
+        run_main(capsys, "resolve", "--state", s, "--family", EVIL_FAMILY, "--all-regions", "--caller", M),
+    ]
+    for r in runs:
+        assert r.code in (0, 1), r.err
+        assert "pwned" in r.out or "evil" in r.out, "the value is shown (escaped), not dropped"
+    return [r.out for r in runs]
+
+
+def test_text_markdown_and_tables_escape_control_characters(evil: dict[str, Path], capsys: Any) -> None:
+    for out in _text_outputs(evil, capsys):
+        _assert_no_injection(out)
+    assert "fam\\n::error" in _text_outputs(evil, capsys)[0]
+
+
+def test_json_and_sarif_keep_the_values_exactly(evil: dict[str, Path], capsys: Any) -> None:
+    s, p = evil["state"], evil["plan"]
+    for args in (["check", p, "--state", s, "--format", "json"], ["check", p, "--state", s, "--format", "sarif"],
+                 ["report", "--state", s, "--format", "json"], ["report", "--state", s, "--format", "sarif"],
+                 ["resolve", "--state", s, "--family", EVIL_FAMILY, "--region", "cn-hangzhou", "--caller", M,
+                  "--format", "json"]):
+        run = run_main(capsys, *args)
+        assert "\x1b" not in run.out and "\n::" not in run.out, args
+        assert any(EVIL_FAMILY in v for v in _strings(run.json())), args
+
+
+def _strings(doc: Any) -> list[str]:
+    if isinstance(doc, str):
+        return [doc]
+    if isinstance(doc, dict):
+        return [s for k, v in doc.items() for s in _strings(k) + _strings(v)]
+    if isinstance(doc, list):
+        return [s for v in doc for s in _strings(v)]
+    return []
+
+
+def test_junit_and_github_escape_control_characters(evil: dict[str, Path], capsys: Any) -> None:
+    from xml.etree import ElementTree as ET
+
+    s, p = evil["state"], evil["plan"]
+    for args in (["check", p, "--state", s], ["report", "--state", s]):
+        junit = run_main(capsys, *args, "--format", "junit").out
+        ET.fromstring(junit)
+        _assert_no_injection(junit)
+        gh = run_main(capsys, *args, "--format", "github").out
+        _assert_no_injection(gh)
+        assert gh and all(re.match(r"::(error|warning|notice) file=", line) for line in gh.splitlines()), gh
+
+
+def test_stderr_escapes_control_characters(tmp_path: Path, capsys: Any) -> None:
+    state = write_state(tmp_path, [img("m-1", **{"Status\x1b[2J": "x"})])
+    run = run_main(capsys, "report", "--state", state)
+    assert_clean_error(run)
+    assert "\x1b" not in run.err

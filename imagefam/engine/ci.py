@@ -12,6 +12,7 @@ from typing import Any
 from ..rules.policy import Policy
 from .checker import CheckResult
 from .decisions import Finding
+from .render import printable
 
 LEVEL = {"deny": "error", "warn": "warning", "info": "note"}
 GITHUB = {"deny": "error", "warn": "warning", "info": "notice"}
@@ -81,7 +82,8 @@ def report_sarif(rep: Any, policy: Policy, sources: list[str]) -> dict[str, Any]
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Workflow-command escaping (``%``, CR, LF), then any other control character as ``\\xNN``."""
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_prop(text: str) -> str:
