@@ -13,7 +13,6 @@ field with an expression that does not mention the element are answered from a h
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -32,6 +31,7 @@ from .plans import (
     mentions_element,
     substitute,
 )
+from .regex import searcher, substituter
 from .runtime import CTX_NAMES, Ctx, render, sort_key
 
 Fn = Callable[[Ctx], Any]
@@ -367,8 +367,8 @@ class Compiler:
             return lambda c: None if (v := left(c)) is None else v.endswith(k)
         if op == "contains":
             return lambda c: None if (v := left(c)) is None else k in v
-        search = re.compile(str(k)).search
-        return lambda c: None if (v := left(c)) is None else search(v) is not None
+        found = searcher(str(k))
+        return lambda c: None if (v := left(c)) is None else found(v)
 
     # ---- collections ----
     def _where(self, e: ast.Where) -> Fn:
@@ -648,13 +648,13 @@ class Compiler:
         s, repl = self.compile(e.args[0]), self.compile(e.args[2])
         pattern = e.args[1]
         assert isinstance(pattern, ast.Literal)
-        sub = re.compile(str(pattern.value)).sub
+        sub = substituter(str(pattern.value))
 
         def replace(c: Ctx) -> str | None:
             v, r = s(c), repl(c)
             if v is None or r is None:
                 return None
-            return sub(lambda _m: r, v)
+            return sub(v, r)
 
         return replace
 
