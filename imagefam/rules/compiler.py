@@ -220,7 +220,8 @@ class Compiler:
         simple = [(t, p) for p in parts if (t := self._simple_test(p)) is not None]
         fns: tuple[Fn, ...]
         if len(simple) >= 2 or (simple and len(parts) == 1):
-            rest = [p for p in parts if all(p is not q for _, q in simple)]
+            fused = {id(q) for _, q in simple}
+            rest = [p for p in parts if id(p) not in fused]
             # The rest runs only when the fused tests did not decide: after `image != null` in an
             # `and` (or `image == null` in an `or`), `image` is not null there.
             saved = self._nonnull

@@ -323,7 +323,9 @@ def _check_resolve(checker: Checker, decl: ast.ResolveDecl) -> None:
 
 
 def span_text(source: Source, span: Span) -> str:
-    lines = source.text.splitlines()[span.line - 1: span.end_line]
+    """The source text of ``span``, its lines joined by spaces (time linear in the span: the file
+    is split into lines once, however many spans are asked for)."""
+    lines = source.lines()[span.line - 1: span.end_line]
     if not lines:
         return ""
     if len(lines) == 1:
