@@ -24,10 +24,14 @@ def _err(text: str) -> None:
         sys.stderr.write(keep_lines(text) + "\n")
 
 
-def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _policy(args: argparse.Namespace, *, notices_on_stderr: bool = True):  # type: ignore[no-untyped-def]
     from .rules.policy import load_policy
 
-    return load_policy(args.policy or (), default=not args.no_default_policy)
+    policy = load_policy(args.policy or (), default=not args.no_default_policy)
+    if notices_on_stderr:
+        for note in policy.notices:
+            _err(f"imagefam: note: {note}")
+    return policy
 
 
 def _state(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -59,7 +63,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .engine.loader import load_plan
     from .engine.render import check_junit, check_text, to_json_text
 
-    policy = _policy(args)
+    policy = _policy(args, notices_on_stderr=args.format != "text")  # text: in the output
     state = _state(args)
     results = [check(state, load_plan(plan), policy) for plan in args.plan]
     if len(results) == 1:
@@ -86,14 +90,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         text = "\n".join(f"plan {r.plan_source}:\n{check_text(r)}" for r in results)
     if args.format == "text":
-        text += "".join(f"note: {n}\n" for n in policy_notes(policy))
+        from .engine.render import printable
+
+        text += "".join(f"note: {printable(n)}\n" for n in policy.notices)
     write_output(text, args.output)
     return EXIT_OK if all(r.allowed for r in results) else EXIT_FAIL
-
-
-def policy_notes(policy) -> list[str]:  # type: ignore[no-untyped-def]
-    """What the user's rule files changed in the shipped policy, and files a folder held but not read."""
-    return list(getattr(policy, "notices", []))
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -197,6 +198,8 @@ def cmd_rules_lint(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     for w in policy.warnings:
         _err(w.render())
+    for note in policy.notices:
+        _err(f"note: {note}")
     to_stdout(f"ok: {len(policy.rules)} rules in {len(policy.files)} files"
                      + (f", {len(policy.warnings)} warning{'s' if len(policy.warnings) != 1 else ''}"
                         if policy.warnings else "") + "\n")
