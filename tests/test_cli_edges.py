@@ -82,8 +82,23 @@ def test_the_shell_pipe_case(demo: Path) -> None:
 # ---------------------------------------------------------------- -o PATH
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can make a device node (and could replace /dev/null)")
+def test_output_to_a_device_leaves_it_a_device(tmp_path: Path, demo: Path) -> None:
+    null = tmp_path / "null"  # a private null device: a regression must not destroy the system's
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    run = run_cli("check", demo / "rollback-denied.yaml", "--state", demo / "state.yaml", "-o", null)
+    assert run.code == 1, run.err
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "null"]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root could replace /dev/null")
-def test_output_to_dev_null_leaves_it_a_character_device(demo: Path) -> None:
+def test_output_to_dev_null_leaves_it_a_character_device(tmp_path: Path, demo: Path) -> None:
+    null = tmp_path / "null"  # first on a private device: /dev/null is only tried when that is safe
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    probe = run_cli("check", demo / "rollback-denied.yaml", "--state", demo / "state.yaml", "-o", null)
+    assert stat.S_ISCHR(os.lstat(null).st_mode), "a device was replaced: /dev/null is not tried"
+    assert probe.code == 1
     run = run_cli("check", demo / "rollback-denied.yaml", "--state", demo / "state.yaml", "-o", "/dev/null")
     assert run.code == 1, run.err
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
