@@ -541,6 +541,16 @@ def test_the_end_of_text_is_backslash_z() -> None:
     assert searcher("^web$")("web") and not searcher("^web$")("web\n"), "RE2's $ is the end of the text"
 
 
+def test_the_answer_memo_is_bounded_and_right() -> None:
+    from imagefam.rules import regex
+
+    found = regex.searcher("^x[0-9]+\\z")
+    for i in range(regex.MEMO_SIZE * 2 + 3):
+        assert found(f"x{i}") and not found(f"x{i}y")
+    assert found("x1") and not found("y1")
+    assert not found("\ud800"), "a lone surrogate is just a character that does not match"
+
+
 def test_shipped_rules_use_backslash_z() -> None:
     from helpers_engine import POLICY_DIR
 

@@ -14,6 +14,9 @@ import re2
 
 #: RE2's default memory budget for one compiled pattern (8 MiB): a bigger program is an error.
 MAX_MEM = 8 << 20
+#: Answers remembered per pattern (then forgotten all at once): bounded memory, and a repeated
+#: value costs a dict look-up instead of a call into RE2.
+MEMO_SIZE = 4096
 
 
 class RegexError(ValueError):
@@ -61,9 +64,17 @@ def searcher(pattern: str) -> Callable[[str], bool]:
         search = rx.search
         return lambda text: search(text) is not None
 
+    memo: dict[str, bool] = {}  # the same family or name is tested again and again
+
     def found(text: str) -> bool:
-        data = text.encode("utf-8", "surrogatepass")
-        return bool(match(unanchored, data, 0, len(data))[0][0] >= 0)
+        hit = memo.get(text)
+        if hit is None:
+            data = text.encode("utf-8", "surrogatepass")
+            hit = bool(match(unanchored, data, 0, len(data))[0][0] >= 0)
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[text] = hit
+        return hit
 
     return found
 
