@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-peers", action="store_true", help="skip Rego/Cedar/rule-engine (extra: bench)")
     ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--skip-planformats", action="store_true", help="skip the Terraform plan / script check")
     ap.add_argument("--out", default=str(C.OUT / "latest.md"))
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -164,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
                          f"{r['load_s']:.1f} s + {r['report_s']:.1f} s",
                          f"report CPU {r['report_cpu_s']:.1f} s; {r['families']:,} families, "
                          f"{r['findings']:,} findings; peak RSS {r['peak_rss_mib']:,.0f} MiB"])
+        sub("bench_html.py", [*report_args[:1], str(C.OUT / "html.json"), *report_args[2:]])
+        for r in json.loads((C.OUT / "html.json").read_text())["rows"]:
+            rows.append(["report html", "load_state + report + HTML page", C.human_n(r["n"]),
+                         f"{r['load_s']:.1f} s + {r['report_s']:.1f} s + {r['html_s']:.1f} s",
+                         f"CPU {r['load_cpu_s']:.1f} + {r['report_cpu_s']:.1f} + {r['html_cpu_s']:.1f} s "
+                         f"(target: all three under 30 s at 1M); {r['html_mb']:.1f} MB page (target <= 50 MB), "
+                         f"{r['marks']:,} images drawn; peak RSS {r['peak_rss_mib']:,.0f} MiB"])
     if not args.skip_peers:
         try:
             import cedarpy  # noqa: F401
@@ -175,6 +183,14 @@ def main(argv: list[str] | None = None) -> int:
             sub("bench_peers.py", ["--json", str(C.OUT / "peers.json")])
             results["peers"] = json.loads((C.OUT / "peers.json").read_text())
             rows += peer_rows(results["peers"])
+    if not args.skip_planformats:
+        sub("bench_planformats.py", ["--json", str(C.OUT / "planformats.json")])
+        for r in json.loads((C.OUT / "planformats.json").read_text())["rows"]:
+            what = "Terraform plan" if r["kind"] == "terraform" else "aliyun CLI script"
+            rows.append(["plan formats", f"imagefam check, {r['resources']:,}-entry {what} (whole process)",
+                         "2k", f"{r['process_median_s']:.2f} s",
+                         f"target < 2 s; CPU {r['process_cpu_s']:.2f} s; in-process: read {r['read_s'] * 1e3:,.0f} ms, check "
+                         f"{r['check_s'] * 1e3:,.0f} ms; {r['steps']:,} steps, {r['skipped']:,} skipped"])
     if not args.skip_startup:
         sub("bench_startup.py", ["--json", str(C.OUT / "startup.json")])
         startup = json.loads((C.OUT / "startup.json").read_text())

@@ -14,6 +14,7 @@ from __future__ import annotations
 from .engine.checker import CheckResult, check
 from .engine.loader import Plan, Step, load_plan, load_state
 from .engine.models import Image
+from .engine.planformats import load_any_plan
 from .engine.resolver import Trace, resolve
 from .engine.state import State
 from .rules.errors import InputError, PolicyError
@@ -21,6 +22,6 @@ from .rules.policy import Policy, load_policy
 
 __all__ = [
     "CheckResult", "Image", "InputError", "Plan", "Policy", "PolicyError", "State", "Step", "Trace",
-    "check", "load_plan", "load_policy", "load_state", "resolve",
+    "check", "load_any_plan", "load_plan", "load_policy", "load_state", "resolve",
 ]
 __version__ = "0.1.0"

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .output import check_output_path, to_stdout, write_output
 from .rules.errors import InputError, PolicyError
@@ -52,6 +53,13 @@ def _add_output_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
 
+def _add_progress_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--progress", action="store_true",
+                   help="show progress on stderr even when it is not a terminal (default: only in a terminal)")
+    g.add_argument("--quiet", "-q", action="store_true", help="show no progress")
+
+
 def _add_policy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", action="append", metavar="PATH", help=_POLICY_HELP)
     p.add_argument("--no-default-policy", action="store_true", help="do not load the shipped policy")
@@ -60,12 +68,13 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from .engine.checker import check
     from .engine.ci import check_github, check_sarif
-    from .engine.loader import load_plan
+    from .engine.planformats import load_any_plan, redact
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args, notices_on_stderr=args.format != "text")  # text: in the output
     state = _state(args)
-    results = [check(state, load_plan(plan), policy) for plan in args.plan]
+    plans = [load_any_plan(p, args.plan_format, args.caller, args.terraform_dir) for p in args.plan]
+    results = [check(state, plan, policy) for plan in plans]
     if len(results) == 1:
         result = results[0]
         if args.format == "json":
@@ -93,8 +102,23 @@ def cmd_check(args: argparse.Namespace) -> int:
         from .engine.render import printable
 
         text += "".join(f"note: {printable(n)}\n" for n in policy.notices)
-    write_output(text, args.output)
+    write_output(redact(text, _sensitive_forms(plans)), args.output)
     return EXIT_OK if all(r.allowed for r in results) else EXIT_FAIL
+
+
+def _sensitive_forms(plans: list[Any]) -> tuple[str, ...]:
+    """Every value a plan marks sensitive, as it is and as each output format escapes it."""
+    import json
+
+    from .engine.ci import _escape_data
+    from .engine.render import printable
+
+    forms: dict[str, None] = {}
+    for plan in plans:
+        for v in plan.sensitive:
+            for form in (v, printable(v), json.dumps(v, ensure_ascii=False)[1:-1], _escape_data(v)):
+                forms[form] = None
+    return tuple(sorted(forms, key=len, reverse=True))  # longest first: no partial replacement
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -165,6 +189,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = to_json_text(report_sarif(rep, policy, list(args.state)))
     elif args.format == "github":
         text = report_github(rep, list(args.state))
+    elif args.format == "html":
+        from .engine.html import report_html
+
+        text = report_html(state, rep, policy, sources=list(args.state))
     else:
         text = report_text(rep, markdown=args.format == "markdown")
     write_output(text, args.output)
@@ -277,16 +305,24 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Check each step of PLAN against the state the steps before it leave. "
                                    "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
     p.add_argument("plan", metavar="PLAN", nargs="+",
-                   help="plan file(s) (JSON, or YAML by .yaml/.yml); with several, each is checked against "
-                        "the same state and the exit status is the worst")
+                   help="plan file(s) (JSON, or YAML by .yaml/.yml), Terraform plans (terraform show -json) "
+                        "or scripts of aliyun ecs calls; with several, each is checked against the same "
+                        "state and the exit status is the worst")
     p.add_argument("--state", required=True, metavar="STATE",
                    help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body)")
+    p.add_argument("--plan-format", choices=["auto", "native", "terraform", "aliyun-cli"], default="auto",
+                   help="how to read PLAN (default: recognised by its content)")
+    p.add_argument("--caller", metavar="UID", help="the account making the calls: required for a Terraform "
+                   "plan or a script; for a native plan, the caller of steps that set none")
+    p.add_argument("--terraform-dir", metavar="DIR", help="the Terraform configuration's folder: results also "
+                   "point at each resource block's file and line")
     _add_account_flag(p)
     _add_policy_flags(p)
     p.add_argument("--format", choices=["text", "json", "junit", "sarif", "github"], default="text",
                    help="text (table and reasons), json (the contract object), junit (a test case per step), "
                         "sarif (SARIF 2.1.0, results at the step's line) or github (workflow annotations)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="compliance report over state snapshots (audit rules)",
@@ -297,10 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(pages, regions)")
     _add_account_flag(p)
     _add_policy_flags(p)
-    p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github"], default="text",
+    p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github", "html"],
+                   default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
-                        "rule), sarif (SARIF 2.1.0) or github (workflow annotations)")
+                        "rule), sarif (SARIF 2.1.0), github (workflow annotations) or html (one self-contained "
+                        "page with a timeline per family and region)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("resolve", help="explain which image a family resolves to",
@@ -319,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "api"], default="text",
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_resolve, resolve_parser=p)
 
     p = sub.add_parser("snapshot", help="write a state file from the live ECS API (extra imagefam[aliyun])",
@@ -335,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page-size", type=int, default=100, metavar="N",
                    help="DescribeImages PageSize, 1 to 100 (default 100)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_snapshot)
 
     rules = sub.add_parser("rules", help="lint, list and test rule files")
@@ -358,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rules_test)
 
     p = sub.add_parser("demo", help="the seed's story on a built-in state, each step explained")
-    p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files into DIR")
+    p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files, and the state's HTML report "
+                        "(report.html), into DIR")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -387,6 +429,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.all_regions and not args.region:
             sub.error("--region is required unless --all-regions is given")
     func: Callable[[argparse.Namespace], int] = args.func
+    from . import progress
+
+    progress.set_mode("on" if getattr(args, "progress", False) else "off" if getattr(args, "quiet", False)
+                      else "auto")
     try:
         check_output_path(getattr(args, "output", None), _inputs(args))
         return func(args)
@@ -397,6 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"imagefam: {err}")
         return EXIT_INPUT
     except KeyboardInterrupt:
+        progress.close_all()  # the bar of the interrupted work, before the message
         sys.stderr.write("imagefam: interrupted\n")
         return 130
     except BrokenPipeError:  # every write to stdout goes through to_stdout: this is a bug, not a status

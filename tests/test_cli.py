@@ -31,7 +31,8 @@ from helpers_engine import (
     write_state,
 )
 
-DEMO_FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml")
+DEMO_FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml", "terraform-plan.json",
+              "deprecate-shared.sh")
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_demo_write_files_are_accepted_by_check_and_resolve(tmp_path: Path) -> N
     folder = tmp_path / "out" / "nested"
     run = run_cli("demo", "--write", folder)
     assert run.code == 0, run.err
-    assert sorted(p.name for p in folder.iterdir()) == sorted(DEMO_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*DEMO_FILES, "report.html"])
     for name in DEMO_FILES:
         assert f"wrote {folder / name}" in run.out
         assert (folder / name).read_bytes() == (DEMO_DIR / name).read_bytes()
@@ -79,6 +80,8 @@ def test_demo_write_files_are_accepted_by_check_and_resolve(tmp_path: Path) -> N
     assert run_cli("check", folder / "rollback-fixed.yaml", "--state", state).code == 0
     assert run_cli("check", folder / "rollback-denied.yaml", "--state", state).code == 1
     assert run_cli("check", folder / "sharee.yaml", "--state", state).code == 1
+    assert run_cli("check", folder / "terraform-plan.json", "--state", state, "--caller", M).code == 1
+    assert run_cli("check", folder / "deprecate-shared.sh", "--state", state, "--caller", M).code == 1
     res = run_cli("resolve", "--state", state, "--family", "app-a", "--region", "cn-hangzhou", "--caller", M)
     assert res.code == 0 and res.out.startswith("family app-a in cn-hangzhou for caller 100001: m-b1")
 
@@ -398,7 +401,7 @@ def test_commands_never_modify_their_inputs(tmp_path: Path, demo: Path, capsys: 
     after = {**tree_hashes(demo), **{f"rules/{k}": v for k, v in tree_hashes(rules).items()}}
     assert after == before
     assert {p: p.stat().st_mtime_ns for p in demo.iterdir()} == mtimes
-    assert sorted(p.name for p in demo.iterdir()) == sorted(DEMO_FILES)
+    assert sorted(p.name for p in demo.iterdir()) == sorted([*DEMO_FILES, "report.html"])
 
 
 def test_shipped_files_are_not_modified_by_the_demo() -> None:

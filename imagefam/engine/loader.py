@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from .. import progress
 from ..rules.errors import InputError, did_you_mean
 from .models import ACTIONS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
 from .state import State
@@ -137,19 +138,21 @@ def load_state(path: str | Path, account: str | None = None) -> State:
     ``ImageOwnerAlias: self`` images belong to ``account``; see docs/formats.md."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = progress.read_bytes(p)
     except OSError as err:
         raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
     if not _is_yaml(p):
         try:  # fast path: pydantic-core parses and validates the whole file in one pass
-            state_file = _state_adapter().validate_json(raw)
-            return _finish_state(state_file, p, None)
+            with progress.stage(f"checking {p.name} ({len(raw) / 1e6:,.1f} MB)"):
+                state_file = _state_adapter().validate_json(raw)
+                return _finish_state(state_file, p, None)
         except ValidationError:
             pass  # re-parse below for messages that name images
-    data = parse_data(raw, p)
-    if is_describe_images(data):
-        return _from_describe_images(data, p, account)
-    return state_from_data(data, p)
+    with progress.stage(f"checking {p.name} ({len(raw) / 1e6:,.1f} MB)"):
+        data = parse_data(raw, p)
+        if is_describe_images(data):
+            return _from_describe_images(data, p, account)
+        return state_from_data(data, p)
 
 
 def _from_describe_images(data: dict[str, Any], p: Path, account: str | None) -> State:
@@ -254,6 +257,11 @@ class Step:
     creates: str | None = None
     line: int | None = None
     warnings: list[str] = field(default_factory=list)  # unknown parameters, with a did-you-mean
+    #: where the step came from in a Terraform plan or a script: {"kind": "terraform", "address": ...}
+    #: or {"kind": "script", "line": N}; None for a native plan (see imagefam.engine.planformats)
+    source: dict[str, Any] | None = None
+    #: request parameters whose value is not known until apply -> where that value comes from
+    unknown: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -261,6 +269,10 @@ class Plan:
     caller: str
     steps: list[Step]
     source: str = "<memory>"
+    #: what a Terraform plan or script held that is not a checked API call: [{"source": ..., "reason": ...}]
+    skipped: list[dict[str, Any]] | None = None
+    #: values a Terraform plan marks sensitive: outputs show "(sensitive)" instead
+    sensitive: tuple[str, ...] = ()
 
 
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
