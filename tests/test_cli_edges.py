@@ -397,3 +397,19 @@ def test_stderr_escapes_control_characters(tmp_path: Path, capsys: Any) -> None:
     run = run_main(capsys, "report", "--state", state)
     assert_clean_error(run)
     assert "\x1b" not in run.err
+
+
+def test_sensitive_values_are_redacted_in_their_escaped_forms_too() -> None:
+    """Outputs escape control characters, so a sensitive value with a newline appears escaped:
+    redaction must find it in that form as well (text, JSON and annotation escapes)."""
+    from types import SimpleNamespace
+
+    from imagefam.cli import _sensitive_forms
+    from imagefam.engine.ci import _escape_data
+    from imagefam.engine.planformats import redact
+    from imagefam.engine.render import printable
+
+    secret = "line1\nsecret\x1b-2"
+    forms = _sensitive_forms([SimpleNamespace(sensitive=(secret,))])
+    for shown in (secret, printable(secret), json.dumps(secret)[1:-1], _escape_data(secret)):
+        assert redact(f"before {shown} after", forms) == "before (sensitive) after", shown
