@@ -408,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _inputs(args: argparse.Namespace) -> list[str]:
     """The files a command reads: its output must not be one of them."""
     out: list[str] = []
-    for name in ("state", "plan", "policy", "paths"):
+    for name in ("state", "plan", "policy", "paths", "terraform_dir"):
         value = getattr(args, name, None)
         if isinstance(value, str):
             out.append(value)
