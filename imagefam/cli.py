@@ -21,7 +21,7 @@ def _err(text: str) -> None:
     """A message on stderr; control characters from inputs are escaped (its own line breaks stay)."""
     from .engine.render import keep_lines
 
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, AttributeError):  # stderr may be closed (`2>&-`)
         sys.stderr.write(keep_lines(text) + "\n")
 
 

@@ -28,6 +28,8 @@ STDOUT_NAMES = ("-", "/dev/stdout")
 def to_stdout(text: str) -> None:
     """Write ``text`` to stdout; a reader that went away is not an error (nor a reason to change
     the exit status): further output is discarded."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nobody to read it
+        return
     try:
         sys.stdout.write(text)
         sys.stdout.flush()

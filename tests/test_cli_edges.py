@@ -79,6 +79,15 @@ def test_the_shell_pipe_case(demo: Path) -> None:
     assert "status=1" in proc.stdout, (proc.stdout, proc.stderr)
 
 
+@pytest.mark.parametrize(("plan", "status"), [("rollback-denied.yaml", 1), ("rollback-fixed.yaml", 0)])
+def test_a_closed_stdout_keeps_the_real_status(demo: Path, plan: str, status: int) -> None:
+    cmd = (f"{shlex.quote(sys.executable)} -m imagefam.cli check {shlex.quote(str(demo / plan))} "
+           f"--state {shlex.quote(str(demo / 'state.yaml'))} >&-")
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=_env(), timeout=120, check=False)
+    assert proc.returncode == status, proc.stderr
+    assert "internal error" not in proc.stderr
+
+
 # ---------------------------------------------------------------- -o PATH
 
 
