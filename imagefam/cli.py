@@ -36,17 +36,26 @@ def _policy(args: argparse.Namespace, *, notices_on_stderr: bool = True):  # typ
 
 
 def _state(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .engine.loader import load_state
+    from .engine.loader import load_states
 
-    state = load_state(args.state, args.account)
+    state = load_states([args.state], args.account, args.stdin_format)
     for note in state.notes:
         _err(f"imagefam: warning: {note}")
     return state
 
 
+def _nonempty(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
 def _add_account_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--account", metavar="UID",
+    p.add_argument("--account", metavar="UID", type=_nonempty,
                    help="for a raw DescribeImages body: the account that made the call (its 'self' images)")
+    p.add_argument("--stdin-format", choices=["json", "yaml"],
+                   help="the format of an input given as - (standard input); default: JSON if it starts "
+                        "with { or [, else YAML")
 
 
 def _add_output_flag(p: argparse.ArgumentParser) -> None:
@@ -72,8 +81,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args, notices_on_stderr=args.format != "text")  # text: in the output
+    if args.plan.count("-") + (args.state == "-") > 1:
+        raise InputError("standard input (-) can be read once: give it to one PLAN or to --state, not several")
     state = _state(args)
-    plans = [load_any_plan(p, args.plan_format, args.caller, args.terraform_dir) for p in args.plan]
+    plans = [load_any_plan(p, args.plan_format, args.caller, args.terraform_dir, args.stdin_format)
+             for p in args.plan]
     results = [check(state, plan, policy) for plan in plans]
     if len(results) == 1:
         result = results[0]
@@ -177,7 +189,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .engine.report import report
 
     policy = _policy(args)
-    state = load_states(args.state, args.account)
+    state = load_states(args.state, args.account, args.stdin_format)
     for note in state.notes:
         _err(f"imagefam: warning: {note}")
     rep = report(state, policy)
@@ -306,13 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
     p.add_argument("plan", metavar="PLAN", nargs="+",
                    help="plan file(s) (JSON, or YAML by .yaml/.yml), Terraform plans (terraform show -json) "
-                        "or scripts of aliyun ecs calls; with several, each is checked against the same "
-                        "state and the exit status is the worst")
+                        "or scripts of aliyun ecs calls; - reads standard input; with several, each is "
+                        "checked against the same state and the exit status is the worst")
     p.add_argument("--state", required=True, metavar="STATE",
-                   help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body)")
+                   help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body; - reads "
+                        "standard input)")
     p.add_argument("--plan-format", choices=["auto", "native", "terraform", "aliyun-cli"], default="auto",
                    help="how to read PLAN (default: recognised by its content)")
-    p.add_argument("--caller", metavar="UID", help="the account making the calls: required for a Terraform "
+    p.add_argument("--caller", metavar="UID", type=_nonempty, help="the account making the calls: required for a Terraform "
                    "plan or a script; for a native plan, the caller of steps that set none")
     p.add_argument("--terraform-dir", metavar="DIR", help="the Terraform configuration's folder: results also "
                    "point at each resource block's file and line")
@@ -330,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Exit 0: no deny finding; 1: at least one; 2: bad input.")
     p.add_argument("--state", required=True, nargs="+", metavar="STATE",
                    help="state file(s), native or raw DescribeImages bodies; several are merged "
-                        "(pages, regions)")
+                        "(pages, regions); - reads standard input")
     _add_account_flag(p)
     _add_policy_flags(p)
     p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github", "html"],
@@ -346,12 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Resolve FAMILY for CALLER in REGION with a trace of every candidate. "
                                    "Exit 0: an image is chosen; 1: no image; 2: bad input.")
     p.add_argument("--state", required=True, metavar="STATE",
-                   help="state snapshot file (native, or a raw DescribeImages body)")
+                   help="state snapshot file (native, or a raw DescribeImages body; - reads standard input)")
     _add_account_flag(p)
-    p.add_argument("--family", required=True, metavar="NAME", help="family name as the caller uses it "
+    p.add_argument("--family", required=True, metavar="NAME", type=_nonempty, help="family name as the caller uses it "
                    "(e.g. web, or acs:<owner UID>:web for a shared/community family)")
-    p.add_argument("--region", metavar="REGION", help="target region (required unless --all-regions)")
-    p.add_argument("--caller", required=True, metavar="UID", help="account UID making the call")
+    p.add_argument("--region", metavar="REGION", type=_nonempty, help="target region (required unless --all-regions)")
+    p.add_argument("--caller", required=True, metavar="UID", type=_nonempty, help="account UID making the call")
     p.add_argument("--all-regions", action="store_true",
                    help="resolve in every region of the state, one row per region (exit 0 if any resolves)")
     _add_policy_flags(p)
@@ -366,8 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "in each region with the official SDK and write a native state file. "
                                    "Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET "
                                    "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS).")
-    p.add_argument("--region", required=True, nargs="+", metavar="R", help="region(s) to snapshot")
-    p.add_argument("--account", metavar="UID", help="your account UID (learned from your images if omitted)")
+    p.add_argument("--region", required=True, nargs="+", metavar="R", type=_nonempty, help="region(s) to snapshot")
+    p.add_argument("--account", metavar="UID", type=_nonempty, help="your account UID (learned from your images if omitted)")
     p.add_argument("--owners", nargs="+", choices=["self", "shared", "community", "system", "marketplace"],
                    help="which images to query (default: all kinds)")
     p.add_argument("--keep-all-public", action="store_true",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import progress
+from ..rules.errors import InputError
 from ..rules.policy import Policy, load_policy
 from ..rules.runtime import Ctx
 from .decisions import Finding, evaluate
@@ -176,7 +177,13 @@ class Session:
 def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:
     """Check every step of ``plan`` against ``state`` (which is not modified)."""
     session = Session(state, policy)
-    results = [session.step(step) for step in progress.track(plan.steps, "checking steps", unit="step")]
+    results = []
+    for step in progress.track(plan.steps, "checking steps", unit="step"):
+        try:
+            results.append(session.step(step))
+        except InputError as err:  # a step the state cannot take: name the plan file and line
+            where = f"{plan.source}:{step.line}" if step.line else plan.source
+            raise InputError(f"{where}: {err} (state {state.source})") from None
     return CheckResult(results, session.family_changes, plan.source, state.source, plan.skipped)
 
 
