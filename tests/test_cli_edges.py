@@ -422,3 +422,9 @@ def test_sensitive_values_are_redacted_in_their_escaped_forms_too() -> None:
     forms = _sensitive_forms([SimpleNamespace(sensitive=(secret,))])
     for shown in (secret, printable(secret), json.dumps(secret)[1:-1], _escape_data(secret)):
         assert redact(f"before {shown} after", forms) == "before (sensitive) after", shown
+
+
+def test_standard_input_is_given_to_one_plan_at_most(demo: Path, capsys: Any) -> None:
+    run = run_main(capsys, "check", "-", "-", "--state", demo / "state.yaml")
+    assert_clean_error(run)
+    assert "standard input" in run.err
