@@ -62,7 +62,10 @@ def _plan(family: str, name: str, desc: str) -> dict[str, Any]:
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # a usage error (argparse): exit 2 with its message
+        code = exc.code if isinstance(exc.code, int) else 2
     out, err = capsys.readouterr()
     assert code in (0, 1, 2), (argv, code, err)
     assert "Traceback" not in err and "internal error" not in err, err
