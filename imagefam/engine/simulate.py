@@ -75,6 +75,8 @@ def effects(store: ImageStore, step: Step, taken_at: datetime | None = None) -> 
         return [(None, _new_image(store, step, taken_at, r.DestinationRegionId,
                                   ImageName=r.DestinationImageName or source.ImageName,
                                   Description=r.DestinationDescription or source.Description))]
+    if source.ImageOwnerId != step.caller:
+        return []  # only the owner changes or deletes an image (others' calls are refused or ignored)
     if isinstance(r, ModifyImageAttributeRequest):
         changes: dict[str, object] = {}
         if r.ImageFamily is not None:

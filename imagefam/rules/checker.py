@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from . import ast
 from .errors import Reporter, Span, did_you_mean
 from .regex import RegexError, compile_regex
+from .timefns import ARITH_RULES, NOW_TYPE, ORDERED, TIME_BUILTINS, arith_type, involves_time
 from .types import (
     ANY,
     BOOL,
@@ -78,6 +79,8 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("replace_regex", 3, 3, "replace_regex(string, \"pattern\", string) -> string"),
     Builtin("days_between", 2, 2, "days_between(time, time) -> int: whole days from the first to the second"),
     Builtin("resolve", 3, 3, "resolve(family, region, caller) -> Image?: the image the family resolves to"),
+    Builtin("tag", 2, 2, "tag(image, key) -> string?: the value of the image's tag `key`, null if it has none"),
+    *(Builtin(t.name, len(t.params), len(t.params), t.doc) for t in TIME_BUILTINS.values()),
 ]}
 
 
@@ -96,7 +99,7 @@ class Checker:
         self.def_types: dict[str, Ty] = {}
         self.def_param_types: dict[str, list[Ty]] = {}
         self._seen: set[tuple[int, int, int, str]] = set()
-        self.globals: dict[str, Ty] = {"images": list_of(record("Image")), "taken_at": TIME.opt()}
+        self.globals: dict[str, Ty] = {"images": list_of(record("Image")), "taken_at": TIME.opt(), "now": NOW_TYPE}
         self.reporter: Reporter | None = None
         self.def_order: list[str] = []
 
@@ -203,7 +206,7 @@ class Checker:
         self.def_param_types[d.name] = ptypes
         if d.name in self.def_types:  # part of a cycle: already reported
             return
-        unavailable = {n: "definitions see only their parameters, `images` and `taken_at`"
+        unavailable = {n: "definitions see only their parameters, `images`, `taken_at` and `now`"
                        for n in ("request", "image", "caller", "channel", "action", "family", "region")}
         self.def_types[d.name] = self.expr(d.body, Scope(vars_, None, f"definition {d.name}", unavailable))
 
@@ -307,7 +310,11 @@ class Checker:
         if e.op == "not":
             t = self.expect(e.operand, scope, "bool", "the operand of 'not'")
             return BOOL.opt(t.nullable)
-        t = self.expect(e.operand, scope, "int", "the operand of '-'")
+        t = self.expr(e.operand, scope)
+        if t.kind == "duration":
+            return t
+        if t.kind not in ("any", "null") and t.base() != "int":
+            self.error(e.operand.span, f"the operand of '-' must be int or duration, found {t}")
         return INT.opt(t.nullable)
 
     def _boolop(self, e: ast.BoolOp, scope: Scope) -> Ty:
@@ -322,6 +329,8 @@ class Checker:
         known = [t for t in tys if t.kind not in ("any", "null")]
         if not known:
             return ANY
+        if involves_time([t.kind for t in known]):
+            return self._time_arith(e, tys, nullable)
         base = known[0].base()
         for p, t in zip(e.parts, tys, strict=True):
             if t.kind in ("any", "null"):
@@ -341,6 +350,19 @@ class Checker:
                 elem = unify(elem, t) or elem
             return elem.opt(nullable)
         return (INT if base == "int" else STRING).opt(nullable)
+
+    def _time_arith(self, e: ast.Arith, tys: list[Ty], nullable: bool) -> Ty:
+        """``+``/``-`` chains over times and durations, typed left to right (see timefns)."""
+        acc = tys[0]
+        for op, part, t in zip(e.ops, e.parts[1:], tys[1:], strict=True):
+            if acc.kind in ("any", "null") or t.kind in ("any", "null"):
+                return ANY
+            found = arith_type(acc.base(), op, t.base())
+            if found is None:
+                self.error(part.span, f"cannot compute {acc.opt(False)} {op} {t.opt(False)}", ARITH_RULES)
+                return ANY
+            acc = found
+        return acc.opt(nullable)
 
     def _if(self, e: ast.If, scope: Scope) -> Ty:
         assert e.cond is not None and e.then is not None and e.orelse is not None
@@ -397,8 +419,8 @@ class Checker:
             return BOOL
         if op in ("<", "<=", ">", ">="):
             for t, side in ((lt, e.left), (rt, e.right)):
-                if t.kind not in ("any", "null") and t.base() not in ("int", "time", "string"):
-                    self.error(side.span, f"'{op}' orders ints, times and strings, not {t}")
+                if t.kind not in ("any", "null") and t.base() not in ORDERED:
+                    self.error(side.span, f"'{op}' orders ints, times, durations and strings, not {t}")
             if unify(lt.opt(False), rt.opt(False)) is None:
                 self.error(e.span, f"cannot order {lt} against {rt}")
             return BOOL.opt(nullable)
@@ -483,8 +505,9 @@ class Checker:
                     self.error(args[0].span, "distinct() takes a list of values; project a field first, "
                                              "e.g. distinct(ImageFamily of images)")
                 return list_of(elem).opt(nullable)
-            if elem.kind not in ("any", "null") and elem.base() not in ("int", "time", "string"):
-                self.error(args[0].span, f"{name}() needs a list of ints, times or strings, found list[{elem}]")
+            if elem.kind not in ("any", "null") and elem.base() not in ORDERED:
+                self.error(args[0].span, f"{name}() needs a list of ints, times, durations or strings, "
+                                         f"found list[{elem}]")
             return elem.opt()
         if name == "first":
             need(0, ["list"], "a list")
@@ -513,6 +536,18 @@ class Checker:
             need(0, ["time"], "a time")
             need(1, ["time"], "a time")
             return INT.opt(nullable)
+        if name == "tag":
+            need(0, ["record"], "an Image")
+            if tys[0].kind == "record" and tys[0].record != "Image":
+                self.error(args[0].span, f"tag() needs an Image, found {tys[0]}")
+            need(1, ["string"], "a tag key (string)")
+            return STRING.opt()
+        if name in TIME_BUILTINS:
+            tb = TIME_BUILTINS[name]
+            for i, want in enumerate(tb.params):
+                if not assignable(tys[i], want):
+                    self.error(args[i].span, f"{name}() needs {want}, found {tys[i]}", tb.doc)
+            return tb.result.opt(nullable or tb.result.nullable)
         if name == "resolve":
             if not self.has_resolve:
                 self.error(e.span, "resolve() needs a resolution policy ('resolve candidates ...') in force")

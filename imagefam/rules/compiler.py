@@ -33,6 +33,8 @@ from .plans import (
 )
 from .regex import searcher, substituter
 from .runtime import CTX_NAMES, Ctx, render, sort_key
+from .timefns import TIME_BUILTINS
+from .timefns import apply as apply_time
 
 Fn = Callable[[Ctx], Any]
 
@@ -269,6 +271,20 @@ class Compiler:
                 acc = op(acc, v)
             return acc
 
+        if any(p.ty is not None and p.ty.kind in ("time", "duration") for p in e.parts):
+            def time_arith(c: Ctx) -> Any:  # out of the range of dates: null, so the rule fails closed
+                acc = first(c)
+                for op, f in rest:
+                    if acc is None:
+                        return None
+                    v = f(c)
+                    if v is None:
+                        return None
+                    acc = apply_time(op, acc, v)
+                return acc
+
+            return time_arith
+
         return arith
 
     def _if(self, e: ast.If) -> Fn:
@@ -492,6 +508,8 @@ class Compiler:
 
             return call_def
         assert e.func in BUILTINS
+        if e.func in TIME_BUILTINS:
+            return self._time_builtin(e)
         builder: Callable[[ast.Call], Fn] = getattr(self, "_b_" + e.func)
         return builder(e)
 
@@ -520,6 +538,17 @@ class Compiler:
             if uses[p] > 1 and not cheap(arg):
                 return None
         return substitute(d.body, dict(zip(params, e.args, strict=True)))
+
+    def _time_builtin(self, e: ast.Call) -> Fn:
+        """``days``, ``hours``, ``age``: null in, null out; ``age`` reads ``now`` from the context."""
+        tb = TIME_BUILTINS[e.func]
+        fns = [self.compile(a) for a in e.args]
+        impl = tb.impl
+        if tb.needs_now:
+            (arg,) = fns
+            return lambda c: None if (v := arg(c)) is None or c.now is None else apply_time(impl, c.now, v)
+        (one,) = fns
+        return lambda c: None if (v := one(c)) is None else impl(v)
 
     def _b_count(self, e: ast.Call) -> Fn:
         if isinstance(e.args[0], ast.Where):
@@ -563,6 +592,17 @@ class Compiler:
             return len(select(c, lookup(fields, key_of(c))))
 
         return count_test
+
+    def _b_tag(self, e: ast.Call) -> Fn:
+        image, key = self.compile(e.args[0]), self.compile(e.args[1])
+
+        def tag(c: Ctx) -> str | None:
+            img, k = image(c), key(c)
+            if img is None or k is None or img.Tags is None:
+                return None
+            return img.Tags.get(k)  # type: ignore[no-any-return]
+
+        return tag
 
     def _b_exists(self, e: ast.Call) -> Fn:
         f = self.compile(e.args[0])

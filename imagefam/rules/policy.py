@@ -19,8 +19,10 @@ from . import ast, astcache
 from .checker import BUILTINS, Checker, Scope
 from .compiler import Compiler, Fn
 from .errors import Diagnostic, InputError, PolicyError, Reporter, Source, Span, did_you_mean
+from .plans import family_keys
 from .runtime import CTX_NAMES, Ctx, render
 from .schema import CHANNEL, request_type, scope_type
+from .timefns import NOW_TYPE, ORDERED
 from .types import STRING, TIME, Ty, list_of, record, record_fields
 
 
@@ -52,6 +54,20 @@ class Requirement:
 
 
 @dataclass
+class ReadKey:
+    """The images one ``images where`` of the resolution policy can pick, given ``family``,
+    ``region`` and ``caller`` in the context: ``fields`` equal to ``values`` and, when ``member`` is
+    set, that field in ``member_values``. ``family`` is the ``ImageFamily`` value alone (it reads
+    only ``family``)."""
+
+    fields: tuple[str, ...]
+    values: tuple[Fn, ...]
+    member: str | None
+    member_values: Fn | None
+    family: Fn
+
+
+@dataclass
 class Resolution:
     """The compiled resolution policy: candidates, named requirements, ordering."""
 
@@ -65,6 +81,10 @@ class Resolution:
     #: The order keys as (field, descending) when each is a plain non-null field of the candidate:
     #: then resolution sorts in C and stops at the first candidate meeting every requirement.
     order_fields: list[tuple[str, bool]] | None = None
+    #: What ``Resolver.image`` can read, when that is only images picked by ``images where
+    #: RegionId == region and ImageFamily == K and ...`` (see :func:`~imagefam.rules.plans.family_keys`);
+    #: None when a resolution may read anything else.
+    family_keys: list[ReadKey] | None = None
 
     @property
     def order_text(self) -> str:
@@ -104,12 +124,40 @@ def shipped_sources() -> list[Source]:
     return out
 
 
+PACK_PREFIX = "pack:"
+
+
+def pack_names() -> list[str]:
+    """The policy packs that ship with imagefam (off unless asked for with ``pack:<name>``)."""
+    folder = resources.files("imagefam.policy").joinpath("packs")
+    return sorted(p.name[: -len(".rules")] for p in folder.iterdir() if p.name.endswith(".rules"))
+
+
+def pack_source(spec: str) -> Source:
+    """``pack:<name>``: the shipped pack ``imagefam/policy/packs/<name>.rules``."""
+    name = spec[len(PACK_PREFIX):]
+    if name not in pack_names():
+        hint = did_you_mean(name, pack_names())
+        raise InputError(f"{spec}: no such policy pack" + (f"; {hint}" if hint else "")
+                         + f" (packs: {', '.join(pack_names())})")
+    text = resources.files("imagefam.policy").joinpath("packs", f"{name}.rules").read_text("utf-8")
+    return Source(f"imagefam/policy/packs/{name}.rules", text)
+
+
+def is_pack(path: str | Path) -> bool:
+    return isinstance(path, str) and path.startswith(PACK_PREFIX)
+
+
 def read_sources(paths: Iterable[str | Path], notices: list[str] | None = None) -> list[Source]:
-    """Rule files from paths (files, or folders searched for ``*.rules``, any case), in a stable
-    order. Files of a folder that look like rule files but are not read (``*.rule``) are named in
-    ``notices``. A UTF-8 byte order mark is skipped; a file that is not UTF-8 is a located error."""
+    """Rule files from paths (files, or folders searched for ``*.rules`` in any case, or
+    ``pack:<name>`` for a shipped policy pack), in a stable order. Files of a folder that look like
+    rule files but are not read (``*.rule``) are named in ``notices``. A UTF-8 byte order mark is
+    skipped; a file that is not UTF-8 is a located error."""
     out: list[Source] = []
     for p in paths:
+        if is_pack(p):
+            out.append(pack_source(str(p)))
+            continue
         path = Path(p)
         if path.is_dir():
             found = sorted(f for f in path.rglob("*") if f.is_file())
@@ -150,13 +198,18 @@ def decode_source(name: str, data: bytes) -> Source:
 
 def load_policy(paths: Sequence[str | Path] = (), *, default: bool = True,
                 sources: Sequence[Source] = ()) -> Policy:
-    """Load, check and compile a policy: the shipped files (unless ``default`` is False), then
-    ``paths`` and ``sources``. Raises :class:`PolicyError` with every diagnostic on errors."""
+    """Load, check and compile a policy: the shipped files (unless ``default`` is False), then the
+    packs named ``pack:<name>`` in ``paths``, then the other ``paths`` and ``sources``. Each is a
+    layer that replaces what the layers before it define. Raises :class:`PolicyError` with every
+    diagnostic on errors."""
     layers: list[tuple[bool, list[Source]]] = []
     if default:
         layers.append((True, shipped_sources()))
+    packs = [pack_source(str(p)) for p in dict.fromkeys(p for p in paths if is_pack(p))]
+    if packs:
+        layers.append((True, packs))
     notices: list[str] = []
-    user = read_sources(paths, notices) + list(sources)
+    user = read_sources([p for p in paths if not is_pack(p)], notices) + list(sources)
     if user:
         layers.append((False, user))
     policy = build_policy(layers)
@@ -260,7 +313,7 @@ def _check_def_name(d: ast.Def, rep: Reporter) -> bool:
 
 
 def _base_vars() -> dict[str, Ty]:
-    return {"images": list_of(record("Image")), "taken_at": TIME.opt()}
+    return {"images": list_of(record("Image")), "taken_at": TIME.opt(), "now": NOW_TYPE}
 
 
 def _check_rule(checker: Checker, decl: ast.RuleDecl) -> None:
@@ -352,8 +405,8 @@ def _check_resolve(checker: Checker, decl: ast.ResolveDecl) -> None:
                 checker.expr(part, inner)
     for key in decl.order:
         kt = checker.expr(key.expr, inner)
-        if kt.kind not in ("any",) and kt.base() not in ("int", "time", "string"):
-            checker.error(key.span, f"an ordering key must be an int, time or string, found {kt}")
+        if kt.kind not in ("any",) and kt.base() not in ORDERED:
+            checker.error(key.span, f"an ordering key must be an int, time, duration or string, found {kt}")
 
 
 # ---- compilation ----
@@ -426,6 +479,14 @@ def _compile_resolve(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
             fields = None
             continue
         fields.append((name, k.descending))
+    # what the resolution without a trace reads: the shortlist (else the candidates), requirements, order
+    block = [decl.shortlist if decl.shortlist is not None else decl.candidates,
+             *(r.cond for r in decl.requirements), *(k.expr for k in decl.order)]
+    found = family_keys(block, compiler.defs)
+    keys = None if found is None else [
+        ReadKey(tuple(sorted(k.eq)), tuple(compiler.compile(k.eq[f]) for f in sorted(k.eq)),
+                k.member[0] if k.member else None, compiler.compile(k.member[1]) if k.member else None,
+                compiler.compile(k.eq["ImageFamily"])) for k in found]
     return Resolution(compiler.compile(decl.candidates), reqs, order,
                       span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short,
-                      fields or None)
+                      fields or None, keys)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from .timefns import render_duration
 
 
 class ImageCollection(Protocol):
@@ -28,11 +30,11 @@ class Ctx:
     of a simple decision)."""
 
     __slots__ = ("account", "action", "args", "caller", "channel", "family", "image", "images", "it",
-                 "region", "request", "resolve", "taken_at")
+                 "now", "region", "request", "resolve", "taken_at")
 
     def __init__(self, images: ImageCollection | tuple[Any, ...] = (), *, request: Any = None, image: Any = None,
                  caller: Any = None, channel: Any = None, action: Any = None, family: Any = None,
-                 region: Any = None, account: Any = None, taken_at: Any = None,
+                 region: Any = None, account: Any = None, taken_at: Any = None, now: Any = None,
                  resolve: Callable[[str, str, str], Any] | None = None) -> None:
         self.images = images
         self.request = request
@@ -44,6 +46,7 @@ class Ctx:
         self.region = region
         self.account = account
         self.taken_at = taken_at
+        self.now = now  # the instant `now` and age() use: fixed for one command (see timefns)
         self.it: Any = None
         self.args: tuple[Any, ...] = ()
         self.resolve = resolve
@@ -60,6 +63,8 @@ def render(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, timedelta):
+        return render_duration(value)
     if isinstance(value, tuple | list):
         return "[" + ", ".join(render(v) for v in value) + "]"
     image_id = getattr(value, "ImageId", None)

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 @dataclass(frozen=True, slots=True)
 class Ty:
-    kind: str  # string int bool time null enum list record any
+    kind: str  # string int bool time duration null enum list record any
     nullable: bool = False
     elem: Ty | None = None
     values: tuple[str, ...] = ()
@@ -123,7 +123,7 @@ def record_names() -> list[str]:
 
 def parse_type_name(name: str, arg: Ty | None) -> Ty | None:
     """A type written in a definition's parameter list (``string``, ``Image``, ``list[string]``)."""
-    simple = {"string": STRING, "int": INT, "bool": BOOL, "time": TIME}
+    simple = {"string": STRING, "int": INT, "bool": BOOL, "time": TIME, "duration": Ty("duration")}
     if name in simple and arg is None:
         return simple[name]
     if name == "list" and arg is not None:
@@ -133,7 +133,7 @@ def parse_type_name(name: str, arg: Ty | None) -> Ty | None:
     return None
 
 
-TYPE_NAMES = ("string", "int", "bool", "time", "list")
+TYPE_NAMES = ("string", "int", "bool", "time", "duration", "list")
 
 
 def assignable(value: Ty, target: Ty) -> bool:
