@@ -554,7 +554,7 @@ def test_the_answer_memo_is_bounded_and_right() -> None:
 def test_shipped_rules_use_backslash_z() -> None:
     from helpers_engine import POLICY_DIR
 
-    for f in POLICY_DIR.glob("*.rules"):
+    for f in POLICY_DIR.rglob("*.rules"):
         assert "\\\\Z" not in f.read_text("utf-8"), f
 
 
