@@ -312,3 +312,14 @@ def test_a_rule_file_that_is_not_utf8_gets_line_and_column(tmp_path: Path, capsy
     assert_clean_error(run)
     assert run.err.startswith(f"{f}:2:51: error: the file is not UTF-8")
     assert "codec" not in run.err
+def test_replacing_a_field_of_a_policy_does_not_duplicate_its_rules() -> None:
+    """``dataclasses.replace`` re-runs ``__post_init__``: the per-action lists are rebuilt, not appended to."""
+    import dataclasses
+
+    from imagefam.rules.policy import load_policy
+
+    policy = load_policy()
+    before = {a: len(rs) for a, rs in policy.by_action.items()}
+    copy = dataclasses.replace(policy, resolution=policy.resolution)
+    assert {a: len(rs) for a, rs in copy.by_action.items()} == before
+    assert {a: len(rs) for a, rs in policy.by_action.items()} == before
