@@ -224,7 +224,6 @@ class Session:
         if not changes or any(img is not None and img.ImageOwnerId != step.caller for pair in changes for img in pair):
             return changes, [], None
         after = self._after_resolver
-        self._looked_ahead = True  # the look-ahead resolver's answers are about the state after `changes`
         return changes, cons.image_impact(store, work.images, changes, self.resolve, self._apply_images,
                                           self._revert_images, after.image if after else None), None
 
@@ -232,6 +231,7 @@ class Session:
         """Apply a step's changes for a look at the state after it: the session's resolver keeps
         its answers (they hold again once reverted); the look-ahead resolver starts afresh."""
         apply(self.state.images, changes)
+        self._looked_ahead = True  # the look-ahead resolver's answers are about the state after `changes`
         if self._after_resolver is not None:
             self._after_resolver.forget()
 

@@ -219,6 +219,23 @@ def _affected_config(cfg: ScalingConfiguration, before: str | None, after: str |
                     before, after)
 
 
+class _After:
+    """The images as they would be after ``changes``, for lookups by id (nothing is applied)."""
+
+    def __init__(self, images: Images, changes: list[tuple[Image | None, Image | None]]) -> None:
+        self.images = images
+        self.changed: dict[tuple[str, str], Image | None] = {}
+        for before, after in changes:
+            if before is not None:
+                self.changed[(before.ImageId, before.RegionId)] = after
+            if after is not None:
+                self.changed[(after.ImageId, after.RegionId)] = after
+
+    def get(self, image_id: str | None, region: str | None = None) -> Image | None:
+        key = (image_id or "", region or "")
+        return self.changed[key] if key in self.changed else self.images.get(image_id, region)
+
+
 def image_impact(store: ConsumerStore, images: Images, changes: list[tuple[Image | None, Image | None]],
                  resolve: Resolve | None, apply: Callable[[list[Any]], None], revert: Callable[[list[Any]], None],
                  resolve_after: Resolve | None = None) -> list[Affected]:
@@ -230,12 +247,18 @@ def image_impact(store: ConsumerStore, images: Images, changes: list[tuple[Image
         return []
     before_c = [launch_image(c, images, resolve) for c in configs]
     before_i = [instance_image(i, images) for i in instances]
-    apply(changes)
-    try:
-        after_c = [launch_image(c, images, resolve_after or resolve) for c in configs]
-        after_i = [instance_image(i, images) for i in instances]
-    finally:
-        revert(changes)
+    if all(c.ImageId is not None for c in configs):  # only images by id: read the changes directly
+        after_view = _After(images, changes)
+        after_c = [pinned_image(after_view, c.ImageId, c.RegionId, c.OwnerId)  # type: ignore[arg-type]
+                   for c in configs]
+        after_i = [instance_image(i, after_view) for i in instances]  # type: ignore[arg-type]
+    else:  # a family or a name: resolve over the changed state
+        apply(changes)
+        try:
+            after_c = [launch_image(c, images, resolve_after or resolve) for c in configs]
+            after_i = [instance_image(i, images) for i in instances]
+        finally:
+            revert(changes)
     out = [_affected_config(c, b, a) for c, b, a in zip(configs, before_c, after_c, strict=True)]
     out += [Affected("Instance", i.InstanceId, i.RegionId, i.OwnerId, None, None, i.ImageId, True, b, a)
             for i, b, a in zip(instances, before_i, after_i, strict=True)]
