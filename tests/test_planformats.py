@@ -311,13 +311,25 @@ def test_script_calls_become_steps(tmp_path: Path) -> None:
         (9, "CreateImage", {"RegionId": "cn-hangzhou", "InstanceId": "i-9", "ImageFamily": "app-a"}, {}),
         (10, "ModifyImageSharePermission", {"RegionId": "cn-hangzhou", "ImageId": "$IMAGE_ID",
                                             "AddAccount": ("$SHAREE",)}, {"AddAccount": "$SHAREE, line 10"}),
+        (12, "ModifyScalingConfiguration", {"ScalingConfigurationId": "asc-1", "ImageId": "m-b1"}, {}),
         (13, "RunInstances", {"RegionId": "$REGION", "ImageFamily": "app-a"}, {"RegionId": "$REGION, line 13"}),
     ]
     assert plan.steps[2].creates == "$IMAGE_ID"
-    assert [s["source"]["line"] for s in plan.skipped or []] == [2, 11, 12]
-    assert skipped_summary(plan.skipped) == ("skipped 3 lines: 1 for scaling configurations (not checked yet), "
-                                             "1 with an aliyun ecs call not about images, 1 without an aliyun ecs "
-                                             "call")
+    assert plan.steps[4].region is None  # no --region: the state's region of the configuration
+    assert [s["source"]["line"] for s in plan.skipped or []] == [2, 11]
+    assert skipped_summary(plan.skipped) == ("skipped 2 lines: 1 with an aliyun ecs call not about images, "
+                                             "1 without an aliyun ecs call")
+
+
+def test_script_auto_scaling_calls_take_region_as_the_steps_region(tmp_path: Path) -> None:
+    text = ("aliyun ess CreateScalingConfiguration --region cn-hangzhou --ScalingGroupId asg-1 --ImageFamily app-a\n"
+            'aliyun ess ModifyScalingConfiguration --region "$R" --ScalingConfigurationId asc-1 --ImageId m-1\n'
+            "aliyun ess DescribeScalingGroups --region cn-hangzhou\n")
+    plan = load_any_plan(write(tmp_path, "scale.sh", text), caller=M)
+    assert [(s.action, s.region) for s in plan.steps] == [("CreateScalingConfiguration", "cn-hangzhou")]
+    assert skipped_summary(plan.skipped) == (
+        "skipped 2 lines: 1 with an aliyun ess call whose --region is known only when the script runs, "
+        "1 without an aliyun ecs call")
 
 
 def test_script_variable_a_rule_needs_is_unknown_and_the_created_image_is_known(tmp_path: Path) -> None:
@@ -325,7 +337,7 @@ def test_script_variable_a_rule_needs_is_unknown_and_the_created_image_is_known(
     share = result["steps"][3]
     # $IMAGE_ID is the image the script created (no image-not-found); share-limit needs the unknown account
     assert [(v["rule"], "$SHAREE, line 10" in v["message"]) for v in share["violations"]] == [("share-limit", True)]
-    launch = result["steps"][4]
+    launch = result["steps"][5]
     assert launch["decision"] == "deny"
     assert any(w["rule"] == "not-known-until-apply" and "$REGION, line 13" in w["message"]
                for w in launch["warnings"])
