@@ -53,6 +53,7 @@ import yaml
 from pydantic import TypeAdapter
 from tabulate import tabulate
 
+from imagefam.engine.environment import EcsContext as Ctx
 from imagefam.engine.models import (
     IMAGE_FIELDS,
     CreateImageRequest,
@@ -60,8 +61,8 @@ from imagefam.engine.models import (
     ModifyImageAttributeRequest,
     Request,
 )
-from imagefam.rules.policy import Policy, Rule, load_policy
-from imagefam.rules.runtime import Ctx
+from imagefam.engine.policy import load_policy
+from imagefam.rules.compiled import Policy, Rule
 
 PEERS = Path(__file__).resolve().parent / "peers"
 CALLER = "1111111111111111"

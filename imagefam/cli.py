@@ -10,7 +10,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .rules.errors import InputError, PolicyError
+from .engine.loader import InputError
+from .rules.errors import PolicyError
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -52,7 +53,7 @@ def _default_mode() -> int:
 
 
 def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .rules.policy import load_policy
+    from .engine.policy import load_policy
 
     return load_policy(args.policy or (), default=not args.no_default_policy)
 
@@ -128,7 +129,7 @@ def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:
     from tabulate import tabulate
 
     from .engine.render import to_json_text
-    from .rules.runtime import render
+    from .rules.runtime import render_time as render
 
     rows = []
     for region in regions:
@@ -193,7 +194,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_lint(args: argparse.Namespace) -> int:
-    from .rules.policy import load_policy
+    from .engine.policy import load_policy
 
     try:
         policy = load_policy(args.paths, default=not args.no_default_policy)

@@ -27,7 +27,8 @@ if str(ROOT) not in sys.path:  # the package may not be installed into the venv
     sys.path.insert(0, str(ROOT))
 
 from imagefam.engine.models import Image  # noqa: E402
-from imagefam.rules.policy import Policy, load_policy  # noqa: E402
+from imagefam.engine.policy import load_policy  # noqa: E402
+from imagefam.rules.compiled import Policy  # noqa: E402
 
 DEMO_DIR = ROOT / "imagefam" / "engine" / "demo"
 POLICY_DIR = ROOT / "imagefam" / "policy"

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from conftest import T0, compile_expr, ev, load, load_errors, make_image, probe
 
+from imagefam.engine.environment import EcsContext as Ctx
+from imagefam.engine.environment import request_type
 from imagefam.engine.models import CreateImageRequest, DeleteImageRequest, Family
 from imagefam.engine.store import ImageStore
-from imagefam.rules.runtime import Ctx
-from imagefam.rules.schema import request_type
 from imagefam.rules.types import record
 
 B: dict[str, Any] = {"t": True, "f": False, "n": None}

@@ -429,8 +429,7 @@ def test_public_image_may_repeat_its_id_in_other_regions(tmp_path: Path, name: s
 
 
 def test_unrelated_metadata_keys_warn_but_typos_of_real_ones_are_errors() -> None:
-    from imagefam.engine.loader import plan_from_data
-    from imagefam.rules.errors import InputError
+    from imagefam.engine.loader import InputError, plan_from_data
 
     step = {"Action": "DeleteImage", "RegionId": "r1", "ImageId": "m-1", "name": "clean up", "comment": "x"}
     (s,) = plan_from_data({"caller": "1", "steps": [step]}).steps

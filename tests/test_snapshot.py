@@ -23,8 +23,7 @@ from imagefam.engine.aliyun import (
     native_image,
     snapshot,
 )
-from imagefam.engine.loader import state_from_data
-from imagefam.rules.errors import InputError
+from imagefam.engine.loader import InputError, state_from_data
 
 DATA = Path(__file__).parent / "data" / "aliyun"
 ME = "1234567890123456"

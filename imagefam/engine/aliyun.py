@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-from ..rules.errors import InputError
+from .loader import InputError
 from .models import IMAGE_FIELDS
 
 #: Every image state: ``DescribeImages`` returns only ``Available`` images unless told otherwise.

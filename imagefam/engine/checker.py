@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.policy import Policy, load_policy
-from ..rules.runtime import Ctx
+from ..rules.compiled import Policy
 from .decisions import Finding, evaluate
+from .environment import EcsContext as Ctx
 from .loader import Plan, Step
 from .models import Image
+from .policy import load_policy
 from .resolver import Resolver
 from .simulate import Change, apply, effects
 from .state import State

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..rules.policy import Policy
+from ..rules.compiled import Policy
 from .checker import CheckResult
 from .decisions import Finding
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.policy import Rule
-from ..rules.runtime import Ctx
+from ..rules.compiled import Rule
+from ..rules.runtime import Context as Ctx
 
 
 @dataclass

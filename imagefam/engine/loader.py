@@ -1,6 +1,6 @@
 """Reading state and plan files (JSON, or YAML by extension) into validated models.
 
-Every problem is an :class:`~imagefam.rules.errors.InputError` whose message names the file,
+Every problem is an :class:`InputError` whose message names the file,
 the image or step (and its line where known) and the field, with a did-you-mean for near-miss
 keys. Inputs are only read.
 """
@@ -18,10 +18,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from ..rules.errors import InputError, did_you_mean
+from ..rules.errors import did_you_mean
 from .models import ACTIONS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
 from .state import State
 from .store import ImageStore
+
+
+class InputError(Exception):
+    """Bad input that is not rule text (a state, plan or rule file that cannot be read, a flag): a
+    message naming the file, line or field and what was expected; the command exits with 2."""
 
 
 class StateFile(BaseModel):

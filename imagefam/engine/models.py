@@ -11,13 +11,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 ImageStatus = Literal["Creating", "Waiting", "Available", "UnAvailable", "CreateFailed", "Deprecated"]
 OwnerAlias = Literal["system", "marketplace"]
 Channel = Literal["api", "console"]
+#: How a call is made: through the API, or the console (the plan step says which).
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 
 def _utc(value: datetime) -> datetime:

@@ -14,10 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..rules.errors import InputError
-from ..rules.policy import Policy
+from ..rules.compiled import Policy
 from .checker import check
-from .loader import parse_data, plan_from_data, state_from_data
+from .loader import InputError, parse_data, plan_from_data, state_from_data
 from .resolver import Resolver
 from .state import State
 

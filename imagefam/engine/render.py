@@ -7,7 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ..rules.runtime import render
+from ..rules.runtime import render_time as render
 from .checker import CheckResult
 from .models import Image
 from .resolver import Trace

@@ -10,10 +10,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..rules.policy import Policy, load_policy
-from ..rules.runtime import Ctx
+from ..rules.compiled import Policy
 from .decisions import Finding, evaluate
+from .environment import EcsContext as Ctx
 from .models import Account, Family, Image
+from .policy import load_policy
 from .resolver import Resolver
 from .state import State
 

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.errors import InputError
-from ..rules.policy import Policy, Resolution
-from ..rules.runtime import Ctx, render
+from ..rules.compiled import Policy, Resolution
+from ..rules.runtime import render_time as render
+from .environment import EcsContext as Ctx
+from .loader import InputError
 from .models import Image
 from .state import State
 from .store import ImageStore
@@ -188,7 +189,7 @@ class Resolver:
 def resolve(state: State, family: str, region: str, caller: str,
             policy: Policy | None = None) -> tuple[Image | None, Trace]:
     """The image ``family`` resolves to for ``caller`` in ``region``, and the trace explaining it."""
-    from ..rules.policy import load_policy
+    from .policy import load_policy
 
     trace = Resolver(policy or load_policy(), state.images, state.taken_at).trace(family, region, caller)
     return trace.image, trace

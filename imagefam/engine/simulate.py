@@ -9,8 +9,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from ..rules.errors import InputError
-from .loader import Step
+from .loader import InputError, Step
 from .models import (
     CopyImageRequest,
     CreateImageRequest,

@@ -79,10 +79,6 @@ class PolicyError(Exception):
         return "\n".join(d.render() for d in self.diagnostics)
 
 
-class InputError(Exception):
-    """Bad input that is not rule text (a state or plan file, a flag): a message, exit code 2."""
-
-
 class Reporter:
     """Collects diagnostics for one source; the checker reports and keeps going."""
 

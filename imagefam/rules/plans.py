@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast
-from .checker import is_pascal
+from .checker import Typing, is_pascal
 
 Fn = Callable[..., Any]
+
 
 def guards(tests: list[ast.Expr], stop: bool) -> frozenset[str]:
     """Context names that ``x != null`` tests (``x == null`` for ``or``) prove not null after them."""
@@ -21,7 +22,6 @@ def guards(tests: list[ast.Expr], stop: bool) -> frozenset[str]:
     out = set()
     for t in tests:
         if isinstance(t, ast.Compare) and t.op == want:
-            assert t.left is not None and t.right is not None
             for side, const in ((t.left, t.right), (t.right, t.left)):
                 if isinstance(const, ast.Literal) and const.kind == "null" and isinstance(side, ast.Name):
                     out.add(side.name)
@@ -37,13 +37,13 @@ INLINE_NODES = 60
 def cheap(e: ast.Expr) -> bool:
     """Cheap enough to evaluate twice: a literal, a name or an attribute path."""
     while isinstance(e, ast.Attr):
-        assert e.obj is not None
         e = e.obj
     return isinstance(e, ast.Name | ast.Literal)
 
 
-def substitute(e: ast.Expr, args: dict[str, ast.Expr]) -> ast.Expr:
-    """A copy of ``e`` with parameter names replaced by argument expressions (shared, not copied)."""
+def substitute(e: ast.Expr, args: dict[str, ast.Expr], types: Typing) -> ast.Expr:
+    """A copy of ``e`` with parameter names replaced by argument expressions (shared, not copied).
+    Each copied node gets the type of its original in ``types``."""
     if isinstance(e, ast.Name) and e.name in args:
         return args[e.name]
     if not e.children():
@@ -52,9 +52,11 @@ def substitute(e: ast.Expr, args: dict[str, ast.Expr]) -> ast.Expr:
     for f in dataclasses.fields(new):
         value = getattr(new, f.name)
         if isinstance(value, ast.Expr):
-            setattr(new, f.name, substitute(value, args))
+            setattr(new, f.name, substitute(value, args, types))
         elif isinstance(value, list) and value and isinstance(value[0], ast.Expr):
-            setattr(new, f.name, [substitute(v, args) for v in value])
+            setattr(new, f.name, [substitute(v, args, types) for v in value])
+    if e in types:
+        types[new] = types[e]
     return new
 
 
@@ -66,14 +68,18 @@ def element_field(e: ast.Expr) -> str | None:
     return None
 
 
-def indexable(part: ast.Expr) -> tuple[str, ast.Expr] | None:
+def _scalar(e: ast.Expr, types: Typing) -> bool:
+    ty = types.get(e)
+    return ty is not None and ty.kind != "list"
+
+
+def indexable(part: ast.Expr, types: Typing) -> tuple[str, ast.Expr] | None:
     """``Field == expr`` (either way round) with a scalar field and an element-free expr."""
     if not (isinstance(part, ast.Compare) and part.op == "=="):
         return None
-    assert part.left is not None and part.right is not None
     for a, b in ((part.left, part.right), (part.right, part.left)):
         name = element_field(a)
-        if name is not None and a.ty is not None and a.ty.kind != "list" and not mentions_element(b):
+        if name is not None and _scalar(a, types) and not mentions_element(b):
             return name, b
     return None
 
@@ -83,7 +89,6 @@ def element_test(e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], ast.Expr]
     comparison is two-valued, so filtering by it gives exactly what the closure would."""
     if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
         return None
-    assert e.left is not None and e.right is not None
     for side, value in ((e.left, e.right), (e.right, e.left)):
         name = element_field(side)
         if name is not None and not mentions_element(value):
@@ -98,14 +103,12 @@ def element_tests(e: ast.Expr) -> list[tuple[Fn, Callable[[Any, Any], bool], ast
     return None if any(t is None for t in tests) else [t for t in tests if t is not None]
 
 
-def indexable_in(part: ast.Expr) -> tuple[str, ast.Expr] | None:
+def indexable_in(part: ast.Expr, types: Typing) -> tuple[str, ast.Expr] | None:
     """``Field in values`` with a scalar field and an element-free list of values."""
     if not (isinstance(part, ast.Compare) and part.op == "in"):
         return None
-    assert part.left is not None and part.right is not None
     name = element_field(part.left)
-    if (name is not None and part.left.ty is not None and part.left.ty.kind != "list"
-            and not mentions_element(part.right)):
+    if name is not None and _scalar(part.left, types) and not mentions_element(part.right):
         return name, part.right
     return None
 
@@ -118,7 +121,6 @@ def mentions_element(e: ast.Expr) -> bool:
         if isinstance(x, ast.Name) and (x.name == "it" or is_pascal(x.name)):
             return True
         if isinstance(x, ast.Where):
-            assert x.source is not None
             stack.append(x.source)  # its condition binds its own element
             continue
         if isinstance(x, ast.Call) and x.func in ("all", "any") and x.args:

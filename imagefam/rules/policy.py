@@ -1,200 +1,119 @@
-"""Rule files -> a checked, compiled :class:`Policy`.
+"""Loading a policy: rule texts -> a checked, compiled :class:`~.compiled.Policy`, in named stages.
 
-The shipped files (``imagefam/policy/*.rules``) load first, then the user's (``--policy``).
-A user rule with the id of a shipped rule replaces it; a user definition with the name of a
-shipped one replaces it (that is how a policy parameter such as ``drift_days`` is changed);
-a user ``resolve`` block replaces the shipped one. Duplicates within one layer are errors.
+    parse -> merge layers -> check definitions -> check rules -> check resolution -> compile
+
+Sources come in layers, loaded in order (an embedding program typically passes its shipped files
+first, then the user's). A rule with the id of an earlier layer's rule replaces it; a definition
+with the name of an earlier one replaces it (that is how a policy parameter such as ``drift_days``
+is changed); a ``resolve`` block replaces the earlier one. Duplicates within one layer are errors.
+Every stage reports into the same per-file reporters; loading stops after checking, with every
+error at once, if there is any.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
-from typing import Any
 
-from ..engine.models import ACTIONS, AUDIT_SCOPES
 from . import ast, astcache
-from .checker import BUILTINS, Checker, Scope
-from .compiler import Compiler, Fn
-from .errors import Diagnostic, InputError, PolicyError, Reporter, Source, Span, did_you_mean
-from .runtime import CTX_NAMES, Ctx, render
-from .schema import CHANNEL, request_type, scope_type
-from .types import STRING, TIME, Ty, list_of, record, record_fields
+from .checker import Checker, Typing
+from .compiled import Policy, Resolution, Rule, compile_resolution, compile_rule
+
+__all__ = ["STAGES", "Policy", "Resolution", "Rule", "build_policy", "load_policy"]
+from .compiler import Compiler
+from .environment import Environment
+from .errors import PolicyError, Reporter, Source
+
+#: The stages of :func:`build_policy`, in order (the names used in docs/architecture.md).
+STAGES = ("parse", "merge layers", "check definitions", "check rules", "check resolution", "compile")
 
 
 @dataclass
-class Rule:
-    """A compiled action or audit rule."""
+class Layer:
+    """The declarations of one layer's files, after duplicate checks within the layer."""
 
-    id: str
-    kind: str  # "action" | "audit"
-    targets: tuple[str, ...]  # actions, or (scope,)
-    severity: str  # deny | warn | info
-    code: str | None
-    cites: str | None
-    file: str
-    line: int
     shipped: bool
-    cond: Fn
-    message: Fn
-    explain: Callable[[Ctx], list[tuple[str, str]]]
-    text: str = ""  # the condition's source text
-
-
-@dataclass
-class Requirement:
-    name: str
-    cond: Fn
-    otherwise: Fn | None
-    text: str
-
-
-@dataclass
-class Resolution:
-    """The compiled resolution policy: candidates, named requirements, ordering."""
-
-    candidates: Fn
-    requirements: list[Requirement]
-    order: list[tuple[Fn, bool, str]]  # key, descending, source text
-    candidates_text: str
-    file: str
-    line: int
-    shortlist: Fn | None = None  # the candidates that can pass; used when no trace is asked for
-    #: The order keys as (field, descending) when each is a plain non-null field of the candidate:
-    #: then resolution sorts in C and stops at the first candidate meeting every requirement.
-    order_fields: list[tuple[str, bool]] | None = None
-
-    @property
-    def order_text(self) -> str:
-        return ", ".join(f"{t} {'desc' if d else 'asc'}" for _, d, t in self.order)
-
-
-@dataclass
-class Policy:
-    rules: list[Rule]
-    resolution: Resolution | None
-    files: list[str]
-    warnings: list[Diagnostic] = field(default_factory=list)
-    by_action: dict[str, list[Rule]] = field(default_factory=dict)
-    audits: dict[str, list[Rule]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for r in self.rules:
-            if r.kind == "action":
-                for a in r.targets:
-                    self.by_action.setdefault(a, []).append(r)
-            else:
-                self.audits.setdefault(r.targets[0], []).append(r)
-
-    def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
-
-
-def shipped_sources() -> list[Source]:
-    folder = resources.files("imagefam.policy")
-    out = []
-    for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        if item.name.endswith(".rules"):
-            out.append(Source(f"imagefam/policy/{item.name}", item.read_text("utf-8")))
-    return out
-
-
-def read_sources(paths: Iterable[str | Path]) -> list[Source]:
-    """Rule files from paths (files, or folders searched for ``*.rules``), in a stable order."""
-    out: list[Source] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            files = sorted(path.rglob("*.rules"))
-            if not files:
-                raise InputError(f"{path}: folder holds no *.rules files")
-        elif path.is_file():
-            files = [path]
-        else:
-            raise InputError(f"{path}: no such file or folder")
-        for f in files:
-            try:
-                out.append(Source(str(f), f.read_text("utf-8")))
-            except (OSError, UnicodeDecodeError) as err:
-                raise InputError(f"{f}: cannot read rule file: {err}") from err
-    return out
-
-
-def load_policy(paths: Sequence[str | Path] = (), *, default: bool = True,
-                sources: Sequence[Source] = ()) -> Policy:
-    """Load, check and compile a policy: the shipped files (unless ``default`` is False), then
-    ``paths`` and ``sources``. Raises :class:`PolicyError` with every diagnostic on errors."""
-    layers: list[tuple[bool, list[Source]]] = []
-    if default:
-        layers.append((True, shipped_sources()))
-    user = read_sources(paths) + list(sources)
-    if user:
-        layers.append((False, user))
-    return build_policy(layers)
-
-
-def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
-    reporters: dict[str, Reporter] = {}
-    defs: dict[str, ast.Def] = {}
-    rules: dict[str, tuple[ast.RuleDecl, bool]] = {}
+    defs: dict[str, ast.Def] = field(default_factory=dict)
+    rules: dict[str, ast.RuleDecl] = field(default_factory=dict)
     resolve: ast.ResolveDecl | None = None
-    files: list[str] = []
-    extra_resolves: list[ast.ResolveDecl] = []  # duplicates: still checked, never used
-    for shipped, sources in layers:
-        layer_defs: dict[str, ast.Def] = {}
-        layer_rules: dict[str, ast.RuleDecl] = {}
-        layer_resolve: ast.ResolveDecl | None = None
-        for src in sources:
-            files.append(src.name)
-            rep = reporters.setdefault(src.name, Reporter(src))
-            for decl in _parse(src, rep):
-                if isinstance(decl, ast.Def):
-                    if not _check_def_name(decl, rep):
-                        continue
-                    if decl.name in layer_defs:
-                        first = layer_defs[decl.name]
-                        rep.error(decl.span, f"definition {decl.name!r} is defined twice",
-                                  f"first at {first.source.name}:{first.span.line}")
-                    layer_defs[decl.name] = decl
-                elif isinstance(decl, ast.RuleDecl):
-                    if decl.id in layer_rules:
-                        first_rule = layer_rules[decl.id]
-                        rep.error(decl.span, f"duplicate rule id {decl.id!r}",
-                                  f"first at {first_rule.source.name}:{first_rule.span.line}")
-                    layer_rules[decl.id] = decl
-                else:
-                    if layer_resolve is not None:
-                        rep.error(decl.span, "more than one 'resolve' block",
-                                  f"first at {layer_resolve.source.name}:{layer_resolve.span.line}")
-                        extra_resolves.append(layer_resolve)
-                    layer_resolve = decl
-        defs.update(layer_defs)
-        for rid, decl in layer_rules.items():
-            rules[rid] = (decl, shipped)
-        resolve = layer_resolve or resolve
+    extra_resolves: list[ast.ResolveDecl] = field(default_factory=list)  # duplicates: checked, never used
 
-    checker = Checker(defs, reporters, resolve is not None)
+
+@dataclass
+class Merged:
+    """Every declaration in force once the layers are merged, and the files they came from."""
+
+    reporters: dict[str, Reporter]
+    files: list[str]
+    defs: dict[str, ast.Def] = field(default_factory=dict)
+    rules: dict[str, tuple[ast.RuleDecl, bool]] = field(default_factory=dict)  # id -> (decl, shipped)
+    resolve: ast.ResolveDecl | None = None
+    extra_resolves: list[ast.ResolveDecl] = field(default_factory=list)
+
+
+def load_policy(env: Environment, layers: Sequence[tuple[bool, Sequence[Source]]]) -> Policy:
+    """Load, check and compile ``layers`` ((shipped, sources) pairs, earliest first) against ``env``.
+    Raises :class:`PolicyError` with every diagnostic on errors."""
+    return build_policy(env, [(shipped, list(sources)) for shipped, sources in layers if sources])
+
+
+def build_policy(env: Environment, layers: list[tuple[bool, list[Source]]]) -> Policy:
+    merged = merge_layers(parse_layers(env, layers))
+    checker = Checker(env, merged.defs, merged.reporters, merged.resolve is not None)
     checker.check_defs()
-    for decl, _ in rules.values():
-        checker.reporter = reporters[decl.source.name]
-        _check_rule(checker, decl)
-    for block in [*extra_resolves, *([resolve] if resolve is not None else [])]:
-        checker.reporter = reporters[block.source.name]
-        _check_resolve(checker, block)
-
-    diagnostics = [d for r in reporters.values() for d in r.diagnostics]
+    types: Typing = dict(checker.def_typing)
+    for decl, _ in merged.rules.values():
+        types.update(checker.check_rule(decl))
+    for block in [*merged.extra_resolves, *([merged.resolve] if merged.resolve is not None else [])]:
+        types.update(checker.check_resolution(block))
+    diagnostics = [d for r in merged.reporters.values() for d in r.diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
+        files = merged.files
         raise PolicyError(sorted(errors, key=lambda d: (files.index(d.source.name), d.span.line, d.span.col)))
+    rules, resolution = compile_policy(env, merged, types, checker.def_order)
+    return Policy(rules, resolution, merged.files, [d for d in diagnostics if d.severity == "warning"])
 
-    compiler = Compiler(defs)
-    compiler.precompile(checker.def_order)
-    compiled = [_compile_rule(compiler, decl, shipped) for decl, shipped in rules.values()]
-    resolution = _compile_resolve(compiler, resolve) if resolve is not None else None
-    warnings = [d for d in diagnostics if d.severity == "warning"]
-    return Policy(compiled, resolution, files, warnings)
+
+# ---- parse ----
+
+
+def parse_layers(env: Environment, layers: list[tuple[bool, list[Source]]]) -> tuple[list[Layer], Merged]:
+    """Parse every file, and check names and duplicates within each layer."""
+    merged = Merged({}, [])
+    out: list[Layer] = []
+    for shipped, sources in layers:
+        layer = Layer(shipped)
+        for src in sources:
+            merged.files.append(src.name)
+            rep = merged.reporters.setdefault(src.name, Reporter(src))
+            for decl in _parse(src, rep):
+                _add(env, layer, decl, rep)
+        out.append(layer)
+    return out, merged
+
+
+def _add(env: Environment, layer: Layer, decl: ast.Decl, rep: Reporter) -> None:
+    if isinstance(decl, ast.Def):
+        if not _check_def_name(env, decl, rep):
+            return
+        if decl.name in layer.defs:
+            first = layer.defs[decl.name]
+            rep.error(decl.span, f"definition {decl.name!r} is defined twice",
+                      f"first at {first.source.name}:{first.span.line}")
+        layer.defs[decl.name] = decl
+    elif isinstance(decl, ast.RuleDecl):
+        if decl.id in layer.rules:
+            first_rule = layer.rules[decl.id]
+            rep.error(decl.span, f"duplicate rule id {decl.id!r}",
+                      f"first at {first_rule.source.name}:{first_rule.span.line}")
+        layer.rules[decl.id] = decl
+    else:
+        if layer.resolve is not None:
+            rep.error(decl.span, "more than one 'resolve' block",
+                      f"first at {layer.resolve.source.name}:{layer.resolve.span.line}")
+            layer.extra_resolves.append(layer.resolve)
+        layer.resolve = decl
 
 
 def _parse(src: Source, rep: Reporter) -> list[ast.Decl]:
@@ -211,182 +130,39 @@ def _parse(src: Source, rep: Reporter) -> list[ast.Decl]:
     return decls
 
 
-def _check_def_name(d: ast.Def, rep: Reporter) -> bool:
+def _check_def_name(env: Environment, d: ast.Def, rep: Reporter) -> bool:
     if d.name[:1].isupper():
         rep.error(d.span, f"definition name {d.name!r} starts upper case",
                   "PascalCase names are image and request fields; start definitions lower case")
         return False
-    if d.name in BUILTINS or d.name in CTX_NAMES or d.name == "it":
+    if env.reserved(d.name):
         rep.error(d.span, f"{d.name!r} is a built-in name and cannot be redefined")
         return False
     return True
 
 
-def _base_vars() -> dict[str, Ty]:
-    return {"images": list_of(record("Image")), "taken_at": TIME.opt()}
+# ---- merge layers ----
 
 
-def _check_rule(checker: Checker, decl: ast.RuleDecl) -> None:
-    rep = checker.reporter
-    assert rep is not None
-    if decl.clauses.message is None:
-        rep.error(decl.span, f"rule {decl.id!r} has no message", 'add: message "what is wrong, with {values}"')
-    if decl.clauses.cites is None:
-        rep.warning(decl.span, f"rule {decl.id!r} cites no source", 'add: cites "the documentation sentence"')
-    if decl.kind == "action":
-        seen: set[str] = set()
-        for action, span in decl.targets:
-            if action in seen:
-                rep.error(span, f"action {action!r} is listed twice")
-            seen.add(action)
-            if action not in ACTIONS:
-                rep.error(span, f"unknown action {action!r}",
-                          did_you_mean(action, ACTIONS) or "actions: " + ", ".join(ACTIONS))
-                continue
-            _check_body(checker, decl, _action_scope(decl, action))
-        return
-    scope_name, span = decl.targets[0]
-    if scope_name not in AUDIT_SCOPES:
-        rep.error(span, f"unknown audit scope {scope_name!r}",
-                  did_you_mean(scope_name, AUDIT_SCOPES) or "scopes: " + ", ".join(AUDIT_SCOPES))
-        return
-    vars_ = {**_base_vars(), scope_name: scope_type(scope_name)}
-    why = "audit rules run over a snapshot, not a request"
-    unavailable = {n: why for n in ("request", "caller", "channel", "action")}
-    for other in AUDIT_SCOPES:
-        if other != scope_name:
-            unavailable.setdefault(other, f"this rule runs for each {scope_name}")
-    _check_body(checker, decl, Scope(vars_, None, f"audit {decl.id}", unavailable))
+def merge_layers(parsed: tuple[list[Layer], Merged]) -> Merged:
+    """Later layers replace earlier definitions, rules (by id) and the resolve block."""
+    layers, merged = parsed
+    for layer in layers:
+        merged.defs.update(layer.defs)
+        for rid, decl in layer.rules.items():
+            merged.rules[rid] = (decl, layer.shipped)
+        merged.resolve = layer.resolve or merged.resolve
+        merged.extra_resolves += layer.extra_resolves
+    return merged
 
 
-def _action_scope(decl: ast.RuleDecl, action: str) -> Scope:
-    req = request_type(action)
-    vars_ = {**_base_vars(), "request": req, "caller": STRING, "channel": CHANNEL,
-             "action": Ty("enum", values=tuple(a for a, _ in decl.targets))}
-    unavailable = {"family": "it is an audit scope", "account": "it is an audit scope",
-                   "region": "write request.RegionId"}
-    if "ImageId" in record_fields(req.record):
-        vars_["image"] = record("Image").opt()
-    else:
-        unavailable["image"] = f"the {action} request names no image (it has no ImageId)"
-    return Scope(vars_, None, f"rule {decl.id} on {action}", unavailable)
+# ---- compile ----
 
 
-def _check_body(checker: Checker, decl: ast.RuleDecl, scope: Scope) -> None:
-    checker.expect(decl.cond, scope, "bool", "a rule condition")
-    if decl.clauses.message:
-        for part in decl.clauses.message.parts:
-            if isinstance(part, ast.Expr):
-                checker.expr(part, scope)
-
-
-def _resolve_scope() -> Scope:
-    vars_ = {**_base_vars(), "family": STRING, "region": STRING, "caller": STRING}
-    return Scope(vars_, None, "the resolution policy", {"request": "resolution sees family, region, caller",
-                                                        "image": "write it (the candidate)"})
-
-
-def _check_resolve(checker: Checker, decl: ast.ResolveDecl) -> None:
-    scope = _resolve_scope()
-    via_defs = checker.defs_using_resolve()
-    exprs = [decl.candidates, *(r.cond for r in decl.requirements), *(k.expr for k in decl.order),
-             *([decl.shortlist] if decl.shortlist is not None else [])]
-    for expr in exprs:
-        for e in ast.walk(expr):
-            if isinstance(e, ast.Call) and (e.func == "resolve" or e.func in via_defs):
-                checker.error(e.func_span or e.span, f"the resolution policy cannot call {e.func}() "
-                              "(it would resolve families while resolving one)")
-    lists: list[tuple[str, ast.Expr]] = [("candidates", decl.candidates)]
-    if decl.shortlist is not None:
-        lists.append(("shortlist", decl.shortlist))
-    for what, expr in lists:
-        t = checker.expr(expr, scope)
-        if t.kind not in ("any", "list") or (t.elem and t.elem.kind not in ("any", "record")):
-            checker.error(expr.span, f"{what} must be a list of images, found {t}")
-    inner = scope.with_it(record("Image"))
-    names: set[str] = set()
-    for req in decl.requirements:
-        if req.name in names:
-            checker.error(req.span, f"requirement {req.name!r} is named twice")
-        names.add(req.name)
-        checker.expect(req.cond, inner, "bool", f"requirement {req.name}")
-        for part in req.otherwise.parts if req.otherwise else []:
-            if isinstance(part, ast.Expr):
-                checker.expr(part, inner)
-    for key in decl.order:
-        kt = checker.expr(key.expr, inner)
-        if kt.kind not in ("any",) and kt.base() not in ("int", "time", "string"):
-            checker.error(key.span, f"an ordering key must be an int, time or string, found {kt}")
-
-
-# ---- compilation ----
-
-
-def span_text(source: Source, span: Span) -> str:
-    lines = source.text.splitlines()[span.line - 1: span.end_line]
-    if not lines:
-        return ""
-    if len(lines) == 1:
-        return lines[0][span.col - 1: span.end_col - 1]
-    lines[0] = lines[0][span.col - 1:]
-    lines[-1] = lines[-1][: span.end_col - 1]
-    return " ".join(ln.strip() for ln in lines)
-
-
-def compile_template(compiler: Compiler, tpl: ast.Template | None, default: str) -> Fn:
-    if tpl is None:
-        return lambda c: default
-    parts: list[Any] = [compiler.compile(p) if isinstance(p, ast.Expr) else p for p in tpl.parts]
-
-    def message(c: Ctx) -> str:
-        return "".join(p if isinstance(p, str) else render(p(c)) for p in parts)
-
-    return message
-
-
-def _explainer(compiler: Compiler, cond: ast.Expr, source: Source) -> Callable[[Ctx], list[tuple[str, str]]]:
-    """Closures that report the values of a rule's sub-conditions, run only when it fires."""
-    parts = cond.parts if isinstance(cond, ast.BoolOp) and cond.op == "and" else [cond]
-    probes: list[tuple[str, Fn]] = []
-    for p in parts:
-        if isinstance(p, ast.Compare) and p.left is not None and not isinstance(p.left, ast.Literal):
-            probes.append((span_text(source, p.left.span), compiler.compile(p.left)))
-            if p.right is not None and not isinstance(p.right, ast.Literal | ast.ListLit):
-                probes.append((span_text(source, p.right.span), compiler.compile(p.right)))
-        else:
-            probes.append((span_text(source, p.span), compiler.compile(p)))
-
-    def explain(c: Ctx) -> list[tuple[str, str]]:
-        return [(text, render(fn(c))) for text, fn in probes]
-
-    return explain
-
-
-def _compile_rule(compiler: Compiler, decl: ast.RuleDecl, shipped: bool) -> Rule:
-    return Rule(
-        id=decl.id, kind=decl.kind, targets=tuple(t for t, _ in decl.targets), severity=decl.severity,
-        code=decl.clauses.code, cites=decl.clauses.cites, file=decl.source.name, line=decl.span.line,
-        shipped=shipped, cond=compiler.compile(decl.cond),
-        message=compile_template(compiler, decl.clauses.message, f"rule {decl.id} fired"),
-        explain=_explainer(compiler, decl.cond, decl.source), text=span_text(decl.source, decl.cond.span),
-    )
-
-
-def _compile_resolve(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
-    reqs = [Requirement(r.name, compiler.compile(r.cond),
-                        compile_template(compiler, r.otherwise, "") if r.otherwise else None,
-                        span_text(decl.source, r.cond.span)) for r in decl.requirements]
-    order = [(compiler.compile(k.expr), k.descending, span_text(decl.source, k.expr.span)) for k in decl.order]
-    short = compiler.compile(decl.shortlist) if decl.shortlist is not None else None
-    fields: list[tuple[str, bool]] | None = []
-    for k in decl.order:
-        e = k.expr
-        name = e.name if isinstance(e, ast.Name) and e.name[:1].isupper() else (
-            e.name if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and e.obj.name == "it" else None)
-        if name is None or e.ty is None or e.ty.nullable or fields is None:
-            fields = None
-            continue
-        fields.append((name, k.descending))
-    return Resolution(compiler.compile(decl.candidates), reqs, order,
-                      span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short,
-                      fields or None)
+def compile_policy(env: Environment, merged: Merged, types: Typing,
+                   def_order: list[str]) -> tuple[list[Rule], Resolution | None]:
+    compiler = Compiler(env, merged.defs, types)
+    compiler.precompile(def_order)
+    rules = [compile_rule(compiler, decl, shipped) for decl, shipped in merged.rules.values()]
+    resolution = compile_resolution(compiler, merged.resolve) if merged.resolve is not None else None
+    return rules, resolution

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from ...rules.policy import load_policy
+from ..policy import load_policy
 from ..checker import check
 from ..loader import load_plan, load_state
 from ..render import check_text, trace_text
