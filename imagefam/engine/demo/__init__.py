@@ -9,9 +9,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from ..policy import load_policy
 from ..checker import check
 from ..loader import load_plan, load_state
+from ..policy import load_policy
 from ..render import check_text, trace_text
 from ..resolver import Resolver
 

@@ -1,0 +1,100 @@
+"""The language package apart from ECS: the environment is injected, builtins are declared once,
+evaluation state survives exceptions, and a null verdict fails closed."""
+
+from __future__ import annotations
+
+import ast as pyast
+import re
+from pathlib import Path
+
+from conftest import ROOT, load, make_image
+
+from imagefam.engine.decisions import evaluate
+from imagefam.engine.environment import ECS
+from imagefam.engine.environment import EcsContext as Ctx
+from imagefam.engine.store import ImageStore
+from imagefam.rules.builtins import BUILTINS
+
+
+def _imports(path: Path) -> list[str]:
+    """Every module a file imports, resolved to an absolute dotted name."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    out = []
+    for node in pyast.walk(pyast.parse(path.read_text("utf-8"))):
+        if isinstance(node, pyast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, pyast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[: len(base) - node.level + 1]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            out.append(name)
+            out += [f"{name}.{a.name}" for a in node.names]
+    return out
+
+
+def test_the_rule_language_imports_nothing_from_the_engine() -> None:
+    files = sorted((ROOT / "imagefam" / "rules").glob("*.py"))
+    assert files
+    offenders = {f.name: [m for m in _imports(f) if m.startswith(("imagefam.engine", "imagefam.cli"))]
+                 for f in files}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_import_scan_sees_relative_imports() -> None:
+    """The scan above would pass vacuously if it missed ``from ..engine import x``."""
+    assert "imagefam.engine.models" in _imports(ROOT / "imagefam" / "engine" / "environment.py")
+    assert "imagefam.rules.builtins" in _imports(ROOT / "imagefam" / "engine" / "environment.py")
+
+
+def _documented_builtins() -> set[str]:
+    text = (ROOT / "docs" / "rules.md").read_text("utf-8")
+    section = text.split("## 6. Builtin functions", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {m for row in rows for m in re.findall(r"`([a-z_]+)\(", row.split("|")[1])}
+
+
+def test_docs_list_exactly_the_builtins_of_the_table() -> None:
+    assert _documented_builtins() == set(ECS.builtins)
+    assert set(BUILTINS) < set(ECS.builtins)  # resolve is the ECS environment's host function
+
+
+def test_every_builtin_doc_line_names_it() -> None:
+    for name, b in ECS.builtins.items():
+        assert b.doc.startswith(name + "("), b.doc
+        assert b.min_args <= b.max_args
+
+
+def test_the_context_has_a_slot_for_every_name_a_rule_can_read() -> None:
+    ECS.check()  # raises on a missing slot
+    assert {"images", "request", "image", "caller", "resolve", "family", "account"} <= set(Ctx.__slots__)
+
+
+def test_a_rule_that_raises_inside_a_definition_and_where_leaves_the_context_clean() -> None:
+    """Closures set `it` and `args` and restore them in finally blocks: after a rule raises halfway
+    through a `where` inside a definition call, the next rule sees the context it was given."""
+    policy = load('def newer(t: time) = count(images where CreationTime > t and CreationTime != t) > 0\n'
+                  'def any_newer = count(images where CreationTime > taken_at) > 0\n'
+                  'rule call on DeleteImage deny when newer(coalesce(taken_at, taken_at)) message "m"\n'
+                  'rule const on DeleteImage deny when any_newer message "m"\n'
+                  'rule ok on DeleteImage deny when image.ImageId == "b" message "ok"\n')
+    img = make_image("b")
+    ctx = Ctx(ImageStore([img]), image=img, taken_at="not a time")  # comparing a time with it raises
+    ctx.it, ctx.args = "element", ("arg",)
+    for rule in policy.rules[:2]:
+        boom = evaluate(rule, ctx)
+        assert boom is not None and boom.unevaluable and "TypeError" in boom.message
+        assert (ctx.it, ctx.args) == ("element", ("arg",))
+    ok = evaluate(policy.rules[2], ctx)
+    assert ok is not None and ok.message == "ok" and not ok.unevaluable
+
+
+def test_a_null_verdict_fails_closed_and_names_the_null_values() -> None:
+    policy = load('rule r on DeleteImage deny when image.ImageFamily == "x" or image.ImageName startswith "a"'
+                  ' message "m"\n')
+    finding = evaluate(policy.rules[0], Ctx(image=make_image(ImageFamily=None, ImageName=None)))
+    assert finding is not None and finding.unevaluable and finding.severity == "deny"
+    assert finding.message.startswith("rule r could not be evaluated (a value it needs is null")
+    assert "failing closed" in finding.message
