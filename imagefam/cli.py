@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .engine.aliyun import DEFAULT_OWNERS
 from .engine.loader import InputError
 from .rules.errors import PolicyError
 
@@ -182,7 +183,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from .engine.aliyun import snapshot
     from .engine.render import to_json_text
 
-    owners = tuple(args.owners) if args.owners else ("self", "shared", "community", "system", "marketplace")
+    owners = tuple(args.owners) if args.owners else DEFAULT_OWNERS
     if not 1 <= args.page_size <= 100:
         raise InputError(f"--page-size must be 1 to 100 (DescribeImages PageSize), got {args.page_size}")
     data = snapshot(args.region, args.account, owners=owners, keep_all_public=args.keep_all_public,
@@ -328,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS).")
     p.add_argument("--region", required=True, nargs="+", metavar="R", help="region(s) to snapshot")
     p.add_argument("--account", metavar="UID", help="your account UID (learned from your images if omitted)")
-    p.add_argument("--owners", nargs="+", choices=["self", "shared", "community", "system", "marketplace"],
+    p.add_argument("--owners", nargs="+", choices=list(DEFAULT_OWNERS),
                    help="which images to query (default: all kinds)")
     p.add_argument("--keep-all-public", action="store_true",
                    help="keep public, community and Marketplace images that have no family")

@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..rules.compiled import Policy
+from .actions import ACTIONS, effects
 from .decisions import Finding, evaluate
 from .environment import EcsContext as Ctx
 from .loader import Plan, Step
 from .models import Image
 from .policy import load_policy
 from .resolver import Resolver
-from .simulate import Change, apply, effects
+from .simulate import Change, apply
 from .state import State
 
-LAUNCHES = ("RunInstances", "CreateInstance", "DescribeImageFromFamily")
 #: The viewer of family_changes entries for "any other account": one that sees only public and
 #: community images (no real account UID is "*").
 COMMUNITY = "*"
@@ -150,7 +150,7 @@ class Session:
             else:
                 result.notes.append(finding)
         family = getattr(r, "ImageFamily", None)
-        if step.action in LAUNCHES and family and resolve_fn is not None:
+        if ACTIONS[step.action].launches and family and resolve_fn is not None:
             image = resolve_fn(family, getattr(r, "RegionId", "") or "", step.caller)
             result.resolved_image_id = image.ImageId if image else None
         if not result.allowed:

@@ -1,6 +1,6 @@
 """The ECS environment of the rule language: what rules about ECS images can name.
 
-Record types are the models of :mod:`.models`; each action of :data:`.models.ACTIONS` is a target
+Record types are the models of :mod:`.models`; each action of :data:`.actions.ACTIONS` is a target
 whose rules see its ``request`` (and ``image`` when the request names one), the ``caller`` and the
 ``channel``; each audit scope (``image``, ``family``, ``account``) is a target whose rules see that
 one subject; a ``resolve`` block sees ``family``, ``region`` and ``caller``; every expression sees
@@ -17,7 +17,8 @@ from ..rules.builtins import host_function
 from ..rules.environment import Environment, ResolutionScope, Target
 from ..rules.runtime import Context, IndexedCollection
 from ..rules.types import STRING, TIME, Ty, list_of, record
-from .models import ACTIONS, AUDIT_SCOPES, CHANNELS, Image
+from .actions import ACTIONS
+from .models import AUDIT_SCOPES, CHANNELS, Image
 
 CHANNEL = Ty("enum", values=CHANNELS)
 
@@ -49,11 +50,12 @@ class EcsContext(Context):
 
 
 def _action_target(action: str) -> Target:
-    req = record(ACTIONS[action].__name__)
+    model = ACTIONS[action].request
+    req = record(model.__name__)
     variables: dict[str, Ty] = {"request": req, "caller": STRING, "channel": CHANNEL}
     unavailable = {"family": "it is an audit scope", "account": "it is an audit scope",
                    "region": "write request.RegionId"}
-    if "ImageId" in ACTIONS[action].model_fields:
+    if "ImageId" in model.model_fields:
         variables["image"] = record("Image").opt()
     else:
         unavailable["image"] = f"the {action} request names no image (it has no ImageId)"
@@ -77,7 +79,7 @@ RESOLVE = host_function(
 def _build() -> Environment:
     from ..rules.types import RecordTypes
 
-    classes = {cls.__name__: cls for cls in (*AUDIT_SCOPES.values(), *ACTIONS.values())}
+    classes = {cls.__name__: cls for cls in (*AUDIT_SCOPES.values(), *(a.request for a in ACTIONS.values()))}
     env = Environment(
         records=RecordTypes(classes),
         globals={"images": list_of(record(Image.__name__)), "taken_at": TIME.opt()},
@@ -104,4 +106,4 @@ render = ECS.render
 
 def request_type(action: str) -> Ty:
     """The record type of an action's request (what ``request`` is in a rule on it)."""
-    return record(ACTIONS[action].__name__)
+    return record(ACTIONS[action].request.__name__)

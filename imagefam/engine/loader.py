@@ -19,7 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ..rules.errors import did_you_mean
-from .models import ACTIONS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
+from .actions import ACTIONS
+from .models import CHANNELS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
 from .state import State
 from .store import ImageStore
 
@@ -373,11 +374,12 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
     action = raw.get("Action")
     if not isinstance(action, str):
         raise InputError(f"{where}: 'Action' (the ECS API action) is required")
-    model = ACTIONS.get(action)
-    if model is None:
+    spec = ACTIONS.get(action)
+    if spec is None:
         hint = did_you_mean(action, ACTIONS)
         raise InputError(f"{where}: unknown Action {action!r}" + (f"; {hint}" if hint else
                          f"; supported: {', '.join(ACTIONS)}"))
+    model = spec.request
     where = f"{where} ({action})"
     params: dict[str, Any] = {}
     indexed: dict[str, dict[int, Any]] = {}
@@ -429,12 +431,13 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
     if caller is None:
         raise InputError(f"{where}: no caller: set 'caller' on the plan or the step")
     channel = meta.get("channel", "api")
-    if channel not in ("api", "console"):
-        raise InputError(f"{where}: channel must be 'api' or 'console', got {channel!r}")
+    if channel not in CHANNELS:
+        raise InputError(f"{where}: channel must be {' or '.join(map(repr, CHANNELS))}, got {channel!r}")
     creates = meta.get("creates")
     if creates is not None:
-        if action not in ("CreateImage", "CopyImage"):
-            raise InputError(f"{where}: 'creates' applies only to CreateImage and CopyImage")
+        if not spec.creates:
+            makers = " and ".join(a.name for a in ACTIONS.values() if a.creates)
+            raise InputError(f"{where}: 'creates' applies only to {makers}")
         if not isinstance(creates, str) or not creates:
             raise InputError(f"{where}: 'creates' must be the ImageId (a string) the new image gets")
     return Step(index, action, request, caller, channel, creates, line, warnings)

@@ -182,20 +182,6 @@ class DescribeImageFromFamilyRequest(Request):
     ImageFamily: str
 
 
-#: Every action a plan may call, with the model of its request.
-ACTIONS: dict[str, type[Request]] = {
-    "CreateImage": CreateImageRequest,
-    "CopyImage": CopyImageRequest,
-    "ModifyImageAttribute": ModifyImageAttributeRequest,
-    "ModifyImageSharePermission": ModifyImageSharePermissionRequest,
-    "DeleteImage": DeleteImageRequest,
-    "RunInstances": RunInstancesRequest,
-    "CreateInstance": CreateInstanceRequest,
-    "ReplaceSystemDisk": ReplaceSystemDiskRequest,
-    "DescribeImageFromFamily": DescribeImageFromFamilyRequest,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Family:
     """Audit scope ``for each family``: one owner's family in one region."""

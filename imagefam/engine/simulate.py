@@ -1,24 +1,27 @@
 """The effects of an allowed API call on a state: which images appear, change or disappear.
 
-:func:`effects` is pure: it returns (before, after) pairs without touching the store; the
-checker applies them with :func:`apply` after computing resolutions before the change.
+Each function here is the effect of one action (:data:`.actions.ACTIONS` says which). Effects are
+pure: they return (before, after) pairs without touching the store; the checker applies them with
+:func:`apply` after computing resolutions before the change.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from .loader import InputError, Step
 from .models import (
     CopyImageRequest,
     CreateImageRequest,
-    DeleteImageRequest,
     Image,
     ModifyImageAttributeRequest,
     ModifyImageSharePermissionRequest,
 )
 from .store import ImageStore
+
+if TYPE_CHECKING:
+    from .loader import Step
 
 Change = tuple[Image | None, Image | None]
 TICK = timedelta(seconds=1)
@@ -29,6 +32,10 @@ SHARE_BATCH = 10
 def _new_id(store: ImageStore, step: Step) -> str:
     if step.creates:
         if step.creates in store:
+            from .loader import (
+                InputError,  # the loader imports the action table, which imports this
+            )
+
             where = f"line {step.line}: " if step.line else ""
             raise InputError(f"{where}step {step.index} ({step.action}): creates {step.creates!r}, "
                              "but an image with that ImageId already exists")
@@ -54,38 +61,61 @@ def _new_image(store: ImageStore, step: Step, taken_at: datetime | None, region:
                  Status="Available", ImageOwnerId=step.caller, **fields)  # type: ignore[arg-type]
 
 
-def effects(store: ImageStore, step: Step, taken_at: datetime | None = None) -> list[Change]:
-    """What ``step`` would change, as (before, after) image pairs; None means absent."""
+def _source(store: ImageStore, step: Step) -> Image | None:
+    """The image a call names (by id in its region), if it is there."""
     r = step.request
-    if isinstance(r, CreateImageRequest):
-        return [(None, _new_image(store, step, taken_at, r.RegionId, ImageFamily=r.ImageFamily or None,
-                                  ImageName=r.ImageName, Description=r.Description))]
-    source = store.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
+    return store.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
+
+
+def create_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+    r = step.request
+    assert isinstance(r, CreateImageRequest)
+    return [(None, _new_image(store, step, taken_at, r.RegionId, ImageFamily=r.ImageFamily or None,
+                              ImageName=r.ImageName, Description=r.Description))]
+
+
+def copy_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+    """A new image in the destination region; the copy does not inherit the family."""
+    r, source = step.request, _source(store, step)
+    assert isinstance(r, CopyImageRequest)
     if source is None:
-        return []  # launches, describes, or an image that is not there: nothing changes
-    if isinstance(r, CopyImageRequest):  # the copy does not inherit the family
-        return [(None, _new_image(store, step, taken_at, r.DestinationRegionId,
-                                  ImageName=r.DestinationImageName or source.ImageName,
-                                  Description=r.DestinationDescription or source.Description))]
-    if isinstance(r, ModifyImageAttributeRequest):
-        changes: dict[str, object] = {}
-        if r.ImageFamily is not None:
-            changes["ImageFamily"] = r.ImageFamily or None
-        for name in ("Status", "ImageName", "Description"):
-            value = getattr(r, name)
-            if value is not None:
-                changes[name] = value
-        return [(source, dataclasses.replace(source, **changes))] if changes else []  # type: ignore[arg-type]
-    if isinstance(r, ModifyImageSharePermissionRequest):
-        removed = set(r.RemoveAccount[:SHARE_BATCH])
-        added = [x for x in r.AddAccount[:SHARE_BATCH] if x not in removed]
-        shared = tuple(dict.fromkeys([x for x in source.SharedWith if x not in removed] + added))
-        public = source.IsPublic if r.IsPublic is None else r.IsPublic
-        after = dataclasses.replace(source, SharedWith=shared, IsPublic=public)
-        return [] if after == source else [(source, after)]
-    if isinstance(r, DeleteImageRequest):
-        return [(source, None)]
-    return []
+        return []
+    return [(None, _new_image(store, step, taken_at, r.DestinationRegionId,
+                              ImageName=r.DestinationImageName or source.ImageName,
+                              Description=r.DestinationDescription or source.Description))]
+
+
+def modify_image_attribute(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+    r, source = step.request, _source(store, step)
+    assert isinstance(r, ModifyImageAttributeRequest)
+    if source is None:
+        return []
+    changes: dict[str, object] = {}
+    if r.ImageFamily is not None:
+        changes["ImageFamily"] = r.ImageFamily or None
+    for name in ("Status", "ImageName", "Description"):
+        value = getattr(r, name)
+        if value is not None:
+            changes[name] = value
+    return [(source, dataclasses.replace(source, **changes))] if changes else []  # type: ignore[arg-type]
+
+
+def modify_image_share_permission(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+    r, source = step.request, _source(store, step)
+    assert isinstance(r, ModifyImageSharePermissionRequest)
+    if source is None:
+        return []
+    removed = set(r.RemoveAccount[:SHARE_BATCH])
+    added = [x for x in r.AddAccount[:SHARE_BATCH] if x not in removed]
+    shared = tuple(dict.fromkeys([x for x in source.SharedWith if x not in removed] + added))
+    public = source.IsPublic if r.IsPublic is None else r.IsPublic
+    after = dataclasses.replace(source, SharedWith=shared, IsPublic=public)
+    return [] if after == source else [(source, after)]
+
+
+def delete_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+    source = _source(store, step)
+    return [] if source is None else [(source, None)]
 
 
 def apply(store: ImageStore, changes: list[Change]) -> None:
