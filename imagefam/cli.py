@@ -358,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
     p.set_defaults(func=cmd_rules_test)
 
-    p = sub.add_parser("demo", help="the seed's story on a built-in state, each step explained")
+    p = sub.add_parser("demo", help="the ECS image family walkthrough (publish, share, roll back) on a built-in state, each step explained")
     p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files into DIR")
     p.set_defaults(func=cmd_demo)
     return parser

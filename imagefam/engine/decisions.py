@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..rules.ast import Severity
 from ..rules.compiled import Rule
 from ..rules.runtime import Context as Ctx
 
@@ -20,7 +21,7 @@ class Finding:
     """One fired rule: in a check step (violation/warning/note) or in a report."""
 
     rule: str
-    severity: str
+    severity: Severity
     message: str
     error_code: str | None = None
     cites: str | None = None

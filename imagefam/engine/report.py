@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from ..rules.ast import SEVERITIES
 from ..rules.compiled import Policy
 from .decisions import Finding, evaluate
 from .environment import EcsContext as Ctx
@@ -17,8 +18,6 @@ from .models import Account, Family, Image
 from .policy import load_policy
 from .resolver import Resolver
 from .state import State
-
-SEVERITIES = ("deny", "warn", "info")
 
 
 @dataclass

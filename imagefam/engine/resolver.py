@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..rules.compiled import Policy, Resolution
 from ..rules.runtime import render_time as render
@@ -21,11 +21,15 @@ from .models import Image
 from .state import State
 from .store import ImageStore
 
+#: What resolution made of a candidate: the image chosen, one that also qualifies, or one a
+#: requirement excludes.
+Verdict = Literal["chosen", "eligible", "excluded"]
+
 
 @dataclass
 class Candidate:
     image: Image
-    verdict: str  # chosen | eligible | excluded
+    verdict: Verdict
     requirement: str | None
     reason: str
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class Diagnostic:
     span: Span
     message: str
     hint: str | None = None
-    severity: str = "error"
+    severity: Literal["error", "warning"] = "error"
 
     def render(self) -> str:
         """``file:line:col: error: message``, the source line, a caret under the span, the hint."""
