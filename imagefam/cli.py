@@ -130,14 +130,14 @@ def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:
     from tabulate import tabulate
 
     from .engine.render import to_json_text
-    from .rules.runtime import render_time as render
+    from .rules.runtime import format_time
 
     rows = []
     for region in regions:
         t = resolver.trace(args.family, region, args.caller)
         img = t.image
         rows.append({"region": region, "image_id": img.ImageId if img else None,
-                     "creation_time": render(img.CreationTime) if img else None,
+                     "creation_time": format_time(img.CreationTime) if img else None,
                      "image_name": img.ImageName if img else None, "tie": t.tie,
                      "candidates": len(t.candidates)})
     if args.format == "json":

@@ -100,8 +100,8 @@ def _build() -> Environment:
 
 #: The environment every ECS policy is loaded against.
 ECS = _build()
-#: Renders a value as message text, as rules' messages do (images by their ImageId).
-render = ECS.render
+#: A value as message text, as rules' messages show it (images by their ImageId).
+format_value = ECS.format_value
 
 
 def request_type(action: str) -> Ty:

@@ -7,7 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ..rules.runtime import render_time as render
+from ..rules.runtime import format_time
 from .checker import CheckResult
 from .models import Image
 from .resolver import Trace
@@ -65,7 +65,7 @@ def check_text(result: CheckResult) -> str:
 def trace_text(trace: Trace) -> str:
     head = f"family {trace.family} in {trace.region} for caller {trace.caller}: "
     out = [head + (f"{trace.image.ImageId} ({trace.image.ImageName or 'no name'}, created "
-                   f"{render(trace.image.CreationTime)})" if trace.image else "no image")]
+                   f"{format_time(trace.image.CreationTime)})" if trace.image else "no image")]
     if not trace.candidates:
         out.append(f"  no image in {trace.region} has family {trace.family!r} (by its own name)")
     rows = []
@@ -96,7 +96,7 @@ def api_body(trace: Trace) -> dict[str, Any]:
         alias = "self" if img.ImageOwnerId == trace.caller else "others"
     body: dict[str, Any] = {
         "ImageId": img.ImageId, "ImageName": img.ImageName or "", "ImageFamily": trace.family,
-        "ImageOwnerAlias": alias, "CreationTime": render(img.CreationTime), "Status": img.Status,
+        "ImageOwnerAlias": alias, "CreationTime": format_time(img.CreationTime), "Status": img.Status,
         "Description": img.Description or "",
         "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in sorted((img.Tags or {}).items())]},
     }

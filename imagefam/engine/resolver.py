@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..rules.compiled import Policy, Resolution
-from ..rules.runtime import render_time as render
+from ..rules.runtime import format_time
 from .environment import EcsContext as Ctx
 from .loader import InputError
 from .models import Image
@@ -50,7 +50,7 @@ class Trace:
             "image_id": self.image.ImageId if self.image else None,
             "family": self.family, "region": self.region, "caller": self.caller,
             "candidates": [{
-                "image_id": c.image.ImageId, "creation_time": render(c.image.CreationTime),
+                "image_id": c.image.ImageId, "creation_time": format_time(c.image.CreationTime),
                 "status": c.image.Status, "verdict": c.verdict, "requirement": c.requirement,
                 "reason": c.reason,
             } for c in self.candidates],

@@ -20,7 +20,8 @@ from .runtime import sort_key
 from .types import ANY, BOOL, INT, STRING, Ty, list_of, unify
 
 if TYPE_CHECKING:
-    from .compiler import Compiler, Fn
+    from .compiler import Compiler
+    from .runtime import Fn
 
 
 class CallTyping:
@@ -202,7 +203,7 @@ def _extreme(items: Sequence[Any], pick: Callable[..., Any]) -> Any:
 
 
 def _str(comp: Compiler, e: ast.Call) -> Fn:
-    return _unary(comp.render)(comp, e)
+    return _unary(comp.format_value)(comp, e)
 
 
 def _coalesce(comp: Compiler, e: ast.Call) -> Fn:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .runtime import Context as Ctx
+from .runtime import Fn
 
-Fn = Callable[[Ctx], Any]
 Test = tuple[Fn, Callable[[Any, Any], bool], Any]  # (getter, operator, constant)
 
 

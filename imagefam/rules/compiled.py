@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast
-from .compiler import Compiler, Fn
+from .compiler import Compiler
 from .errors import Diagnostic, Source, Span
-from .runtime import Context
+from .runtime import Context, Fn
 
 
 @dataclass
@@ -102,10 +102,10 @@ def compile_template(compiler: Compiler, tpl: ast.Template | None, default: str)
     if tpl is None:
         return lambda c: default
     parts: list[Any] = [compiler.compile(p) if isinstance(p, ast.Expr) else p for p in tpl.parts]
-    render = compiler.render
+    format_value = compiler.format_value
 
     def message(c: Context) -> str:
-        return "".join(p if isinstance(p, str) else render(p(c)) for p in parts)
+        return "".join(p if isinstance(p, str) else format_value(p(c)) for p in parts)
 
     return message
 
@@ -121,10 +121,10 @@ def _explainer(compiler: Compiler, cond: ast.Expr, source: Source) -> Callable[[
                 probes.append((span_text(source, p.right.span), compiler.compile(p.right)))
         else:
             probes.append((span_text(source, p.span), compiler.compile(p)))
-    render = compiler.render
+    format_value = compiler.format_value
 
     def explain(c: Context) -> list[tuple[str, str]]:
-        return [(text, render(fn(c))) for text, fn in probes]
+        return [(text, format_value(fn(c))) for text, fn in probes]
 
     return explain
 

@@ -33,8 +33,7 @@ from .plans import (
     substitute,
 )
 from .runtime import Context as Ctx
-
-Fn = Callable[[Ctx], Any]
+from .runtime import Fn
 
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -51,7 +50,7 @@ class Compiler:
         self.env = env
         self.builtins = env.builtins
         self.ctx_names = env.context_names
-        self.render = env.render
+        self.format_value = env.format_value
         self.types = types
         self.defs = defs
         self._def_fns: dict[str, Fn] = {}

@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from .builtins import BUILTINS, Builtin
-from .runtime import Context, renderer
+from .runtime import Context, value_formatter
 from .types import RecordTypes, Ty
 
 
@@ -73,9 +73,9 @@ class Environment:
         return frozenset(names)
 
     @cached_property
-    def render(self) -> Callable[[Any], str]:
+    def format_value(self) -> Callable[[Any], str]:
         """A value as message text (records by their display field)."""
-        return renderer(self.display_fields)
+        return value_formatter(self.display_fields)
 
     def reserved(self, name: str) -> bool:
         """Whether a definition may not take ``name``: a builtin or a name the context provides."""

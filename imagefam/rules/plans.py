@@ -13,7 +13,8 @@ from typing import Any
 from . import ast
 from .checker import Typing, is_pascal
 
-Fn = Callable[..., Any]
+#: Reads a field of an element (an ``operator.attrgetter``).
+Getter = Callable[[Any], Any]
 
 
 def guards(tests: list[ast.Expr], stop: bool) -> frozenset[str]:
@@ -84,7 +85,7 @@ def indexable(part: ast.Expr, types: Typing) -> tuple[str, ast.Expr] | None:
     return None
 
 
-def element_test(e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], ast.Expr] | None:
+def element_test(e: ast.Expr) -> tuple[Getter, Callable[[Any, Any], bool], ast.Expr] | None:
     """(field getter, operator, value) for ``Field ==/!= value`` with an element-free value: the
     comparison is two-valued, so filtering by it gives exactly what the closure would."""
     if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
@@ -96,7 +97,7 @@ def element_test(e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], ast.Expr]
     return None
 
 
-def element_tests(e: ast.Expr) -> list[tuple[Fn, Callable[[Any, Any], bool], ast.Expr]] | None:
+def element_tests(e: ast.Expr) -> list[tuple[Getter, Callable[[Any, Any], bool], ast.Expr]] | None:
     """:func:`element_test` for a single test or an ``and`` of them, else None."""
     parts = e.parts if isinstance(e, ast.BoolOp) and e.op == "and" else [e]
     tests = [element_test(p) for p in parts]

@@ -37,24 +37,28 @@ class Context:
         self.args: tuple[Any, ...] = ()
 
 
-def render_time(value: datetime) -> str:
+#: A compiled expression: a closure over a context, giving a value (``None`` for null).
+Fn = Callable[[Context], Any]
+
+
+def format_time(value: datetime) -> str:
     """A time as message text: ISO-8601 with a Z."""
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def renderer(display_fields: tuple[str, ...] = ()) -> Callable[[Any], str]:
-    """``render(value)``: a value as message text: null as ``null``, times as ISO-8601 Z, lists
+def value_formatter(display_fields: tuple[str, ...] = ()) -> Callable[[Any], str]:
+    """``format_value(value)``: a value as message text: null as ``null``, times as ISO-8601 Z, lists
     joined; a record by the first of ``display_fields`` it has, else a dataclass by its first field."""
 
-    def render(value: Any) -> str:
+    def format_value(value: Any) -> str:
         if value is None:
             return "null"
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, datetime):
-            return render_time(value)
+            return format_time(value)
         if isinstance(value, tuple | list):
-            return "[" + ", ".join(render(v) for v in value) + "]"
+            return "[" + ", ".join(format_value(v) for v in value) + "]"
         for name in display_fields:
             shown = getattr(value, name, None)
             if shown is not None:
@@ -64,7 +68,7 @@ def renderer(display_fields: tuple[str, ...] = ()) -> Callable[[Any], str]:
             return str(getattr(value, first))
         return str(value)
 
-    return render
+    return format_value
 
 
 def sort_key(value: Any) -> tuple[bool, Any]:
