@@ -18,9 +18,11 @@ from ..rules.environment import Environment, ResolutionScope, Target
 from ..rules.runtime import Context, IndexedCollection
 from ..rules.types import STRING, TIME, Ty, list_of, record
 from .actions import ACTIONS
-from .models import AUDIT_SCOPES, CHANNELS, Image
+from .models import AUDIT_SCOPES, CHANNELS, Account, Family, Image
 
 CHANNEL = Ty("enum", values=CHANNELS)
+#: The record types rules can name, besides each action's request.
+RECORDS: tuple[type, ...] = (Image, Family, Account)
 
 
 class EcsContext(Context):
@@ -79,7 +81,7 @@ RESOLVE = host_function(
 def _build() -> Environment:
     from ..rules.types import RecordTypes
 
-    classes = {cls.__name__: cls for cls in (*AUDIT_SCOPES.values(), *(a.request for a in ACTIONS.values()))}
+    classes = {cls.__name__: cls for cls in (*RECORDS, *(a.request for a in ACTIONS.values()))}
     env = Environment(
         records=RecordTypes(classes),
         globals={"images": list_of(record(Image.__name__)), "taken_at": TIME.opt()},

@@ -62,10 +62,8 @@ def build_policy(env: Environment, layers: list[tuple[bool, list[Source]]]) -> P
     checker = Checker(env, merged.defs, merged.reporters, merged.resolve is not None)
     checker.check_defs()
     types: Typing = dict(checker.def_typing)
-    for decl, _ in merged.rules.values():
-        types.update(checker.check_rule(decl))
-    for block in [*merged.extra_resolves, *([merged.resolve] if merged.resolve is not None else [])]:
-        types.update(checker.check_resolution(block))
+    types.update(check_rules(checker, merged))
+    types.update(check_resolution(checker, merged))
     diagnostics = [d for r in merged.reporters.values() for d in r.diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
@@ -154,6 +152,25 @@ def merge_layers(parsed: tuple[list[Layer], Merged]) -> Merged:
         merged.resolve = layer.resolve or merged.resolve
         merged.extra_resolves += layer.extra_resolves
     return merged
+
+
+# ---- check rules, check resolution ----
+
+
+def check_rules(checker: Checker, merged: Merged) -> Typing:
+    """Type every rule in each of its scopes; the typed results of all rules."""
+    types: Typing = {}
+    for decl, _ in merged.rules.values():
+        types.update(checker.check_rule(decl))
+    return types
+
+
+def check_resolution(checker: Checker, merged: Merged) -> Typing:
+    """Type the ``resolve`` block in force (and any duplicate, so its errors are reported too)."""
+    types: Typing = {}
+    for block in [*merged.extra_resolves, *([merged.resolve] if merged.resolve is not None else [])]:
+        types.update(checker.check_resolution(block))
+    return types
 
 
 # ---- compile ----
