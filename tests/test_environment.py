@@ -98,3 +98,36 @@ def test_a_null_verdict_fails_closed_and_names_the_null_values() -> None:
     assert finding is not None and finding.unevaluable and finding.severity == "deny"
     assert finding.message.startswith("rule r could not be evaluated (a value it needs is null")
     assert "failing closed" in finding.message
+
+
+def _typed_region(targets: str) -> list[str]:
+    """The type of `request.RegionId` in the typed result of a rule on ``targets``."""
+    from imagefam.rules import ast
+    from imagefam.rules.checker import Checker
+    from imagefam.rules.errors import Reporter, Source
+    from imagefam.rules.parser import parse_module
+
+    source = Source("t.rules", f'rule r on {targets} deny when request.RegionId == "x" message "m" cites "c"\n')
+    reporter = Reporter(source)
+    (decl,) = parse_module(source, reporter).decls
+    assert isinstance(decl, ast.RuleDecl)
+    typing = Checker(ECS, {}, {source.name: reporter}, has_resolve=False).check_rule(decl)
+    assert not reporter.errors
+    return [str(ty) for node, ty in typing.items() if isinstance(node, ast.Attr)]
+
+
+def test_a_rule_on_several_actions_gets_the_join_of_its_scopes_in_any_order() -> None:
+    """`RegionId` is a string in a CreateImage request and may be null in a ReplaceSystemDisk one:
+    the compiler must see `string?` whichever action the rule lists last."""
+    assert _typed_region("CreateImage") == ["string"]
+    assert _typed_region("ReplaceSystemDisk") == ["string?"]
+    assert _typed_region("CreateImage, ReplaceSystemDisk") == ["string?"]
+    assert _typed_region("ReplaceSystemDisk, CreateImage") == ["string?"]
+
+
+def test_checking_leaves_the_syntax_tree_untouched() -> None:
+    """Types live in typed results, never on the nodes: checking a tree twice in different
+    scopes cannot change what the first check found."""
+    from imagefam.rules import ast
+
+    assert "ty" not in {f for klass in (ast.Expr, ast.Attr, ast.Name) for f in klass.__dataclass_fields__}
