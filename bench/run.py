@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-peers", action="store_true", help="skip Rego/Cedar/rule-engine (extra: bench)")
     ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--skip-planformats", action="store_true", help="skip the Terraform plan / script check")
     ap.add_argument("--out", default=str(C.OUT / "latest.md"))
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -175,6 +176,14 @@ def main(argv: list[str] | None = None) -> int:
             sub("bench_peers.py", ["--json", str(C.OUT / "peers.json")])
             results["peers"] = json.loads((C.OUT / "peers.json").read_text())
             rows += peer_rows(results["peers"])
+    if not args.skip_planformats:
+        sub("bench_planformats.py", ["--json", str(C.OUT / "planformats.json")])
+        for r in json.loads((C.OUT / "planformats.json").read_text())["rows"]:
+            what = "Terraform plan" if r["kind"] == "terraform" else "aliyun CLI script"
+            rows.append(["plan formats", f"imagefam check, {r['resources']:,}-entry {what} (whole process)",
+                         "2k", f"{r['process_median_s']:.2f} s",
+                         f"target < 2 s; CPU {r['process_cpu_s']:.2f} s; in-process: read {r['read_s'] * 1e3:,.0f} ms, check "
+                         f"{r['check_s'] * 1e3:,.0f} ms; {r['steps']:,} steps, {r['skipped']:,} skipped"])
     if not args.skip_startup:
         sub("bench_startup.py", ["--json", str(C.OUT / "startup.json")])
         startup = json.loads((C.OUT / "startup.json").read_text())

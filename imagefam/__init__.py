@@ -14,6 +14,7 @@ from __future__ import annotations
 from .engine.checker import CheckResult, check
 from .engine.loader import InputError, Plan, Step, load_plan, load_state
 from .engine.models import Image
+from .engine.planformats import load_any_plan
 from .engine.policy import load_policy
 from .engine.resolver import Trace, resolve
 from .engine.state import State
@@ -22,6 +23,6 @@ from .rules.errors import PolicyError
 
 __all__ = [
     "CheckResult", "Image", "InputError", "Plan", "Policy", "PolicyError", "State", "Step", "Trace",
-    "check", "load_plan", "load_policy", "load_state", "resolve",
+    "check", "load_any_plan", "load_plan", "load_policy", "load_state", "resolve",
 ]
 __version__ = "0.1.0"

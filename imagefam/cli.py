@@ -85,12 +85,12 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from .engine.checker import check
     from .engine.ci import check_github, check_sarif
-    from .engine.loader import load_plan
+    from .engine.planformats import load_any_plan, redact
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args)
     state = _state(args)
-    plan = load_plan(args.plan)
+    plan = load_any_plan(args.plan, args.plan_format, args.caller, args.terraform_dir)
     result = check(state, plan, policy)
     if args.format == "json":
         text = to_json_text(result.to_json())
@@ -102,7 +102,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         text = check_github(result)
     else:
         text = check_text(result)
-    write_output(text, args.output)
+    write_output(redact(text, plan.sensitive), args.output)
     return EXIT_OK if result.allowed else EXIT_FAIL
 
 
@@ -279,9 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check a plan of ECS API calls against a state snapshot",
                        description="Check each step of PLAN against the state the steps before it leave. "
                                    "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
-    p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml)")
+    p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml), a Terraform plan "
+                   "(terraform show -json) or a script of aliyun ecs calls")
     p.add_argument("--state", required=True, metavar="STATE",
                    help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body)")
+    p.add_argument("--plan-format", choices=["auto", "native", "terraform", "aliyun-cli"], default="auto",
+                   help="how to read PLAN (default: recognised by its content)")
+    p.add_argument("--caller", metavar="UID", help="the account making the calls: required for a Terraform "
+                   "plan or a script; for a native plan, the caller of steps that set none")
+    p.add_argument("--terraform-dir", metavar="DIR", help="the Terraform configuration's folder: results also "
+                   "point at each resource block's file and line")
     _add_account_flag(p)
     _add_policy_flags(p)
     p.add_argument("--format", choices=["text", "json", "junit", "sarif", "github"], default="text",

@@ -31,7 +31,8 @@ from helpers_engine import (
     write_state,
 )
 
-DEMO_FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml")
+DEMO_FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml", "terraform-plan.json",
+              "deprecate-shared.sh")
 
 
 @pytest.fixture
@@ -79,6 +80,8 @@ def test_demo_write_files_are_accepted_by_check_and_resolve(tmp_path: Path) -> N
     assert run_cli("check", folder / "rollback-fixed.yaml", "--state", state).code == 0
     assert run_cli("check", folder / "rollback-denied.yaml", "--state", state).code == 1
     assert run_cli("check", folder / "sharee.yaml", "--state", state).code == 1
+    assert run_cli("check", folder / "terraform-plan.json", "--state", state, "--caller", M).code == 1
+    assert run_cli("check", folder / "deprecate-shared.sh", "--state", state, "--caller", M).code == 1
     res = run_cli("resolve", "--state", state, "--family", "app-a", "--region", "cn-hangzhou", "--caller", M)
     assert res.code == 0 and res.out.startswith("family app-a in cn-hangzhou for caller 100001: m-b1")
 

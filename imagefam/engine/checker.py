@@ -21,6 +21,7 @@ from .policy import load_policy
 from .resolver import Resolver
 from .simulate import Change, apply
 from .state import State
+from .unknowns import UnknownValues
 
 #: The viewer of family_changes entries for "any other account": one that sees only public and
 #: community images (no real account UID is "*").
@@ -58,6 +59,8 @@ class CheckResult:
     family_changes: list[FamilyChange]
     plan_source: str = ""
     state_source: str = ""
+    #: what a Terraform plan or script held that is not a checked call (None for a native plan)
+    skipped: list[dict[str, Any]] | None = None
 
     @property
     def allowed(self) -> bool:
@@ -78,11 +81,13 @@ class CheckResult:
                 "resolved_image_id": s.resolved_image_id,
                 "created_image_id": s.created_image_id,
                 "line": s.step.line,
+                **({"source": s.step.source} if s.step.source is not None else {}),
             } for s in self.steps],
             "family_changes": [{
                 "step": c.step, "region": c.region, "family": c.family, "owner": c.owner,
                 "before": c.before, "after": c.after, "viewer": c.viewer,
             } for c in self.family_changes],
+            **({"skipped": self.skipped} if self.skipped is not None else {}),
         }
 
 
@@ -139,8 +144,9 @@ class Session:
         ctx.request = r
         ctx.image = work.images.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
         ctx.caller, ctx.channel, ctx.action = step.caller, step.channel, step.action
+        unknown = UnknownValues(ctx, step) if step.unknown else None  # values known only after apply
         for rule in policy.by_action.get(step.action, ()):
-            finding = evaluate(rule, ctx)
+            finding = evaluate(rule, ctx) if unknown is None else unknown.evaluate(rule)
             if finding is None:
                 continue
             if rule.severity == "deny":
@@ -149,8 +155,10 @@ class Session:
                 result.warnings.append(finding)
             else:
                 result.notes.append(finding)
+        if unknown is not None and (needed := unknown.warning()) is not None:
+            result.warnings.append(needed)
         family = getattr(r, "ImageFamily", None)
-        if ACTIONS[step.action].launches and family and resolve_fn is not None:
+        if ACTIONS[step.action].launches and family and resolve_fn is not None and "ImageFamily" not in step.unknown:
             image = resolve_fn(family, getattr(r, "RegionId", "") or "", step.caller)
             result.resolved_image_id = image.ImageId if image else None
         if not result.allowed:
@@ -169,7 +177,7 @@ def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult
     """Check every step of ``plan`` against ``state`` (which is not modified)."""
     session = Session(state, policy)
     results = [session.step(step) for step in plan.steps]
-    return CheckResult(results, session.family_changes, plan.source, state.source)
+    return CheckResult(results, session.family_changes, plan.source, state.source, plan.skipped)
 
 
 def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,

@@ -55,15 +55,27 @@ def check_sarif(result: CheckResult, policy: Policy) -> dict[str, Any]:
     driver, index = _driver(policy, ("action",))
     results = []
     for s in result.steps:
-        region = {"startLine": s.step.line} if s.step.line else None
-        phys: dict[str, Any] = {"artifactLocation": {"uri": result.plan_source}}
-        if region:
-            phys["region"] = region
-        loc = [{"physicalLocation": phys,
-                "logicalLocations": [{"name": f"step {s.step.index} {s.step.action}", "kind": "object"}]}]
+        uri, line = _where(result, s.step)
+        phys: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+        if line:
+            phys["region"] = {"startLine": line}
+        logical: list[dict[str, Any]] = [{"name": f"step {s.step.index} {s.step.action}", "kind": "object"}]
+        if s.step.source and s.step.source.get("kind") == "terraform":  # the resource address
+            address = str(s.step.source["address"])
+            logical.insert(0, {"name": address, "fullyQualifiedName": address, "kind": "resource"})
+        loc = [{"physicalLocation": phys, "logicalLocations": logical}]
         for f in s.violations + s.warnings + s.notes:
             results.append(_result(f, index, loc))
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
+
+
+def _where(result: CheckResult, step: Any) -> tuple[str, int | None]:
+    """The file and line a step's findings point at: the plan file at the step's line (a script's
+    line), or a Terraform resource block when the configuration was given."""
+    src = step.source or {}
+    if src.get("kind") == "terraform" and src.get("file"):
+        return str(src["file"]), src.get("line")
+    return result.plan_source, step.line
 
 
 def report_sarif(rep: Any, policy: Policy, sources: list[str]) -> dict[str, Any]:
@@ -94,12 +106,15 @@ def _annotation(severity: str, file: str, line: int | None, title: str, message:
 def check_github(result: CheckResult) -> str:
     lines = []
     for s in result.steps:
+        uri, line = _where(result, s.step)
+        src = s.step.source or {}
+        label = f"{src['address']}: " if src.get("kind") == "terraform" else ""
         for f in s.violations + s.warnings + s.notes:
             code = f" [{f.error_code}]" if f.error_code else ""
-            lines.append(_annotation(f.severity, result.plan_source, s.step.line,
-                                     f"imagefam {f.rule}", f"step {s.step.index} {s.step.action}: {f.message}{code}"))
+            lines.append(_annotation(f.severity, uri, line, f"imagefam {f.rule}",
+                                     f"{label}step {s.step.index} {s.step.action}: {f.message}{code}"))
         for w in s.step.warnings:
-            lines.append(_annotation("warn", result.plan_source, s.step.line, "imagefam unknown-parameter", w))
+            lines.append(_annotation("warn", uri, line, "imagefam unknown-parameter", f"{label}{w}"))
     return "".join(line + "\n" for line in lines)
 
 

@@ -260,6 +260,11 @@ class Step:
     creates: str | None = None
     line: int | None = None
     warnings: list[str] = field(default_factory=list)  # unknown parameters, with a did-you-mean
+    #: where the step came from in a Terraform plan or a script: {"kind": "terraform", "address": ...}
+    #: or {"kind": "script", "line": N}; None for a native plan (see imagefam.engine.planformats)
+    source: dict[str, Any] | None = None
+    #: request parameters whose value is not known until apply -> where that value comes from
+    unknown: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -267,6 +272,10 @@ class Plan:
     caller: str
     steps: list[Step]
     source: str = "<memory>"
+    #: what a Terraform plan or script held that is not a checked API call: [{"source": ..., "reason": ...}]
+    skipped: list[dict[str, Any]] | None = None
+    #: values a Terraform plan marks sensitive: outputs show "(sensitive)" instead
+    sensitive: tuple[str, ...] = ()
 
 
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it

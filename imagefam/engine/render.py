@@ -22,19 +22,25 @@ def _day(img: Image) -> str:
 
 
 def check_text(result: CheckResult) -> str:
+    from .planformats import describe, skipped_summary
+
+    sourced = any(s.step.source for s in result.steps)
     rows = []
     for s in result.steps:
         fired = [f.rule for f in s.violations] + [f"{f.rule} (warn)" for f in s.warnings]
         fired += ["unknown-parameter (warn)"] * len(s.step.warnings)
         target = getattr(s.step.request, "ImageId", None) or getattr(s.step.request, "ImageFamily", None) or ""
         rows.append([s.step.index, s.step.action, target, s.step.caller, "ALLOW" if s.allowed else "DENY",
-                     "\n".join(fired) or "-", s.resolved_image_id or s.created_image_id or ""])
-    out = [tabulate(rows, headers=["step", "action", "target", "caller", "decision", "rules", "image"],
-                    tablefmt="simple")]
+                     "\n".join(fired) or "-", s.resolved_image_id or s.created_image_id or ""]
+                    + ([describe(s.step.source)] if sourced else []))
+    out = [tabulate(rows, headers=["step", "action", "target", "caller", "decision", "rules", "image"]
+                    + (["from"] if sourced else []), tablefmt="simple")]
     for s in result.steps:
         if s.allowed and not s.warnings and not s.step.warnings:
             continue
         where = f" (line {s.step.line})" if s.step.line else ""
+        if s.step.source and s.step.source.get("kind") == "terraform":
+            where = f" ({describe(s.step.source)})"
         out.append(f"\nstep {s.step.index} {s.step.action}{where}: {'denied' if not s.allowed else 'allowed with warnings'}")
         for f in s.violations:
             code = f" [{f.error_code}]" if f.error_code else ""
@@ -59,6 +65,9 @@ def check_text(result: CheckResult) -> str:
                             tablefmt="simple"))
     denied = sum(not s.allowed for s in result.steps)
     out.append(f"\n{len(result.steps)} steps: {len(result.steps) - denied} allowed, {denied} denied")
+    summary = skipped_summary(result.skipped)
+    if summary:
+        out.append(summary)
     return "\n".join(out) + "\n"
 
 
@@ -175,10 +184,13 @@ def report_junit(rep: Any, rule_ids: list[str]) -> str:
 
 def check_junit(result: CheckResult) -> str:
     """One test case per plan step: failed when the step is denied."""
+    from .planformats import describe
+
     cases = []
     for s in result.steps:
         msgs = [("deny", f"{f.rule}: {f.message}" + (f" [{f.error_code}]" if f.error_code else ""))
                 for f in s.violations]
         msgs += [("warn", f"{f.rule}: {f.message}") for f in s.warnings]
-        cases.append(("imagefam.check", f"step {s.step.index} {s.step.action}", msgs))
+        where = f" ({describe(s.step.source)})" if s.step.source else ""
+        cases.append(("imagefam.check", f"step {s.step.index} {s.step.action}{where}", msgs))
     return junit_xml("imagefam check", cases)

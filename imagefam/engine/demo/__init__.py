@@ -11,12 +11,14 @@ from pathlib import Path
 
 from ..checker import check
 from ..loader import load_plan, load_state
+from ..planformats import load_any_plan
 from ..policy import load_policy
 from ..render import check_text, trace_text
 from ..resolver import Resolver
 
 M, N, P = "100001", "200002", "300003"
-FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml")
+FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml", "terraform-plan.json",
+         "deprecate-shared.sh")
 
 
 def _path(name: str) -> Path:
@@ -54,6 +56,14 @@ def run_demo() -> str:
     ], start=5):
         result = check(state, load_plan(_path(name)), policy)
         out.append(_section(f"{n}. {title}", f"imagefam check {name} --state state.yaml", check_text(result)))
+    for n, (title, name) in enumerate([
+        ("a Terraform plan (terraform show -json) creates an image in family acs-base and deletes the shared "
+         "m-b1: both DENIED", "terraform-plan.json"),
+        ("a deploy script of aliyun ecs calls deprecates the shared m-b1: DENIED at its line", "deprecate-shared.sh"),
+    ], start=8):
+        result = check(state, load_any_plan(_path(name), caller=M), policy)
+        out.append(_section(f"{n}. {title}", f"imagefam check {name} --state state.yaml --caller {M}",
+                            check_text(result).replace(str(_path(name)), name)))
     return "\n".join(out)
 
 
