@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean
+.PHONY: demo test lint bench fuzz clean report-png
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ fuzz: $(STAMP)
 	IMAGEFAM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --hypothesis-show-statistics \
 		tests/test_fuzz.py tests/test_differential.py tests/test_model_based.py \
 		tests/test_resolver_properties.py tests/test_checker_properties.py
+
+# docs/images/report.png (and its thumbnail) from the browser test's screenshot of the demo report.
+report-png: $(STAMP)
+	IMAGEFAM_REPORT_PNG=docs/images/report.png IMAGEFAM_REQUIRE_BROWSER=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_browser.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

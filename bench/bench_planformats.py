@@ -129,7 +129,7 @@ def in_process(plan: Path, st: Path) -> dict[str, Any]:
     from imagefam.engine.checker import check
     from imagefam.engine.loader import load_state
     from imagefam.engine.planformats import load_any_plan
-    from imagefam.rules.policy import load_policy
+    from imagefam.engine.policy import load_policy
 
     policy = load_policy()
     state_ = load_state(st)

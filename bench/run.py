@@ -165,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
                          f"{r['load_s']:.1f} s + {r['report_s']:.1f} s",
                          f"report CPU {r['report_cpu_s']:.1f} s; {r['families']:,} families, "
                          f"{r['findings']:,} findings; peak RSS {r['peak_rss_mib']:,.0f} MiB"])
+        sub("bench_html.py", [*report_args[:1], str(C.OUT / "html.json"), *report_args[2:]])
+        for r in json.loads((C.OUT / "html.json").read_text())["rows"]:
+            rows.append(["report html", "load_state + report + HTML page", C.human_n(r["n"]),
+                         f"{r['load_s']:.1f} s + {r['report_s']:.1f} s + {r['html_s']:.1f} s",
+                         f"CPU {r['load_cpu_s']:.1f} + {r['report_cpu_s']:.1f} + {r['html_cpu_s']:.1f} s "
+                         f"(target: all three under 30 s at 1M); {r['html_mb']:.1f} MB page (target <= 50 MB), "
+                         f"{r['marks']:,} images drawn; peak RSS {r['peak_rss_mib']:,.0f} MiB"])
     if not args.skip_peers:
         try:
             import cedarpy  # noqa: F401

@@ -77,6 +77,13 @@ def _add_output_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
 
+def _add_progress_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--progress", action="store_true",
+                   help="show progress on stderr even when it is not a terminal (default: only in a terminal)")
+    g.add_argument("--quiet", "-q", action="store_true", help="show no progress")
+
+
 def _add_policy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", action="append", metavar="PATH", help=_POLICY_HELP)
     p.add_argument("--no-default-policy", action="store_true", help="do not load the shipped policy")
@@ -173,6 +180,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = to_json_text(report_sarif(rep, policy, list(args.state)))
     elif args.format == "github":
         text = report_github(rep, list(args.state))
+    elif args.format == "html":
+        from .engine.html import report_html
+
+        text = report_html(state, rep, policy, sources=list(args.state))
     else:
         text = report_text(rep, markdown=args.format == "markdown")
     write_output(text, args.output)
@@ -295,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text (table and reasons), json (the contract object), junit (a test case per step), "
                         "sarif (SARIF 2.1.0, results at the step's line) or github (workflow annotations)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="compliance report over state snapshots (audit rules)",
@@ -305,10 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(pages, regions)")
     _add_account_flag(p)
     _add_policy_flags(p)
-    p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github"], default="text",
+    p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github", "html"],
+                   default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
-                        "rule), sarif (SARIF 2.1.0) or github (workflow annotations)")
+                        "rule), sarif (SARIF 2.1.0), github (workflow annotations) or html (one self-contained "
+                        "page with a timeline per family and region)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("resolve", help="explain which image a family resolves to",
@@ -327,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "api"], default="text",
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_resolve, resolve_parser=p)
 
     p = sub.add_parser("snapshot", help="write a state file from the live ECS API (extra imagefam[aliyun])",
@@ -343,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page-size", type=int, default=100, metavar="N",
                    help="DescribeImages PageSize, 1 to 100 (default 100)")
     _add_output_flag(p)
+    _add_progress_flags(p)
     p.set_defaults(func=cmd_snapshot)
 
     rules = sub.add_parser("rules", help="lint, list and test rule files")
@@ -366,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rules_test)
 
     p = sub.add_parser("demo", help="the ECS image family walkthrough (publish, share, roll back) on a built-in state, each step explained")
-    p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files into DIR")
+    p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files, and the state's HTML report "
+                        "(report.html), into DIR")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -383,6 +401,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.all_regions and not args.region:
             sub.error("--region is required unless --all-regions is given")
     func: Callable[[argparse.Namespace], int] = args.func
+    from . import progress
+
+    progress.set_mode("on" if getattr(args, "progress", False) else "off" if getattr(args, "quiet", False)
+                      else "auto")
     try:
         return func(args)
     except PolicyError as err:
@@ -392,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"imagefam: {err}\n")
         return EXIT_INPUT
     except KeyboardInterrupt:
+        progress.close_all()  # the bar of the interrupted work, before the message
         sys.stderr.write("imagefam: interrupted\n")
         return 130
     except BrokenPipeError:

@@ -72,7 +72,7 @@ def test_demo_write_files_are_accepted_by_check_and_resolve(tmp_path: Path) -> N
     folder = tmp_path / "out" / "nested"
     run = run_cli("demo", "--write", folder)
     assert run.code == 0, run.err
-    assert sorted(p.name for p in folder.iterdir()) == sorted(DEMO_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*DEMO_FILES, "report.html"])
     for name in DEMO_FILES:
         assert f"wrote {folder / name}" in run.out
         assert (folder / name).read_bytes() == (DEMO_DIR / name).read_bytes()
@@ -401,7 +401,7 @@ def test_commands_never_modify_their_inputs(tmp_path: Path, demo: Path, capsys: 
     after = {**tree_hashes(demo), **{f"rules/{k}": v for k, v in tree_hashes(rules).items()}}
     assert after == before
     assert {p: p.stat().st_mtime_ns for p in demo.iterdir()} == mtimes
-    assert sorted(p.name for p in demo.iterdir()) == sorted(DEMO_FILES)
+    assert sorted(p.name for p in demo.iterdir()) == sorted([*DEMO_FILES, "report.html"])
 
 
 def test_shipped_files_are_not_modified_by_the_demo() -> None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
+from .. import progress
 from .loader import InputError
 from .models import IMAGE_FIELDS
 
@@ -304,14 +305,18 @@ def _pages(fetch: Callable[[int], dict[str, Any]], items: Callable[[dict[str, An
     """Fetch pages 1, 2, ... until ``TotalCount`` items are read (or a short or empty page)."""
     bodies: list[dict[str, Any]] = []
     seen = 0
-    for page in range(1, _MAX_PAGES + 1):
-        body = fetch(page)
-        bodies.append(body)
-        got = len(items(body))
-        seen += got
-        total = _count(body.get("TotalCount"))
-        if got == 0 or (seen >= total if total is not None else got < page_size):
-            return bodies
+    with progress.Bar(what, unit="item") as bar:
+        for page in range(1, _MAX_PAGES + 1):
+            body = fetch(page)
+            bodies.append(body)
+            got = len(items(body))
+            seen += got
+            total = _count(body.get("TotalCount"))
+            if page == 1 and total is not None:
+                bar.set_total(total)
+            bar.update(got)
+            if got == 0 or (seen >= total if total is not None else got < page_size):
+                return bodies
     raise InputError(f"{what}: paging did not end after {_MAX_PAGES} pages")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import progress
 from ..rules.compiled import Policy
 from .actions import ACTIONS, effects
 from .decisions import Finding, evaluate
@@ -176,7 +177,7 @@ class Session:
 def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:
     """Check every step of ``plan`` against ``state`` (which is not modified)."""
     session = Session(state, policy)
-    results = [session.step(step) for step in plan.steps]
+    results = [session.step(step) for step in progress.track(plan.steps, "checking steps", unit="step")]
     return CheckResult(results, session.family_changes, plan.source, state.source, plan.skipped)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from .. import progress
 from ..rules.errors import did_you_mean
 from .actions import ACTIONS
 from .models import CHANNELS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
@@ -143,19 +144,21 @@ def load_state(path: str | Path, account: str | None = None) -> State:
     ``ImageOwnerAlias: self`` images belong to ``account``; see docs/formats.md."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = progress.read_bytes(p)
     except OSError as err:
         raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
     if not _is_yaml(p):
         try:  # fast path: pydantic-core parses and validates the whole file in one pass
-            state_file = _state_adapter().validate_json(raw)
-            return _finish_state(state_file, p, None)
+            with progress.stage(f"checking {p.name} ({len(raw) / 1e6:,.1f} MB)"):
+                state_file = _state_adapter().validate_json(raw)
+                return _finish_state(state_file, p, None)
         except ValidationError:
             pass  # re-parse below for messages that name images
-    data = parse_data(raw, p)
-    if is_describe_images(data):
-        return _from_describe_images(data, p, account)
-    return state_from_data(data, p)
+    with progress.stage(f"checking {p.name} ({len(raw) / 1e6:,.1f} MB)"):
+        data = parse_data(raw, p)
+        if is_describe_images(data):
+            return _from_describe_images(data, p, account)
+        return state_from_data(data, p)
 
 
 def _from_describe_images(data: dict[str, Any], p: Path, account: str | None) -> State:

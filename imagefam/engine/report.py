@@ -7,9 +7,10 @@ Scopes are built in one pass: families group images by (owner, region, family na
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .. import progress
 from ..rules.ast import SEVERITIES
 from ..rules.compiled import Policy
 from .decisions import Finding, evaluate
@@ -26,6 +27,8 @@ class Report:
     images: int
     families: int
     accounts: int
+    #: the resolver the audit rules used (its answers are remembered): the HTML report reuses it
+    resolver: Resolver | None = field(default=None, repr=False, compare=False)
 
     @property
     def denied(self) -> bool:
@@ -65,7 +68,8 @@ def report(state: State, policy: Policy | None = None) -> Report:
     """Run every audit rule of ``policy`` over ``state``."""
     policy = policy or load_policy()
     # the snapshot does not change during a report, so each resolution is computed once
-    resolve_fn = Resolver(policy, state.images, state.taken_at, memo=True).image if policy.resolution else None
+    resolver = Resolver(policy, state.images, state.taken_at, memo=True) if policy.resolution else None
+    resolve_fn = resolver.image if resolver is not None else None
     families, accounts = scopes(state)
     findings: list[Finding] = []
 
@@ -73,7 +77,7 @@ def report(state: State, policy: Policy | None = None) -> Report:
         rules = policy.audits.get(scope, [])
         if not rules:
             return
-        for subj in subjects:
+        for subj in progress.track(subjects, f"audit rules over each {scope}", unit=scope):
             ctx = Ctx(state.images, taken_at=state.taken_at, resolve=resolve_fn, **{scope: subj})
             for rule in rules:
                 f = evaluate(rule, ctx)
@@ -92,4 +96,5 @@ def report(state: State, policy: Policy | None = None) -> Report:
     findings.sort(key=lambda f: (f.subject.get("owner", ""), f.subject.get("region", ""),
                                  f.subject.get("family", ""), order[f.severity], f.rule,
                                  f.subject.get("image_id", "")))
-    return Report(findings, len(state.images), len(families), len(accounts))
+    return Report(findings, len(state.images), len(families), len(accounts),
+                  resolver)

@@ -67,15 +67,28 @@ def run_demo() -> str:
     return "\n".join(out)
 
 
+def report_page() -> str:
+    """The HTML report of the demo state (what ``imagefam report --format html`` writes)."""
+    from ..html import report_html
+    from ..report import report
+
+    policy = load_policy()
+    state = load_state(_path("state.yaml"))
+    return report_html(state, report(state, policy), policy, sources=["state.yaml"])
+
+
 def write_files(folder: str | Path) -> list[Path]:
-    """Copy the demo's state and plans into ``folder`` (created if missing)."""
+    """Copy the demo's state and plans into ``folder`` (created if missing), with the state's
+    HTML report as ``report.html``."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
+    contents = {name: _path(name).read_text("utf-8") for name in FILES}
+    contents["report.html"] = report_page()
     written = []
-    for name in FILES:
+    for name, text in contents.items():
         dest = target / name
         tmp = target / f".{name}.tmp"
-        tmp.write_text(_path(name).read_text("utf-8"), "utf-8")
+        tmp.write_text(text, "utf-8")
         tmp.replace(dest)  # whole or not at all
         written.append(dest)
     return written
