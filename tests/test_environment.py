@@ -131,3 +131,64 @@ def test_checking_leaves_the_syntax_tree_untouched() -> None:
     from imagefam.rules import ast
 
     assert "ty" not in {f for klass in (ast.Expr, ast.Attr, ast.Name) for f in klass.__dataclass_fields__}
+
+
+def test_the_language_runs_against_an_environment_that_is_not_ecs() -> None:
+    """A made-up library environment: its own record type, action, audit scope, global and host
+    function. Nothing of ECS is involved; the rule language checks and compiles against it."""
+    from dataclasses import dataclass
+
+    import pytest
+
+    from imagefam.rules.builtins import host_function
+    from imagefam.rules.environment import Environment, ResolutionScope, Target
+    from imagefam.rules.errors import PolicyError, Source
+    from imagefam.rules.policy import load_policy as load_layers
+    from imagefam.rules.runtime import Context
+    from imagefam.rules.types import STRING, RecordTypes, list_of, record
+
+    @dataclass(frozen=True)
+    class Book:
+        Title: str
+        Pages: int
+
+    @dataclass(frozen=True)
+    class Loan:
+        Title: str
+        Reader: str
+
+    class LibraryContext(Context):
+        __slots__ = ("action", "book", "books", "loan", "reader", "shelf_of")
+
+    shelf_of = host_function("shelf_of", [("title", STRING)], STRING.opt(), "shelf_of(title) -> string?: where it is")
+    env = Environment(
+        records=RecordTypes({"Book": Book, "Loan": Loan}),
+        globals={"books": list_of(record("Book"))},
+        actions={"Borrow": Target("Borrow", {"loan": record("Loan")}, {"book": "it is an audit scope"})},
+        audits={"book": Target("book", {"book": record("Book")}, {"loan": "audits see no loan"})},
+        resolution=ResolutionScope({"reader": STRING}, "Book"),
+        context=LibraryContext,
+        host_functions={"shelf_of": shelf_of},
+        display_fields=("Title",),
+    )
+    env.check()
+    text = ('rule too-long on Borrow deny when count(books where Title == loan.Title and Pages > 500) > 0\n'
+            '  message "{loan.Title} is on shelf {shelf_of(loan.Title)}" cites "house rules"\n'
+            'audit thin for each book warn when book.Pages < 10 message "{book} is thin" cites "house rules"\n')
+    policy = load_layers(env, [(False, [Source("library.rules", text)])])
+    ctx = LibraryContext()
+    ctx.books = (Book("Dune", 612), Book("Zine", 8))
+    ctx.loan = Loan("Dune", "ann")
+    ctx.shelf_of = {"Dune": "S3"}.get
+    rule = policy.rule("too-long")
+    assert rule is not None and rule.cond(ctx) is True and rule.message(ctx) == "Dune is on shelf S3"
+    ctx.loan = Loan("Zine", "ann")
+    assert rule.cond(ctx) is False
+    thin = policy.rule("thin")
+    ctx.book = Book("Zine", 8)
+    assert thin is not None and thin.cond(ctx) is True and thin.message(ctx) == "Zine is thin"
+
+    with pytest.raises(PolicyError) as info:  # ECS names mean nothing here
+        load_layers(env, [(False, [Source("bad.rules", 'rule r on RunInstances deny when request.ImageId == "x" '
+                                                       'message "m" cites "c"\n')])])
+    assert "unknown action 'RunInstances'" in str(info.value)
