@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .engine.aliyun import DEFAULT_OWNERS
-from .engine.loader import InputError
+from .engine.parsing import InputError
 from .rules.errors import PolicyError
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -60,17 +60,26 @@ def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _state(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .engine.loader import load_state
+    from .engine.loader import load_states
 
-    state = load_state(args.state, args.account)
+    state = load_states([args.state], args.account, args.stdin_format)
     for note in state.notes:
         sys.stderr.write(f"imagefam: warning: {note}\n")
     return state
 
 
+def _nonempty(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
 def _add_account_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--account", metavar="UID",
+    p.add_argument("--account", metavar="UID", type=_nonempty,
                    help="for a raw DescribeImages body: the account that made the call (its 'self' images)")
+    p.add_argument("--stdin-format", choices=["json", "yaml"],
+                   help="the format of an input given as - (standard input); default: JSON if it starts "
+                        "with { or [, else YAML")
 
 
 def _add_output_flag(p: argparse.ArgumentParser) -> None:
@@ -96,8 +105,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args)
+    if args.plan == "-" and args.state == "-":
+        raise InputError("PLAN and --state cannot both be - (standard input is read once)")
     state = _state(args)
-    plan = load_any_plan(args.plan, args.plan_format, args.caller, args.terraform_dir)
+    plan = load_any_plan(args.plan, args.plan_format, args.caller, args.terraform_dir, args.stdin_format)
     result = check(state, plan, policy)
     if args.format == "json":
         text = to_json_text(result.to_json())
@@ -168,7 +179,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .engine.report import report
 
     policy = _policy(args)
-    state = load_states(args.state, args.account)
+    state = load_states(args.state, args.account, args.stdin_format)
     for note in state.notes:
         sys.stderr.write(f"imagefam: warning: {note}\n")
     rep = report(state, policy)
@@ -291,12 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Check each step of PLAN against the state the steps before it leave. "
                                    "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
     p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml), a Terraform plan "
-                   "(terraform show -json) or a script of aliyun ecs calls")
+                   "(terraform show -json) or a script of aliyun ecs calls; - reads standard input")
     p.add_argument("--state", required=True, metavar="STATE",
-                   help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body)")
+                   help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body; - reads "
+                        "standard input)")
     p.add_argument("--plan-format", choices=["auto", "native", "terraform", "aliyun-cli"], default="auto",
                    help="how to read PLAN (default: recognised by its content)")
-    p.add_argument("--caller", metavar="UID", help="the account making the calls: required for a Terraform "
+    p.add_argument("--caller", metavar="UID", type=_nonempty, help="the account making the calls: required for a Terraform "
                    "plan or a script; for a native plan, the caller of steps that set none")
     p.add_argument("--terraform-dir", metavar="DIR", help="the Terraform configuration's folder: results also "
                    "point at each resource block's file and line")
@@ -314,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Exit 0: no deny finding; 1: at least one; 2: bad input.")
     p.add_argument("--state", required=True, nargs="+", metavar="STATE",
                    help="state file(s), native or raw DescribeImages bodies; several are merged "
-                        "(pages, regions)")
+                        "(pages, regions); - reads standard input")
     _add_account_flag(p)
     _add_policy_flags(p)
     p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github", "html"],
@@ -330,12 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Resolve FAMILY for CALLER in REGION with a trace of every candidate. "
                                    "Exit 0: an image is chosen; 1: no image; 2: bad input.")
     p.add_argument("--state", required=True, metavar="STATE",
-                   help="state snapshot file (native, or a raw DescribeImages body)")
+                   help="state snapshot file (native, or a raw DescribeImages body; - reads standard input)")
     _add_account_flag(p)
-    p.add_argument("--family", required=True, metavar="NAME", help="family name as the caller uses it "
+    p.add_argument("--family", required=True, metavar="NAME", type=_nonempty, help="family name as the caller uses it "
                    "(e.g. web, or acs:<owner UID>:web for a shared/community family)")
-    p.add_argument("--region", metavar="REGION", help="target region (required unless --all-regions)")
-    p.add_argument("--caller", required=True, metavar="UID", help="account UID making the call")
+    p.add_argument("--region", metavar="REGION", type=_nonempty, help="target region (required unless --all-regions)")
+    p.add_argument("--caller", required=True, metavar="UID", type=_nonempty, help="account UID making the call")
     p.add_argument("--all-regions", action="store_true",
                    help="resolve in every region of the state, one row per region (exit 0 if any resolves)")
     _add_policy_flags(p)
@@ -350,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "in each region with the official SDK and write a native state file. "
                                    "Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET "
                                    "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS).")
-    p.add_argument("--region", required=True, nargs="+", metavar="R", help="region(s) to snapshot")
-    p.add_argument("--account", metavar="UID", help="your account UID (learned from your images if omitted)")
+    p.add_argument("--region", required=True, nargs="+", metavar="R", type=_nonempty, help="region(s) to snapshot")
+    p.add_argument("--account", metavar="UID", type=_nonempty, help="your account UID (learned from your images if omitted)")
     p.add_argument("--owners", nargs="+", choices=list(DEFAULT_OWNERS),
                    help="which images to query (default: all kinds)")
     p.add_argument("--keep-all-public", action="store_true",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,115 @@ def test_json_step_lines_match_the_yaml_composer(steps: list[dict[str, str]], in
 
     text = json.dumps({"caller": "1", "steps": steps}, indent=indent)
     assert _json_step_lines(text) == _step_lines(text, is_json=False)
+
+
+# ---------------------------------------------------------------- issue 9: names, repeated keys, alias bombs
+
+def _key_mutations() -> st.SearchStrategy[tuple[str, str, str]]:
+    """(action, real key, mutated key): case changes, transpositions and lower-casing."""
+    from imagefam.engine.params import catalogue
+
+    keys = sorted({(a, k.replace(".N", ".1")) for a, p in catalogue().items() for k in p.names
+                   if not k.startswith(("RegionId", "Action"))})
+
+    def mutate(pair: tuple[str, str], how: str, pos: int) -> tuple[str, str, str]:
+        action, key = pair
+        i = pos % len(key)
+        if how == "lower":
+            out = key.lower()
+        elif how == "upper":
+            out = key.upper()
+        elif how == "first-lower":
+            out = key[:1].lower() + key[1:]
+        elif how == "swapcase-at":
+            out = key[:i] + key[i].swapcase() + key[i + 1:]
+        else:  # transpose two neighbours
+            j = min(i, len(key) - 2)
+            out = key[:j] + key[j + 1] + key[j] + key[j + 2:] if len(key) > 1 else key
+        return action, key, out
+
+    return st.builds(mutate, st.sampled_from(keys),
+                     st.sampled_from(["lower", "upper", "first-lower", "swapcase-at", "transpose"]),
+                     st.integers(0, 200))
+
+
+@FUZZ
+@given(case=_key_mutations(), yaml_ext=st.booleans())
+def test_mutated_parameter_names_are_exit_2_never_ignored(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         case: tuple[str, str, str], yaml_ext: bool) -> None:
+    from imagefam.engine.params import catalogue
+
+    action, _real, key = case
+    params = catalogue()[action]
+    plan = tmp_path / ("plan.yaml" if yaml_ext else "plan.json")
+    plan.write_text(json.dumps({"caller": "1", "steps": [{"Action": action, "RegionId": "r1", key: "x"}]}), "utf-8")
+    code = main(["check", str(plan), "--state", str(DEMO / "state.yaml"), "--format", "json"])
+    err = capsys.readouterr().err
+    assert code in (0, 1, 2) and "Traceback" not in err and "internal error" not in err, err
+    pattern = ".".join("N" if part.isdigit() else part for part in key.split("."))
+    if pattern in params.names or key in ("caller", "channel", "creates", "name", "comment"):
+        return  # the mutation is itself a real name
+    assert code == 2, (key, err)
+    assert str(plan) in err and repr(key) in err, err
+
+
+def _repeat_a_key(text: str, rnd: random.Random, yaml_text: bool) -> str | None:
+    """Copy one ``key: scalar`` entry of a mapping right after itself."""
+    lines = text.splitlines()
+    if yaml_text:
+        spots = [i for i, line in enumerate(lines)
+                 if ": " in line and not line.lstrip().startswith("-") and not line.rstrip().endswith(":")]
+        if not spots:
+            return None
+        i = rnd.choice(spots)
+        return "\n".join([*lines[: i + 1], lines[i], *lines[i + 1:]]) + "\n"
+    entries = [m for m in re.finditer(r'"[A-Za-z]+": (?:"[^"\\]*"|true|false|null|-?\d+)(?=,)', text)]
+    if not entries:
+        return None
+    m = rnd.choice(entries)
+    return text[: m.end()] + ", " + m.group() + text[m.end():]
+
+
+@FUZZ
+@given(seed=st.integers(0, 2**32 - 1), yaml_text=st.booleans(), which=st.sampled_from(["state", "plan"]))
+def test_repeated_keys_are_always_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int,
+                                        yaml_text: bool, which: str) -> None:
+    import yaml
+
+    rnd = random.Random(seed)
+    doc = STATE if which == "state" else PLAN
+    text = yaml.safe_dump(doc, sort_keys=False) if yaml_text else json.dumps(doc)
+    bad = _repeat_a_key(text, rnd, yaml_text)
+    if bad is None:
+        return
+    path = tmp_path / (f"{which}.yaml" if yaml_text else f"{which}.json")
+    path.write_text(bad, "utf-8")
+    good_state, good_plan = DEMO / "state.yaml", DEMO / "sharee.yaml"
+    argv = (["check", str(good_plan), "--state", str(path)] if which == "state"
+            else ["check", str(path), "--state", str(good_state)])
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, (bad, err)
+    assert "appears twice" in err and str(path) in err, err
+
+
+@FUZZ
+@given(levels=st.integers(1, 12), width=st.integers(1, 12), where=st.sampled_from(["state", "plan", "test"]))
+def test_alias_bombs_are_exit_2_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str], levels: int,
+                                        width: int, where: str) -> None:
+    from imagefam.engine.parsing import MAX_ALIAS_NODES
+
+    lines = ["x0: &a0 [" + ", ".join(["x"] * width) + "]"]
+    lines += [f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]" for i in range(1, levels)]
+    key = {"state": "Images", "plan": "steps", "test": "cases"}[where]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + f"\n{key}: [*a{levels - 1}]\n", "utf-8")
+    argv = {"state": ["report", "--state", str(path)],
+            "plan": ["check", str(path), "--state", str(DEMO / "state.yaml")],
+            "test": ["rules", "test", str(path)]}[where]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "internal error" not in err, err
+    expanded = sum(width ** i for i in range(1, levels + 1))
+    if expanded > MAX_ALIAS_NODES:
+        assert "aliases expand" in err, err

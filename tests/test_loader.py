@@ -330,33 +330,30 @@ def test_invalid_plan_yaml_names_line(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- plans: accepted inputs
 
 
-def test_unknown_pascal_case_parameter_is_a_warning_with_did_you_mean(tmp_path: Path) -> None:
-    plan = imagefam.load_plan(write_data(tmp_path / "p.yaml", {"caller": M, "steps": [
-        {"Action": "RunInstances", "RegionId": "r1", "ImageFamily": "web", "Amout": 2, "Bogus": 1}]}))
-    (step,) = plan.steps
-    assert any("'Amout'" in w and "did you mean 'Amount'?" in w for w in step.warnings), step.warnings
-    assert any("'Bogus'" in w for w in step.warnings)
-    assert step.request.Amount == 1  # type: ignore[attr-defined]  # ignored, the default stands
+def test_unknown_pascal_case_parameter_is_an_input_error_with_did_you_mean(tmp_path: Path) -> None:
+    msg = _plan_error(tmp_path, {"caller": M, "steps": [
+        {"Action": "RunInstances", "RegionId": "r1", "ImageFamily": "web", "Amout": 2, "Bogus": 1}]})
+    assert "plan.yaml:3: step 0 (RunInstances): unknown parameter 'Amout'; did you mean 'Amount'?" in msg, msg
+    assert "unknown parameter 'Bogus'" in msg
 
 
-@pytest.mark.parametrize(("typo", "right"), [("InstanceTyp", "InstanceType"), ("Caller", "caller")])
+@pytest.mark.parametrize(("typo", "right"), [("InstanceTyp", "InstanceType"), ("Caller", "caller"),
+                                             ("imageFamily", "ImageFamily"), ("imagefamily", "ImageFamily"),
+                                             ("IMAGEFAMILY", "ImageFamily"), ("ImageFamliy", "ImageFamily")])
 def test_did_you_mean_covers_every_known_parameter(tmp_path: Path, typo: str, right: str) -> None:
-    plan = imagefam.load_plan(write_data(tmp_path / "p.yaml", {"caller": M, "steps": [
-        {"Action": "RunInstances", "RegionId": "r1", "ImageFamily": "web", typo: "x"}]}))
-    (step,) = plan.steps
-    assert any(f"did you mean '{right}'?" in w for w in step.warnings), step.warnings
+    msg = _plan_error(tmp_path, {"caller": M, "steps": [
+        {"Action": "RunInstances", "RegionId": "r1", "ImageFamily": "web", typo: "x"}]})
+    assert f"{typo!r}" in msg and f"did you mean '{right}'?" in msg, msg
 
 
-def test_unknown_parameter_still_allowed_through_the_cli(tmp_path: Path, capsys: Any) -> None:
+def test_a_mistyped_family_is_exit_2_not_an_allow(tmp_path: Path, capsys: Any) -> None:
     state = write_state(tmp_path, [img("m-1", family="web")])
-    plan = write_plan(tmp_path, [{"Action": "RunInstances", "RegionId": "cn-hangzhou", "ImageFamily": "web",
-                                  "ImageFamly": "x"}])
-    run = run_main(capsys, "check", plan, "--state", state, "--format", "json")
-    assert run.code == 0, run.err
-    (step,) = run.json()["steps"]
-    assert step["decision"] == "allow" and step["resolved_image_id"] == "m-1"
-    assert any("'ImageFamly'" in w["message"] and "did you mean 'ImageFamily'?" in w["message"]
-               for w in step["warnings"])
+    for typo in ("ImageFamly", "imageFamily", "imagefamily", "IMAGEFAMILY", "ImageFamliy"):
+        plan = write_plan(tmp_path, [{"Action": "CreateImage", "RegionId": "cn-hangzhou", "InstanceId": "i-1",
+                                      typo: "acs:100001:app-a"}])
+        run = run_main(capsys, "check", plan, "--state", state, "--format", "json")
+        assert_clean_error(run)
+        assert typo in run.err and "ImageFamily" in run.err and "plan" in run.err, run.err
 
 
 def test_known_api_parameters_are_accepted_silently(tmp_path: Path) -> None:
@@ -428,11 +425,14 @@ def test_public_image_may_repeat_its_id_in_other_regions(tmp_path: Path, name: s
     assert "Images[1] (m-1)" in msg and "duplicate ImageId" in msg
 
 
-def test_unrelated_metadata_keys_warn_but_typos_of_real_ones_are_errors() -> None:
-    from imagefam.engine.loader import InputError, plan_from_data
+def test_free_text_metadata_is_accepted_and_other_lower_case_keys_are_errors() -> None:
+    from imagefam.engine.loader import plan_from_data
+    from imagefam.engine.parsing import InputError
 
     step = {"Action": "DeleteImage", "RegionId": "r1", "ImageId": "m-1", "name": "clean up", "comment": "x"}
     (s,) = plan_from_data({"caller": "1", "steps": [step]}).steps
-    assert sorted(w.split("'")[1] for w in s.warnings) == ["comment", "name"]
+    assert s.warnings == []
     with pytest.raises(InputError, match=r"unknown key 'calller'; did you mean 'caller'\?"):
         plan_from_data({"caller": "1", "steps": [{**step, "calller": "2"}]})
+    with pytest.raises(InputError, match=r"unknown key 'note'"):
+        plan_from_data({"caller": "1", "steps": [{**step, "note": "2"}]})

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imagefam.engine.checker import check
-from imagefam.engine.loader import InputError, load_state
+from imagefam.engine.loader import load_state
+from imagefam.engine.parsing import InputError
 from imagefam.engine.planformats import load_any_plan, skipped_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -363,10 +364,11 @@ def test_script_here_document_text_is_not_a_command(tmp_path: Path) -> None:
     assert [(s.line, s.request.model_dump()["ImageId"]) for s in plan.steps] == [(4, "m-x1")]
 
 
-def test_script_unknown_parameter_is_a_warning_from_the_plan_loader(tmp_path: Path) -> None:
-    plan = load_any_plan(write(tmp_path, "deploy.sh", "aliyun ecs DeleteImage --RegionId r --ImageId m-1 "
-                                                      "--Forse true\n"), caller=M)
-    assert plan.steps[0].warnings == ["DeleteImage has no parameter 'Forse'; did you mean 'Force'? (ignored)"]
+def test_script_unknown_parameter_is_an_input_error_from_the_plan_loader(tmp_path: Path) -> None:
+    path = write(tmp_path, "deploy.sh", "aliyun ecs DeleteImage --RegionId r --ImageId m-1 --Forse true\n")
+    with pytest.raises(InputError, match=r"deploy\.sh:1: step 0 \(DeleteImage\): unknown parameter 'Forse'; "
+                                         r"did you mean 'Force'\?"):
+        load_any_plan(path, caller=M)
 
 
 def test_plan_format_flag_overrides_recognition(tmp_path: Path, capsys: Any) -> None:

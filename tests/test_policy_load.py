@@ -9,12 +9,12 @@ import pytest
 from conftest import T0, load, load_errors, make_image
 
 from imagefam.engine.environment import EcsContext as Ctx
-from imagefam.engine.loader import InputError
 from imagefam.engine.models import (
     CreateImageRequest,
     DeleteImageRequest,
     ModifyImageAttributeRequest,
 )
+from imagefam.engine.parsing import InputError
 from imagefam.engine.policy import load_policy, shipped_sources
 from imagefam.engine.store import ImageStore
 from imagefam.rules.errors import PolicyError, Source

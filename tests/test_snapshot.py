@@ -23,7 +23,8 @@ from imagefam.engine.aliyun import (
     native_image,
     snapshot,
 )
-from imagefam.engine.loader import InputError, state_from_data
+from imagefam.engine.loader import state_from_data
+from imagefam.engine.parsing import InputError
 
 DATA = Path(__file__).parent / "data" / "aliyun"
 ME = "1234567890123456"

@@ -53,3 +53,7 @@ def effects(store: ImageStore, step: Step, taken_at: datetime | None = None) -> 
     """What ``step`` would change, as (before, after) image pairs; None means absent."""
     effect = ACTIONS[step.action].effect
     return [] if effect is None else effect(store, step, taken_at)
+
+
+#: Each action's request model, by action name (derived from :data:`ACTIONS`).
+REQUESTS: dict[str, type[models.Request]] = {name: a.request for name, a in ACTIONS.items()}

@@ -18,6 +18,7 @@ from .decisions import Finding, evaluate
 from .environment import EcsContext as Ctx
 from .loader import Plan, Step
 from .models import Image
+from .parsing import InputError
 from .policy import load_policy
 from .resolver import Resolver
 from .simulate import Change, apply
@@ -177,7 +178,13 @@ class Session:
 def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:
     """Check every step of ``plan`` against ``state`` (which is not modified)."""
     session = Session(state, policy)
-    results = [session.step(step) for step in progress.track(plan.steps, "checking steps", unit="step")]
+    results = []
+    for step in progress.track(plan.steps, "checking steps", unit="step"):
+        try:
+            results.append(session.step(step))
+        except InputError as err:  # a step the state cannot take: name the plan file and line
+            where = f"{plan.source}:{step.line}" if step.line else plan.source
+            raise InputError(f"{where}: {err} (state {state.source})") from None
     return CheckResult(results, session.family_changes, plan.source, state.source, plan.skipped)
 
 

@@ -1,6 +1,6 @@
 """Reading state and plan files (JSON, or YAML by extension) into validated models.
 
-Every problem is an :class:`InputError` whose message names the file,
+Every problem is an :class:`~.parsing.InputError` whose message names the file,
 the image or step (and its line where known) and the field, with a did-you-mean for near-miss
 keys. Inputs are only read.
 """
@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from operator import attrgetter, countOf
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,28 @@ from .. import progress
 from ..rules.errors import did_you_mean
 from .actions import ACTIONS
 from .models import CHANNELS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
+from .params import catalogue, key_problem
+from .parsing import (
+    Format,
+    InputError,
+    compose_yaml,
+    construct_yaml,
+    decode,
+    display_name,
+    is_yaml,
+    no_repeated_keys,
+    parse_json,
+    parse_text,
+    parse_yaml,
+    read_input,
+    strip_bom,
+)
 from .state import State
 from .store import ImageStore
 
 
-class InputError(Exception):
-    """Bad input that is not rule text (a state, plan or rule file that cannot be read, a flag): a
-    message naming the file, line or field and what was expected; the command exits with 2."""
-
-
 class StateFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True, val_temporal_unit="seconds")
     TakenAt: UtcTime | None = None
     Images: list[Image]
 
@@ -43,41 +55,14 @@ def _state_adapter() -> TypeAdapter[StateFile]:
     return TypeAdapter(StateFile)
 
 
-def _is_yaml(path: Path) -> bool:
-    return path.suffix.lower() in (".yaml", ".yml")
+def read_data(path: str | Path, stdin_format: Format | None = None) -> Any:
+    """Parse a JSON or YAML file (``-``: standard input) into Python data; errors name the file and line."""
+    return parse_text(read_input(path), path, stdin_format)
 
 
-def read_data(path: str | Path) -> Any:
-    """Parse a JSON or YAML file into Python data; errors name the file and line."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as err:
-        raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
-    return parse_data(raw, p)
-
-
-def parse_data(raw: bytes, p: Path) -> Any:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{p}: not UTF-8 text (byte {err.start})") from err
-    if _is_yaml(p):
-        try:
-            return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader: libyaml's or PyYAML's
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise InputError(f"{p}{where}: invalid YAML: {problem}") from err
-        except RecursionError as err:
-            raise InputError(f"{p}: YAML nested too deeply") from err
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{p}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from err
-    except RecursionError as err:
-        raise InputError(f"{p}: JSON nested too deeply") from err
+def parse_data(raw: bytes, p: str | Path, stdin_format: Format | None = None) -> Any:
+    """Parse JSON or YAML bytes (YAML by ``p``'s extension); see :mod:`imagefam.engine.parsing`."""
+    return parse_text(raw, p, stdin_format)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -101,7 +86,7 @@ def _image_label(data: Any, index: int) -> str:
         image_id = data["Images"][index].get("ImageId")
     except (KeyError, IndexError, TypeError, AttributeError):
         image_id = None
-    return f"Images[{index}]" + (f" ({image_id})" if isinstance(image_id, str) else "")
+    return f"Images[{index}]" + (f" ({image_id})" if isinstance(image_id, str) and image_id else "")
 
 
 def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
@@ -121,6 +106,8 @@ def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
                          f"; expected one of {', '.join(choices)}"))
         elif e["type"] == "missing":
             lines.append(f"{path}: {where}: required field is missing")
+        elif e["type"] == "string_too_short":
+            lines.append(f"{path}: {where}: must not be empty")
         else:
             value = e.get("input")
             shown = json.dumps(value, default=str)[:60] if not isinstance(value, dict | list) else type(value).__name__
@@ -139,26 +126,43 @@ UNDERCOUNT = ("no image in {src} is Deprecated or Creating: DescribeImages retur
               "unless Status is passed, so quotas may be undercounted (snapshot with Status set to every state)")
 
 
-def load_state(path: str | Path, account: str | None = None) -> State:
-    """Load a state file: native (``TakenAt``, ``Images``) or a raw ``DescribeImages`` body, whose
-    ``ImageOwnerAlias: self`` images belong to ``account``; see docs/formats.md."""
-    p = Path(path)
-    try:
-        raw = progress.read_bytes(p)
-    except OSError as err:
-        raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
-    if not _is_yaml(p):
-        try:  # fast path: pydantic-core parses and validates the whole file in one pass
-            with progress.stage(f"checking {p.name} ({len(raw) / 1e6:,.1f} MB)"):
-                state_file = _state_adapter().validate_json(raw)
-                return _finish_state(state_file, p, None)
-        except ValidationError:
-            pass  # re-parse below for messages that name images
+def load_state(path: str | Path, account: str | None = None, stdin_format: Format | None = None) -> State:
+    """Load a state file (``-``: standard input): native (``TakenAt``, ``Images``) or a raw
+    ``DescribeImages`` body, whose ``ImageOwnerAlias: self`` images belong to ``account``; see
+    docs/formats.md."""
+    raw = strip_bom(read_input(path))
+    name = display_name(path)
+    p = Path(name)
     with progress.stage(f"checking {p.name} ({len(raw) / 1e6:,.1f} MB)"):
-        data = parse_data(raw, p)
+        if not is_yaml(path, stdin_format, raw):
+            try:  # fast path: pydantic-core parses and validates the whole file in one pass
+                state_file = _state_adapter().validate_json(raw)
+            except ValidationError:
+                state_file = None  # below, for messages that name images
+            if state_file is not None and no_repeated_keys(raw, _present_keys(state_file)):
+                return _finish_state(state_file, p, None)
+            data = parse_json(decode(raw, name), name)  # names a repeated key (pydantic-core keeps the last)
+            if state_file is not None:
+                return _finish_state(state_file, p, None)
+        else:
+            data = parse_yaml(decode(raw, name), name)
         if is_describe_images(data):
             return _from_describe_images(data, p, account)
         return state_from_data(data, p)
+
+
+def _present_keys(sf: StateFile) -> int:
+    """A lower bound of the number of keys a state file that validated to ``sf`` held: every field
+    with a value other than its default was given. Counted with C-level loops."""
+    images = sf.Images
+    n = len(images)
+    total = 1 + (sf.TakenAt is not None) + 4 * n  # Images, TakenAt; ImageId, RegionId, CreationTime, Status
+    for name in ("ImageOwnerId", "ImageOwnerAlias", "ImageFamily", "ImageName", "Description", "Tags"):
+        total += n - countOf(map(attrgetter(name), images), None)
+    total += countOf(map(attrgetter("IsPublic"), images), True)
+    total += n - countOf(map(attrgetter("SharedWith"), images), ())
+    total += sum(map(len, filter(None, map(attrgetter("Tags"), images))))
+    return total
 
 
 def _from_describe_images(data: dict[str, Any], p: Path, account: str | None) -> State:
@@ -216,9 +220,17 @@ def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
     return State(ImageStore(sf.Images), sf.TakenAt, str(p))
 
 
-def load_states(paths: list[str] | list[Path], account: str | None = None) -> State:
+def load_states(paths: list[str] | list[Path], account: str | None = None,
+                stdin_format: Format | None = None) -> State:
     """Load and merge several state files (pages or regions); an ImageId in two files is an error."""
-    states = [load_state(p, account) for p in paths]
+    if sum(str(p) == "-" for p in paths) > 1:
+        raise InputError("standard input (-) can be read only once")
+    states = [load_state(p, account, stdin_format) for p in paths]
+    if account is not None and not any(s.from_api for s in states):
+        raise InputError(f"--account {account}: it says whose call a raw DescribeImages body records, but "
+                         f"{', '.join(s.source for s in states)} "
+                         f"{'is a native state file' if len(states) == 1 else 'are native state files'}, whose "
+                         "images name their owners: drop --account")
     if len(states) == 1:
         return states[0]
     merged: dict[tuple[str, str], Image] = {}
@@ -249,8 +261,12 @@ def load_states(paths: list[str] | list[Path], account: str | None = None) -> St
 
 # ---- plans ----
 
-METADATA_KEYS = ("caller", "channel", "creates")
+#: Lower-case step keys: ``caller``, ``channel`` and ``creates`` are read; ``name`` and ``comment``
+#: are free text for people. Any other lower-case key is an error.
+METADATA_KEYS = ("caller", "channel", "creates", "name", "comment")
 _INDEXED = re.compile(r"^([A-Za-z]+)\.(\d+)$")
+#: The API's documented range of each modelled integer parameter.
+INT_RANGES: dict[str, tuple[int, int]] = {"Amount": (1, 100)}  # RunInstances Amount: "Valid values: 1 to 100"
 
 
 @dataclass
@@ -262,7 +278,7 @@ class Step:
     channel: Channel = "api"
     creates: str | None = None
     line: int | None = None
-    warnings: list[str] = field(default_factory=list)  # unknown parameters, with a did-you-mean
+    warnings: list[str] = field(default_factory=list)  # step-level notices (none today: unknown keys are errors)
     #: where the step came from in a Terraform plan or a script: {"kind": "terraform", "address": ...}
     #: or {"kind": "script", "line": N}; None for a native plan (see imagefam.engine.planformats)
     source: dict[str, Any] | None = None
@@ -281,7 +297,6 @@ class Plan:
     sensitive: tuple[str, ...] = ()
 
 
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
 _JSON_TOKENS = re.compile(r'["{}\[\]\n]')
 
 
@@ -326,14 +341,8 @@ def _json_step_lines(text: str) -> list[int]:
     return lines
 
 
-def _step_lines(text: str, is_json: bool = False) -> list[int]:
-    """1-based line of each step in the file (YAML and JSON alike), or [] when unknown."""
-    if is_json:
-        return _json_step_lines(text)
-    try:
-        root = yaml.compose(text, Loader=_YAML_LOADER)
-    except (yaml.YAMLError, RecursionError):
-        return []
+def _node_step_lines(root: Any) -> list[int]:
+    """1-based line of each step of a composed YAML plan, or [] when unknown."""
     if not isinstance(root, yaml.MappingNode):
         return []
     for key, value in root.value:
@@ -342,15 +351,30 @@ def _step_lines(text: str, is_json: bool = False) -> list[int]:
     return []
 
 
-def load_plan(path: str | Path) -> Plan:
-    """Load a plan file (``caller``, ``steps``); see docs/formats.md."""
-    p = Path(path)
-    data = read_data(p)
+def _step_lines(text: str, is_json: bool = False) -> list[int]:
+    """1-based line of each step in the file (YAML and JSON alike), or [] when unknown."""
+    if is_json:
+        return _json_step_lines(text)
     try:
-        lines = _step_lines(p.read_text("utf-8"), is_json=not _is_yaml(p))
-    except (OSError, UnicodeDecodeError):
-        lines = []
-    return plan_from_data(data, str(p), lines)
+        _, root = compose_yaml(text, "<plan>")
+    except InputError:
+        return []
+    return _node_step_lines(root)
+
+
+def load_plan(path: str | Path, stdin_format: Format | None = None) -> Plan:
+    """Load a plan file (``caller``, ``steps``; ``-``: standard input); see docs/formats.md."""
+    raw = read_input(path)
+    name = display_name(path)
+    text = decode(raw, name)
+    if is_yaml(path, stdin_format, raw):
+        loader, root = compose_yaml(text, name)
+        lines = _node_step_lines(root)
+        data = construct_yaml(loader, root, name)
+    else:
+        data = parse_json(text, name)
+        lines = _json_step_lines(text)
+    return plan_from_data(data, name, lines)
 
 
 def _account(value: Any, where: str) -> str:
@@ -398,29 +422,30 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
     warnings: list[str] = []
     meta: dict[str, Any] = {}
     fields = model.model_fields
+    problems: list[str] = []
     for key, value in raw.items():
         key = str(key)
         if key == "Action":
             continue
-        if key[:1].islower():
-            if key not in METADATA_KEYS:
-                hint = did_you_mean(key, METADATA_KEYS)
-                if hint:  # a mistyped caller/channel/creates would silently change the step
-                    raise InputError(f"{where}: unknown key {key!r}; {hint}")
-                warnings.append(f"unknown metadata key {key!r} (ignored; imagefam reads caller, channel, "
-                                "creates)")
-                continue
+        if key in METADATA_KEYS:
             meta[key] = value
+            continue
+        if not key[:1].isupper():
+            hint = did_you_mean(key, [*METADATA_KEYS, *catalogue()[action].top_level])
+            problems.append(f"{where}: unknown key {key!r}" + (f"; {hint}" if hint else
+                            f" (lower-case keys are {', '.join(METADATA_KEYS)}; API parameters are PascalCase)"))
+            continue
+        problem = key_problem(action, key, value, METADATA_KEYS)
+        if problem:
+            problems.append(f"{where}: {problem}")
             continue
         m = _INDEXED.match(key)
         if m and m.group(1) in fields:
             indexed.setdefault(m.group(1), {})[int(m.group(2))] = value
-            continue
-        if key in fields:
+        elif key in fields:
             params[key] = value
-        elif key not in model.other_params:
-            hint = did_you_mean(key, [*fields, *model.other_params, *METADATA_KEYS])
-            warnings.append(f"{action} has no parameter {key!r}" + (f"; {hint}" if hint else "") + " (ignored)")
+    if problems:
+        raise InputError("\n".join(problems[:10]))
     for name, items in indexed.items():
         existing = params.get(name) or []
         if not isinstance(existing, list):
@@ -439,6 +464,10 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
             got = f" (got {json.dumps(e['input'], default=str)[:60]})" if e["type"] != "missing" else ""
             msgs.append(f"{where}: {loc}: {what}{got}{_literal_hint(e)}")
         raise InputError("\n".join(msgs)) from None
+    for name, (low, high) in INT_RANGES.items():
+        number = getattr(request, name, None)
+        if isinstance(number, int) and not low <= number <= high:
+            raise InputError(f"{where}: {name}: must be {low} to {high}, got {number}")
     caller = _account(meta["caller"], f"{where}: caller") if "caller" in meta else plan_caller
     if caller is None:
         raise InputError(f"{where}: no caller: set 'caller' on the plan or the step")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 ImageStatus = Literal["Creating", "Waiting", "Available", "UnAvailable", "CreateFailed", "Deprecated"]
 OwnerAlias = Literal["system", "marketplace"]
@@ -27,7 +27,10 @@ def _utc(value: datetime) -> datetime:
         return value.replace(tzinfo=UTC)
     if value.utcoffset() == _ZERO:  # already UTC ("...Z"): swap in the UTC singleton, cheaper than
         return value.replace(tzinfo=UTC)  # astimezone; one shared tzinfo keeps comparisons on CPython's fast path
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is a year-0 time in UTC
+        raise ValueError("out of range once converted to UTC (years 1 to 9999)") from None
 
 
 _ZERO = timedelta(0)
@@ -51,7 +54,11 @@ def _tags(value: Any) -> Any:
     return value
 
 
+#: A time: ISO-8601 text, or a number of Unix *seconds* (models using it set
+#: ``val_temporal_unit="seconds"``: pydantic would otherwise read a large number as milliseconds), in UTC.
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
+#: A non-empty string (an empty ImageId or RegionId names nothing).
+Id = Annotated[str, Field(min_length=1)]
 FamilyName = Annotated[str | None, BeforeValidator(_none_if_empty)]
 
 
@@ -59,10 +66,11 @@ FamilyName = Annotated[str | None, BeforeValidator(_none_if_empty)]
 class Image:
     """One ECS image as a state snapshot records it (field names as ``DescribeImages`` has them)."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", coerce_numbers_to_str=True,
+                                                           val_temporal_unit="seconds")
 
-    ImageId: str
-    RegionId: str
+    ImageId: Id
+    RegionId: Id
     CreationTime: UtcTime
     Status: ImageStatus
     ImageOwnerId: str | None = None
@@ -83,8 +91,7 @@ class Request(BaseModel):
 
     # defer_build: a request model's validator is built on first use, not at import (start-up time)
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True, defer_build=True)
-    #: Real parameters of the action that no rule looks at: accepted without a warning.
-    other_params: ClassVar[frozenset[str]] = frozenset()
+    # Every real parameter of an action (modelled or not) is in the catalogue, imagefam/engine/params.json.
 
 
 class CreateImageRequest(Request):
@@ -94,9 +101,6 @@ class CreateImageRequest(Request):
     Description: str | None = None
     InstanceId: str | None = None
     SnapshotId: str | None = None
-    other_params = frozenset({"ImageVersion", "Architecture", "Platform", "ResourceGroupId", "BootMode",
-                              "DetectionStrategy", "Tag", "DiskDeviceMapping", "Features", "ClientToken",
-                              "StorageLocationArn", "ImageFeatures"})
 
 
 class CopyImageRequest(Request):
@@ -107,7 +111,6 @@ class CopyImageRequest(Request):
     DestinationDescription: str | None = None
     Encrypted: bool | None = None
     KMSKeyId: str | None = None
-    other_params = frozenset({"ResourceGroupId", "Tag", "ClientToken", "DryRun", "EncryptAlgorithm"})
 
 
 class ModifyImageAttributeRequest(Request):
@@ -117,7 +120,6 @@ class ModifyImageAttributeRequest(Request):
     ImageName: str | None = None
     Description: str | None = None
     Status: Literal["Available", "Deprecated"] | None = None
-    other_params = frozenset({"BootMode", "LicenseType", "Features", "DryRun", "ImageFeatures"})
 
 
 class ModifyImageSharePermissionRequest(Request):
@@ -126,28 +128,12 @@ class ModifyImageSharePermissionRequest(Request):
     AddAccount: tuple[str, ...] = ()
     RemoveAccount: tuple[str, ...] = ()
     IsPublic: bool | None = None
-    other_params = frozenset({"LaunchPermission", "DryRun"})
 
 
 class DeleteImageRequest(Request):
     RegionId: str
     ImageId: str
     Force: bool = False
-    other_params = frozenset({"DryRun"})
-
-
-_LAUNCH_PARAMS = frozenset({
-    "InstanceType", "SecurityGroupId", "SecurityGroupIds", "VSwitchId", "InstanceName", "Description",
-    "InternetMaxBandwidthIn", "InternetMaxBandwidthOut", "HostName", "Password", "PasswordInherit",
-    "KeyPairName", "ZoneId", "InternetChargeType", "SystemDisk", "DataDisk", "IoOptimized",
-    "InstanceChargeType", "Period", "PeriodUnit", "AutoRenew", "AutoRenewPeriod", "SpotStrategy",
-    "SpotPriceLimit", "UserData", "RamRoleName", "ResourceGroupId", "Tag", "ClientToken", "DryRun",
-    "DeploymentSetId", "PrivateIpAddress", "CreditSpecification", "HpcClusterId", "DedicatedHostId",
-    "NetworkInterface", "Ipv6AddressCount", "SecurityEnhancementStrategy", "DeletionProtection",
-    "LaunchTemplateVersion", "AutoReleaseTime", "MinAmount", "UniqueSuffix", "HttpEndpoint", "HttpTokens",
-    "NetworkOptions", "ImageOptions", "SchedulerOptions", "PrivateDnsNameOptions", "Affinity", "Tenancy",
-    "StorageSetId", "StorageSetPartitionNumber", "CpuOptions", "SecurityOptions", "Arn",
-})
 
 
 class RunInstancesRequest(Request):
@@ -157,14 +143,12 @@ class RunInstancesRequest(Request):
     Amount: int = 1
     LaunchTemplateId: str | None = None
     LaunchTemplateName: str | None = None
-    other_params = _LAUNCH_PARAMS
 
 
 class CreateInstanceRequest(Request):
     RegionId: str
     ImageId: str | None = None
     ImageFamily: str | None = None
-    other_params = _LAUNCH_PARAMS - {"MinAmount", "UniqueSuffix", "NetworkOptions", "ImageOptions"}
 
 
 class ReplaceSystemDiskRequest(Request):
@@ -172,9 +156,6 @@ class ReplaceSystemDiskRequest(Request):
     ImageId: str | None = None
     #: Not an API parameter (the instance fixes the region); accepted so a plan can say it.
     RegionId: str | None = None
-    other_params = frozenset({"SystemDisk", "Password", "PasswordInherit", "KeyPairName", "Encrypted",
-                              "KMSKeyId", "SecurityEnhancementStrategy", "UseAdditionalService",
-                              "ClientToken", "DiskId", "Platform", "Architecture", "Arns", "EncryptAlgorithm"})
 
 
 class DescribeImageFromFamilyRequest(Request):

@@ -14,7 +14,7 @@ from ..rules.compiled import Policy
 from ..rules.errors import Source
 from ..rules.policy import load_policy as load_layers
 from .environment import ECS
-from .loader import InputError
+from .parsing import InputError
 
 
 def shipped_sources() -> list[Source]:

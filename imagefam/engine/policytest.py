@@ -16,7 +16,8 @@ from typing import Any
 
 from ..rules.compiled import Policy
 from .checker import check
-from .loader import InputError, parse_data, plan_from_data, state_from_data
+from .loader import parse_data, plan_from_data, state_from_data
+from .parsing import InputError
 from .resolver import Resolver
 from .state import State
 

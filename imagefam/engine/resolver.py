@@ -16,8 +16,8 @@ from typing import Any, Literal
 from ..rules.compiled import Policy, Resolution
 from ..rules.runtime import format_time
 from .environment import EcsContext as Ctx
-from .loader import InputError
 from .models import Image
+from .parsing import InputError
 from .state import State
 from .store import ImageStore
 

@@ -18,6 +18,7 @@ from .models import (
     ModifyImageAttributeRequest,
     ModifyImageSharePermissionRequest,
 )
+from .parsing import InputError
 from .store import ImageStore
 
 if TYPE_CHECKING:
@@ -32,12 +33,7 @@ SHARE_BATCH = 10
 def _new_id(store: ImageStore, step: Step) -> str:
     if step.creates:
         if step.creates in store:
-            from .loader import (
-                InputError,  # the loader imports the action table, which imports this
-            )
-
-            where = f"line {step.line}: " if step.line else ""
-            raise InputError(f"{where}step {step.index} ({step.action}): creates {step.creates!r}, "
+            raise InputError(f"step {step.index} ({step.action}): creates {step.creates!r}, "
                              "but an image with that ImageId already exists")
         return step.creates
     n = 0
@@ -48,16 +44,24 @@ def _new_id(store: ImageStore, step: Step) -> str:
         n += 1
 
 
-def _creation_time(store: ImageStore, taken_at: datetime | None) -> datetime:
+def _creation_time(store: ImageStore, step: Step, taken_at: datetime | None) -> datetime:
     """Later than every image so far (and than the snapshot): a new image is the newest."""
     base = store.newest
     if taken_at is not None and (base is None or taken_at > base):
         base = taken_at
-    return base + TICK if base is not None else datetime(2000, 1, 1, tzinfo=UTC)
+    if base is None:
+        return datetime(2000, 1, 1, tzinfo=UTC)
+    try:
+        return base + TICK
+    except OverflowError:
+        raise InputError(f"step {step.index} ({step.action}): the image it creates must be newer than every "
+                         f"image and TakenAt of the state, but {base.isoformat()} is the last time that can be "
+                         "represented: no later CreationTime exists (fix TakenAt or CreationTime in the state)"
+                         ) from None
 
 
 def _new_image(store: ImageStore, step: Step, taken_at: datetime | None, region: str, **fields: object) -> Image:
-    return Image(ImageId=_new_id(store, step), RegionId=region, CreationTime=_creation_time(store, taken_at),
+    return Image(ImageId=_new_id(store, step), RegionId=region, CreationTime=_creation_time(store, step, taken_at),
                  Status="Available", ImageOwnerId=step.caller, **fields)  # type: ignore[arg-type]
 
 

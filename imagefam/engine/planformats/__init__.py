@@ -13,16 +13,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..loader import InputError, Plan, _is_yaml, _step_lines, parse_data, plan_from_data
+from ..loader import Plan, _step_lines, parse_data, plan_from_data
+from ..parsing import Format, InputError, decode, display_name, is_yaml, read_input
 
 FORMATS = ("auto", "native", "terraform", "aliyun-cli")
 
 
 def load_any_plan(path: str | Path, plan_format: str = "auto", caller: str | None = None,
-                  terraform_dir: str | None = None) -> Plan:
-    """Load ``path`` as ``plan_format`` (``auto``: by content). ``caller`` is the account making the
-    calls: required for Terraform plans and scripts; for a native plan it is the default caller.
-    ``terraform_dir`` (Terraform plans only) locates each resource block for the outputs."""
+                  terraform_dir: str | None = None, stdin_format: Format | None = None) -> Plan:
+    """Load ``path`` (``-``: standard input) as ``plan_format`` (``auto``: by content). ``caller`` is
+    the account making the calls: required for Terraform plans and scripts; for a native plan it is
+    the default caller. ``terraform_dir`` (Terraform plans only) locates each resource block for the
+    outputs. ``stdin_format`` says whether standard input is JSON or YAML (default: sniffed)."""
     from .script import is_aliyun_script, plan_from_script
     from .terraform import is_terraform_plan, plan_from_terraform
 
@@ -30,40 +32,36 @@ def load_any_plan(path: str | Path, plan_format: str = "auto", caller: str | Non
         raise InputError("--terraform-dir applies only to Terraform plans")
     if plan_format not in FORMATS:
         raise InputError(f"--plan-format must be one of {', '.join(FORMATS)}, got {plan_format!r}")
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as err:
-        raise InputError(f"{p}: cannot read: {err.strerror or err}") from err
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{p}: not UTF-8 text (byte {err.start})") from err
+    raw = read_input(path)
+    name = display_name(path)
+    p = Path(name)
+    text = decode(raw, name)  # a UTF-8 byte order mark is dropped
+    yaml_text = is_yaml(path, stdin_format, raw)
     fmt = plan_format
     data: Any = None
     if fmt == "auto":
         head = text.lstrip()[:1]
-        if head in ("{", "[") and not _is_yaml(p):
-            data = parse_data(raw, p)  # parsed once: a large Terraform plan takes a while
+        if head in ("{", "[") and not yaml_text:
+            data = parse_data(raw, path, stdin_format)  # parsed once: a large Terraform plan takes a while
             fmt = "terraform" if is_terraform_plan(data) else "native"
-        elif _is_yaml(p):
+        elif yaml_text and (str(path) != "-" or stdin_format == "yaml" or not is_aliyun_script(text)):
             fmt = "native"  # a .yaml/.yml file is a plan file, whatever its text mentions
         elif p.suffix.lower() in (".sh", ".bash") or is_aliyun_script(text):
             fmt = "aliyun-cli"
         else:
             fmt = "native"
     if fmt == "aliyun-cli":
-        return plan_from_script(text, str(p), caller)
+        return plan_from_script(text, name, caller)
     if data is None:
-        data = parse_data(raw, p)
+        data = parse_data(raw, path, stdin_format)
     if fmt == "terraform":
-        return plan_from_terraform(data, str(p), caller, terraform_dir)
+        return plan_from_terraform(data, name, caller, terraform_dir)
     if caller is not None and isinstance(data, dict):
         given = data.get("caller")
         if given is not None and str(given) != caller:
-            raise InputError(f"{p}: the plan's caller is {given}, but --caller says {caller}")
+            raise InputError(f"{name}: the plan's caller is {given}, but --caller says {caller}")
         data = {**data, "caller": caller}
-    return plan_from_data(data, str(p), _step_lines(text, is_json=not _is_yaml(p)))
+    return plan_from_data(data, name, _step_lines(text, is_json=not yaml_text))
 
 
 #: Sensitive values shorter than this are not hidden: replacing them would garble the output.

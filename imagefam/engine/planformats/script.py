@@ -26,7 +26,8 @@ from typing import Any
 
 from ...rules.errors import did_you_mean
 from ..actions import ACTIONS
-from ..loader import InputError, Plan, plan_from_data
+from ..loader import Plan, plan_from_data
+from ..parsing import InputError
 
 NOT_YET = "for scaling configurations (not checked yet)"
 REASONS = {"other": "without an aliyun ecs call", "ecs": "with an aliyun ecs call not about images",
