@@ -415,11 +415,32 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
         hint = did_you_mean(action, ACTIONS)
         raise InputError(f"{where}: unknown Action {action!r}" + (f"; {hint}" if hint else
                          f"; supported: {', '.join(ACTIONS)}"))
-    model = spec.request
     where = f"{where} ({action})"
+    params, meta = _step_keys(raw, action, spec.request, where)
+    request = _step_request(spec.request, params, where)
+    warnings: list[str] = []
+    caller = _account(meta["caller"], f"{where}: caller") if "caller" in meta else plan_caller
+    if caller is None:
+        raise InputError(f"{where}: no caller: set 'caller' on the plan or the step")
+    channel = meta.get("channel", "api")
+    if channel not in CHANNELS:
+        raise InputError(f"{where}: channel must be {' or '.join(map(repr, CHANNELS))}, got {channel!r}")
+    creates = meta.get("creates")
+    if creates is not None:
+        if not spec.creates:
+            makers = " and ".join(a.name for a in ACTIONS.values() if a.creates)
+            raise InputError(f"{where}: 'creates' applies only to {makers}")
+        if not isinstance(creates, str) or not creates:
+            raise InputError(f"{where}: 'creates' must be the ImageId (a string) the new image gets")
+    return Step(index, action, request, caller, channel, creates, line, warnings)
+
+
+def _step_keys(raw: dict[Any, Any], action: str, model: type[Request], where: str
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A step's request parameters (``Name.N`` keys gathered into lists) and its metadata keys;
+    every unknown or malformed key is an error, up to ten of them reported at once."""
     params: dict[str, Any] = {}
     indexed: dict[str, dict[int, Any]] = {}
-    warnings: list[str] = []
     meta: dict[str, Any] = {}
     fields = model.model_fields
     problems: list[str] = []
@@ -451,6 +472,11 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
         if not isinstance(existing, list):
             raise InputError(f"{where}: {name} must be a list")
         params[name] = list(existing) + [items[k] for k in sorted(items)]
+    return params, meta
+
+
+def _step_request(model: type[Request], params: dict[str, Any], where: str) -> Request:
+    """The validated request model of a step's parameters."""
     for name in ("AddAccount", "RemoveAccount"):
         if name in params and isinstance(params[name], list):
             params[name] = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in params[name]]
@@ -468,17 +494,4 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
         number = getattr(request, name, None)
         if isinstance(number, int) and not low <= number <= high:
             raise InputError(f"{where}: {name}: must be {low} to {high}, got {number}")
-    caller = _account(meta["caller"], f"{where}: caller") if "caller" in meta else plan_caller
-    if caller is None:
-        raise InputError(f"{where}: no caller: set 'caller' on the plan or the step")
-    channel = meta.get("channel", "api")
-    if channel not in CHANNELS:
-        raise InputError(f"{where}: channel must be {' or '.join(map(repr, CHANNELS))}, got {channel!r}")
-    creates = meta.get("creates")
-    if creates is not None:
-        if not spec.creates:
-            makers = " and ".join(a.name for a in ACTIONS.values() if a.creates)
-            raise InputError(f"{where}: 'creates' applies only to {makers}")
-        if not isinstance(creates, str) or not creates:
-            raise InputError(f"{where}: 'creates' must be the ImageId (a string) the new image gets")
-    return Step(index, action, request, caller, channel, creates, line, warnings)
+    return request
