@@ -172,6 +172,19 @@ def main(argv: list[str] | None = None) -> int:
                          f"CPU {r['load_cpu_s']:.1f} + {r['report_cpu_s']:.1f} + {r['html_cpu_s']:.1f} s "
                          f"(target: all three under 30 s at 1M); {r['html_mb']:.1f} MB page (target <= 50 MB), "
                          f"{r['marks']:,} images drawn; peak RSS {r['peak_rss_mib']:,.0f} MiB"])
+    if not args.skip_scale:
+        diff_args = ["--json", str(C.OUT / "diff.json")]
+        if args.sizes:
+            diff_args += ["--sizes", args.sizes]
+        elif args.quick:
+            diff_args += ["--sizes", "10000,100000"]
+        sub("bench_diff.py", diff_args)
+        for r in json.loads((C.OUT / "diff.json").read_text())["rows"]:
+            rows.append(["diff", "load two snapshots a week apart + diff", C.human_n(r["n"]),
+                         f"{r['load_s']:.1f} s + {r['diff_s']:.1f} s = {r['total_s']:.1f} s",
+                         f"CPU {r['load_cpu_s']:.1f} s + {r['diff_cpu_s']:.1f} s (target: under 30 s in all); "
+                         f"{r['resolution_changes']:,} resolution changes, {r['status']:,} status changes; "
+                         f"peak RSS {r['peak_rss_mib']:,.0f} MiB"])
     if not args.skip_peers:
         try:
             import cedarpy  # noqa: F401

@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from .engine.aliyun import DEFAULT_OWNERS
@@ -82,6 +83,24 @@ def _add_account_flag(p: argparse.ArgumentParser) -> None:
                         "with { or [, else YAML")
 
 
+def _time_arg(text: str) -> datetime:
+    """``--at``: an ISO-8601 date or time; without a zone it is UTC."""
+    from datetime import UTC
+
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time; write e.g. 2025-06-01 or 2025-06-01T08:00:00Z") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _add_at_flag(p: argparse.ArgumentParser, extra: str = "") -> None:
+    p.add_argument("--at", type=_time_arg, metavar="TIME",
+                   help="evaluate as of TIME (ISO-8601, UTC unless a zone is given): rules see it as `now`. "
+                        "Default: the state's TakenAt, else the current time" + extra)
+
+
 def _add_output_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
@@ -108,6 +127,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.plan == "-" and args.state == "-":
         raise InputError("PLAN and --state cannot both be - (standard input is read once)")
     state = _state(args)
+    state.at = args.at
     plan = load_any_plan(args.plan, args.plan_format, args.caller, args.terraform_dir, args.stdin_format)
     result = check(state, plan, policy)
     if args.format == "json":
@@ -130,7 +150,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     state = _state(args)
-    resolver = Resolver(policy, state.images, state.taken_at)
+    if args.at is not None:
+        state = state.as_of(args.at)
+    resolver = Resolver(policy, state.images, state.taken_at, now=state.now)
     if args.all_regions:
         return _resolve_all(args, state.regions(), resolver)
     trace = resolver.trace(args.family, args.region, args.caller)
@@ -138,6 +160,11 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         text = to_json_text(trace.to_json())
     elif args.format == "api":
         text = to_json_text(api_body(trace))
+        if trace.image is not None and trace.image.ImageOwnerId != args.caller:
+            print(f"imagefam: note: family {args.family} is not {args.caller}'s own: the sources disagree on "
+                  "whether DescribeImageFromFamily returns other accounts' shared, community and public images "
+                  "(one version of its reference says only the caller's custom images), so ECS may answer {} "
+                  f"although RunInstances with this family launches {trace.image.ImageId}", file=sys.stderr)
     else:
         text = trace_text(trace)
     write_output(text, args.output)
@@ -180,6 +207,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     state = load_states(args.state, args.account, args.stdin_format)
+    state.at = args.at
     for note in state.notes:
         sys.stderr.write(f"imagefam: warning: {note}\n")
     rep = report(state, policy)
@@ -199,6 +227,27 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = report_text(rep, markdown=args.format == "markdown")
     write_output(text, args.output)
     return EXIT_FAIL if rep.denied else EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .engine.diff import diff_states
+    from .engine.loader import load_state
+    from .engine.render import diff_text, to_json_text
+
+    policy = _policy(args)
+    if args.old == "-" and args.new == "-":
+        raise InputError("OLD and NEW cannot both be - (standard input is read once)")
+    old = load_state(args.old, args.account, args.stdin_format)
+    new = load_state(args.new, args.account, args.stdin_format)
+    for note in [*old.notes, *new.notes]:
+        sys.stderr.write(f"imagefam: warning: {note}\n")
+    d = diff_states(old, new, policy)
+    if args.format == "json":
+        text = to_json_text(d.to_json())
+    else:
+        text = diff_text(d, markdown=args.format == "markdown")
+    write_output(text, args.output)
+    return EXIT_FAIL if "resolution" in (args.fail_on or ()) and d.resolution_changes else EXIT_OK
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -260,9 +309,15 @@ def _clip(text: str, n: int) -> str:
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
     from .engine import policytest
+    from .engine.policy import load_policy
 
     policy = _policy(args)
-    results, coverage = policytest.run(args.paths, policy)
+
+    def with_packs(packs: list[str]):  # type: ignore[no-untyped-def]
+        return load_policy([*(args.policy or ()), *(f"pack:{p}" for p in packs)],
+                           default=not args.no_default_policy)
+
+    results, coverage = policytest.run(args.paths, policy, with_packs)
     failed = [r for r in results if not r.passed]
     for r in results:
         if not r.passed or args.verbose:
@@ -314,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "point at each resource block's file and line")
     _add_account_flag(p)
     _add_policy_flags(p)
+    _add_at_flag(p)
     p.add_argument("--format", choices=["text", "json", "junit", "sarif", "github"], default="text",
                    help="text (table and reasons), json (the contract object), junit (a test case per step), "
                         "sarif (SARIF 2.1.0, results at the step's line) or github (workflow annotations)")
@@ -329,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(pages, regions); - reads standard input")
     _add_account_flag(p)
     _add_policy_flags(p)
+    _add_at_flag(p)
     p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github", "html"],
                    default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
@@ -351,11 +408,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-regions", action="store_true",
                    help="resolve in every region of the state, one row per region (exit 0 if any resolves)")
     _add_policy_flags(p)
+    _add_at_flag(p, "; images created after TIME are left out, as if the snapshot were taken then")
     p.add_argument("--format", choices=["text", "json", "api"], default="text",
                    help="text (trace), json (trace as data) or api (the DescribeImageFromFamily body)")
     _add_output_flag(p)
     _add_progress_flags(p)
     p.set_defaults(func=cmd_resolve, resolve_parser=p)
+
+    p = sub.add_parser("diff", help="what changed between two state snapshots, and what families now resolve to",
+                       description="Compare two state snapshots: images added, removed, deprecated or restored, "
+                                   "moved between families, shared or unshared, and every family whose resolved "
+                                   "image changed for the owner, a sharee or any other account (seen by *). "
+                                   "Exit 0; 1 with --fail-on resolution when a family resolves differently; "
+                                   "2: bad input.")
+    p.add_argument("old", metavar="OLD", help="the earlier state snapshot (native, or a raw DescribeImages body)")
+    p.add_argument("new", metavar="NEW", help="the later state snapshot (native, or a raw DescribeImages body)")
+    _add_account_flag(p)
+    _add_policy_flags(p)
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text",
+                   help="text (tables), json (the contract object) or markdown (for a pull request or chat)")
+    p.add_argument("--fail-on", action="append", choices=["resolution"], metavar="WHAT",
+                   help="exit 1 when this kind of change is found; resolution: a family resolves to "
+                        "another image (or to none) for someone")
+    _add_output_flag(p)
+    _add_progress_flags(p)
+    p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("snapshot", help="write a state file from the live ECS API (extra imagefam[aliyun])",
                        description="Page through DescribeImages (every Status) and DescribeImageSharePermission "

@@ -185,14 +185,14 @@ def test_type_mismatch_in_addition() -> None:
 @pytest.mark.parametrize(("body", "message"), [
     ("1", "a rule condition must be bool, found int"),
     ("not 1", "the operand of 'not' must be bool, found int"),
-    ('-"a" == 1', "the operand of '-' must be int, found string"),
+    ('-"a" == 1', "the operand of '-' must be int or duration, found string"),
     ("1 and true", "each operand of 'and' must be bool, found int"),
     ('if 1 then true else false', "the condition of 'if' must be bool, found int"),
     ('(if true then 1 else "a") == 1', "'then' and 'else' give different types: int and string"),
     ("count(1) == 1", "count() needs a list, found int"),
     ("exists(1 where true)", "'where' needs a list, found int"),
     ('"a" < 1', "cannot order string against int"),
-    ("true < false", "'<' orders ints, times and strings, not bool"),
+    ("true < false", "'<' orders ints, times, durations and strings, not bool"),
     ('1 in ["a"]', "'in' looks for int in a list of string"),
     ('["a"] contains 1', "a list of string never contains int"),
     ('1 startswith "a"', "'startswith' works on strings, found int"),
@@ -202,7 +202,7 @@ def test_type_mismatch_in_addition() -> None:
     ("days_between(1, taken_at) > 1", "days_between() needs a time, found int"),
     ("exists(distinct(images))", "distinct() takes a list of values; project a field first, "
                                  "e.g. distinct(ImageFamily of images)"),
-    ("max([true])", "max() needs a list of ints, times or strings, found list[bool]"),
+    ("max([true])", "max() needs a list of ints, times, durations or strings, found list[bool]"),
     ('count([1, "a"]) == 2', "list items must have one type: found int and string"),
     ('count(["a"] - ["b"]) == 0', "'-' does not apply to lists; only '+' joins them"),
     ("exists(Status of [1])", "'Status of' needs a list of records, found list[int]"),
@@ -287,7 +287,7 @@ def test_names_unavailable_in_definitions_and_audits() -> None:
                    'audit c for each family warn when image.ImageId == null message "m"\n'
                    'rule d on DeleteImage deny when family == null message "m"\n')
     assert ("t.rules:1:9: error: 'request' is not available in definition a: "
-            "definitions see only their parameters, `images` and `taken_at`") in out
+            "definitions see only their parameters, `images`, `taken_at` and `now`") in out
     assert ("t.rules:2:34: error: 'request' is not available in audit b: "
             "audit rules run over a snapshot, not a request") in out
     assert "t.rules:3:35: error: 'image' is not available in audit c: this rule runs for each family" in out
@@ -487,7 +487,7 @@ def test_resolution_policy_checks() -> None:
         (5, 21, "the resolution policy cannot call via() (it would resolve families while resolving one)"),
         (7, 11, "requirement 'twice' is named twice"),
         (7, 18, "unknown name 'Statsu' in the resolution policy"),
-        (8, 12, "an ordering key must be an int, time or string, found list[string]"),
+        (8, 12, "an ordering key must be an int, time, duration or string, found list[string]"),
     ]
     assert diags[3].hint == "did you mean 'Status'?"
 

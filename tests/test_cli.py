@@ -32,7 +32,7 @@ from helpers_engine import (
 )
 
 DEMO_FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml", "terraform-plan.json",
-              "deprecate-shared.sh")
+              "deprecate-shared.sh", "promotion-state.yaml", "promotion-team.rules", "promotion.yaml")
 
 
 @pytest.fixture
@@ -84,6 +84,12 @@ def test_demo_write_files_are_accepted_by_check_and_resolve(tmp_path: Path) -> N
     assert run_cli("check", folder / "deprecate-shared.sh", "--state", state, "--caller", M).code == 1
     res = run_cli("resolve", "--state", state, "--family", "app-a", "--region", "cn-hangzhou", "--caller", M)
     assert res.code == 0 and res.out.startswith("family app-a in cn-hangzhou for caller 100001: m-b1")
+    promote = ["check", folder / "promotion.yaml", "--state", folder / "promotion-state.yaml", "--policy",
+               "pack:promotion", "--policy", folder / "promotion-team.rules", "--format", "json"]
+    early, late = run_cli(*promote), run_cli(*promote, "--at", "2020-02-16")
+    assert [s["decision"] for s in early.json()["steps"]] == ["deny", "deny", "allow"]
+    assert [s["decision"] for s in late.json()["steps"]] == ["deny", "allow", "allow"]
+    assert late.json()["steps"][2]["resolved_image_id"] == "m-c2"
 
 
 def test_demo_write_into_a_file_is_an_input_error(tmp_path: Path) -> None:

@@ -168,7 +168,7 @@ def test_the_language_runs_against_an_environment_that_is_not_ecs() -> None:
         audits={"book": Target("book", {"book": record("Book")}, {"loan": "audits see no loan"})},
         resolution=ResolutionScope({"reader": STRING}, "Book"),
         context=LibraryContext,
-        host_functions={"shelf_of": shelf_of},
+        functions={"shelf_of": shelf_of},
         display_fields=("Title",),
     )
     env.check()

@@ -53,6 +53,9 @@ class FamilyChange:
     before: str | None
     after: str | None
     viewer: str | None = None
+    #: the before or the after resolution was a tie on the newest CreationTime (ECS documents
+    #: no tie rule, so the server's pick may differ)
+    tie: bool = False
 
 
 @dataclass
@@ -87,7 +90,7 @@ class CheckResult:
             } for s in self.steps],
             "family_changes": [{
                 "step": c.step, "region": c.region, "family": c.family, "owner": c.owner,
-                "before": c.before, "after": c.after, "viewer": c.viewer,
+                "before": c.before, "after": c.after, "viewer": c.viewer, "tie": c.tie,
             } for c in self.family_changes],
             **({"skipped": self.skipped} if self.skipped is not None else {}),
         }
@@ -129,11 +132,12 @@ class Session:
         self.state = state.copy()
         # memoized while the state stands still: a launch step's rules and its resolved_image_id
         # ask the same question; forgotten whenever the state changes
-        self._resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True)
+        self._resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True,
+                                   now=self.state.now)
                           if self.policy.resolution else None)
         self.resolve = self._resolver.image if self._resolver else None
         self.family_changes: list[FamilyChange] = []
-        self._ctx = Ctx(self.state.images, taken_at=self.state.taken_at, resolve=self.resolve)
+        self._ctx = Ctx(self.state.images, taken_at=self.state.taken_at, now=self.state.now, resolve=self.resolve)
 
     def step(self, step: Step) -> StepResult:
         """Decide one call; apply its effects when allowed."""
@@ -166,7 +170,7 @@ class Session:
         if not result.allowed:
             result.notes = []  # notes describe effects, and a denied call has none
         else:
-            changes = effects(work.images, step, work.taken_at)
+            changes = effects(work.images, step, work.at or work.taken_at)
             if changes:
                 created = [after for before, after in changes if before is None and after is not None]
                 if created:
@@ -192,17 +196,21 @@ def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,
            resolver: Resolver | None = None) -> list[FamilyChange]:
     views = sorted(_views(changes), key=lambda v: (v[0], v[1], v[2] or "", v[3]))
     before: list[Image | None] = []
+    tied_before: list[bool] = []
     if resolve_fn is not None:
         before = [resolve_fn(_name_for(f, o, v), reg, v) for reg, f, o, v in views]
+        tied_before = [b is not None and resolver is not None and resolver.tie(_name_for(f, o, v), reg, v)
+                       for (reg, f, o, v), b in zip(views, before, strict=True)]
     apply(work.images, changes)
     if resolver is not None:
         resolver.forget()  # answers about the state before the change no longer hold
     out = []
     if resolve_fn is not None:
-        for (reg, fam, owner, viewer), b in zip(views, before, strict=True):
-            a = resolve_fn(_name_for(fam, owner, viewer), reg, viewer)
+        for (reg, fam, owner, viewer), b, b_tie in zip(views, before, tied_before, strict=True):
+            name = _name_for(fam, owner, viewer)
+            a = resolve_fn(name, reg, viewer)
             b_id, a_id = (b.ImageId if b else None), (a.ImageId if a else None)
             if b_id != a_id:
-                out.append(FamilyChange(step.index, reg, _name_for(fam, owner, viewer), owner, b_id, a_id,
-                                        viewer))
+                a_tie = a is not None and resolver is not None and resolver.tie(name, reg, viewer)
+                out.append(FamilyChange(step.index, reg, name, owner, b_id, a_id, viewer, b_tie or a_tie))
     return out

@@ -11,11 +11,15 @@ function: the context's ``resolve`` attribute implements it (a :class:`~.resolve
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from ..rules.builtins import host_function
+from ..rules import ast
+from ..rules.builtins import Builtin, CallTyping, host_function, time_builtin
+from ..rules.compiler import Compiler
 from ..rules.environment import Environment, ResolutionScope, Target
-from ..rules.runtime import Context, IndexedCollection
+from ..rules.runtime import Context, Fn, IndexedCollection
+from ..rules.timefns import DURATION, NOW_TYPE, TimeBuiltin
 from ..rules.types import STRING, TIME, Ty, list_of, record
 from .actions import ACTIONS
 from .models import AUDIT_SCOPES, CHANNELS, Account, Family, Image
@@ -29,12 +33,12 @@ class EcsContext(Context):
     """The names an ECS rule can see. A check session sets ``request``, ``image``, ``caller``,
     ``channel`` and ``action`` per step; a report sets one audit scope per subject."""
 
-    __slots__ = ("account", "action", "caller", "channel", "family", "image", "images", "region", "request",
-                 "resolve", "taken_at")
+    __slots__ = ("account", "action", "caller", "channel", "family", "image", "images", "now", "region",
+                 "request", "resolve", "taken_at")
 
     def __init__(self, images: IndexedCollection | tuple[Any, ...] = (), *, request: Any = None, image: Any = None,
                  caller: Any = None, channel: Any = None, action: Any = None, family: Any = None,
-                 region: Any = None, account: Any = None, taken_at: Any = None,
+                 region: Any = None, account: Any = None, taken_at: Any = None, now: Any = None,
                  resolve: Callable[[str, str, str], Any] | None = None) -> None:
         self.images = images
         self.request = request
@@ -46,6 +50,7 @@ class EcsContext(Context):
         self.region = region
         self.account = account
         self.taken_at = taken_at
+        self.now = now  # the instant `now` and age() use: fixed for one command (see rules.timefns)
         self.it: Any = None
         self.args: tuple[Any, ...] = ()
         self.resolve = resolve
@@ -78,20 +83,54 @@ RESOLVE = host_function(
     "resolve(family, region, caller) -> Image?: the image the family resolves to", uses_resolution=True)
 
 
+def _age(now: datetime, img: Any) -> timedelta:
+    return now - img.CreationTime  # type: ignore[no-any-return]
+
+
+AGE = time_builtin(TimeBuiltin(
+    "age", (record("Image"),), DURATION,
+    "age(image) -> duration: now - image.CreationTime (negative for an image created after now)",
+    _age, needs_now=True))
+
+
+def _tag_type(t: CallTyping) -> Ty:
+    t.need(0, ["record"], "an Image")
+    if t.tys[0].kind == "record" and t.tys[0].record != "Image":
+        t.report(t.call.args[0].span, f"tag() needs an Image, found {t.tys[0]}")
+    t.need(1, ["string"], "a tag key (string)")
+    return STRING.opt()
+
+
+def _tag(comp: Compiler, e: ast.Call) -> Fn:
+    image, key = comp.compile(e.args[0]), comp.compile(e.args[1])
+
+    def tag(c: Any) -> str | None:
+        img, k = image(c), key(c)
+        if img is None or k is None or img.Tags is None:
+            return None
+        return img.Tags.get(k)  # type: ignore[no-any-return]
+
+    return tag
+
+
+TAG = Builtin("tag", 2, 2, "tag(image, key) -> string?: the value of the image's tag `key`, null if it has none",
+              _tag_type, _tag)
+
+
 def _build() -> Environment:
     from ..rules.types import RecordTypes
 
     classes = {cls.__name__: cls for cls in (*RECORDS, *(a.request for a in ACTIONS.values()))}
     env = Environment(
         records=RecordTypes(classes),
-        globals={"images": list_of(record(Image.__name__)), "taken_at": TIME.opt()},
+        globals={"images": list_of(record(Image.__name__)), "taken_at": TIME.opt(), "now": NOW_TYPE},
         actions={a: _action_target(a) for a in ACTIONS},
         audits={s: _audit_target(s) for s in AUDIT_SCOPES},
         resolution=ResolutionScope({"family": STRING, "region": STRING, "caller": STRING}, Image.__name__,
                                    {"request": "resolution sees family, region, caller",
                                     "image": "write it (the candidate)"}),
         context=EcsContext,
-        host_functions={RESOLVE.name: RESOLVE},
+        functions={b.name: b for b in (RESOLVE, AGE, TAG)},
         indexed=frozenset({"images"}),
         display_fields=("ImageId",),
         subject=("image", Image.__name__),

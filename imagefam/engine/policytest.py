@@ -1,6 +1,7 @@
 """Policy tests, in the spirit of ``opa test``: YAML files of cases run by ``imagefam rules test``.
 
-A file holds an optional shared ``state`` and a list of ``cases``. A case is either a plan
+A file holds an optional shared ``state``, optional ``packs`` (policy packs its cases run with,
+e.g. ``[promotion]``) and a list of ``cases``. A case is either a plan
 (``caller``, ``steps``, and ``expect``: one entry per step) or a resolution (``resolve`` and
 ``expect``) or a report (``report: true`` and ``expect: {findings: [...]}``). See
 docs/policy-tests.md for the format.
@@ -8,19 +9,20 @@ docs/policy-tests.md for the format.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..rules.compiled import Policy
+from ..rules.compiled import Policy, Rule
 from .checker import check
 from .loader import parse_data, plan_from_data, state_from_data
 from .parsing import InputError
 from .resolver import Resolver
 from .state import State
 
+PACK_FILES = "imagefam/policy/packs/"
 STEP_KEYS = {"decision", "violations", "warnings", "notes", "resolved", "codes", "created"}
 
 
@@ -39,11 +41,20 @@ class CaseResult:
 class Coverage:
     fires: set[str] = field(default_factory=set)
     quiet: set[str] = field(default_factory=set)  # shown not to fire on one of its actions
+    pack_rules: dict[str, Rule] = field(default_factory=dict)  # rules of the packs test files asked for
 
 
 def shipped_test_files() -> list[Path]:
-    folder = resources.files("imagefam.policy").joinpath("tests")
-    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith((".yaml", ".yml")))
+    """The shipped policy's tests, then the policy packs' tests."""
+    out: list[Path] = []
+    for folder in ("tests", "packs/tests"):
+        found = resources.files("imagefam.policy").joinpath(folder)
+        out += sorted(Path(str(p)) for p in found.iterdir() if p.name.endswith((".yaml", ".yml")))
+    return out
+
+
+#: Builds the policy a test file with ``packs`` runs with: the policy in force plus those packs.
+WithPacks = Callable[[list[str]], Policy]
 
 
 def collect(paths: Sequence[str | Path]) -> list[Path]:
@@ -64,10 +75,22 @@ def _ids(value: Any, where: str) -> set[str]:
     return set(value)
 
 
-def run_file(path: Path, policy: Policy, coverage: Coverage) -> list[CaseResult]:
+def run_file(path: Path, policy: Policy, coverage: Coverage, with_packs: WithPacks | None = None) -> list[CaseResult]:
     data = parse_data(path.read_bytes(), path)
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
-        raise InputError(f"{path}: a policy test file has 'cases' (a list) and optionally 'state'")
+        raise InputError(f"{path}: a policy test file has 'cases' (a list) and optionally 'state' and 'packs'")
+    unknown = set(data) - {"cases", "state", "packs"}
+    if unknown:
+        raise InputError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}; expected cases, state, packs")
+    packs = data.get("packs")
+    if packs is not None:
+        if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
+            raise InputError(f"{path}: 'packs' must be a list of policy pack names, e.g. [promotion]")
+        if packs:
+            if with_packs is None:
+                raise InputError(f"{path}: its cases need the policy packs {packs}")
+            policy = with_packs(packs)
+            coverage.pack_rules.update((r.id, r) for r in policy.rules if r.file.startswith(PACK_FILES))
     shared = data.get("state")
     results = []
     for i, case in enumerate(data["cases"]):
@@ -95,7 +118,7 @@ def _run_resolve(case: dict[str, Any], state: State, policy: Policy, result: Cas
     if not isinstance(q, dict) or not {"family", "region", "caller"} <= set(q):
         raise InputError(f"{where}: resolve needs family, region and caller")
     expect = case.get("expect") or {}
-    trace = Resolver(policy, state.images, state.taken_at).trace(str(q["family"]), str(q["region"]), str(q["caller"]))
+    trace = Resolver(policy, state.images, state.taken_at, now=state.now).trace(str(q["family"]), str(q["region"]), str(q["caller"]))
     got = trace.image.ImageId if trace.image else None
     if "image" in expect and expect["image"] != got:
         result.failures.append(f"resolved {got}, expected {expect['image']}")
@@ -169,18 +192,30 @@ def _run_plan(case: dict[str, Any], state: State, policy: Policy, result: CaseRe
             result.failures.append(f"step {s.step.index}: created {s.created_image_id}, expected {exp['created']}")
 
 
-def run(paths: Sequence[str | Path], policy: Policy) -> tuple[list[CaseResult], Coverage]:
+def run(paths: Sequence[str | Path], policy: Policy,
+        with_packs: WithPacks | None = None) -> tuple[list[CaseResult], Coverage]:
+    """Run test files (default: the shipped ones). ``with_packs`` builds the policy for files that
+    name policy packs (default: the shipped policy plus those packs)."""
     coverage = Coverage()
     results: list[CaseResult] = []
+    if with_packs is None:
+        from .policy import load_policy
+
+        def with_packs(packs: list[str]) -> Policy:
+            return load_policy([f"pack:{p}" for p in packs])
+
     for f in collect(paths) if paths else shipped_test_files():
-        results += run_file(f, policy, coverage)
+        results += run_file(f, policy, coverage, with_packs)
     return results, coverage
 
 
 def uncovered(policy: Policy, coverage: Coverage, shipped_only: bool = True) -> list[str]:
-    """Rules lacking a case where they fire or a case where they stay quiet."""
+    """Rules lacking a case where they fire or a case where they stay quiet: the policy's, and
+    those of the policy packs the test files ran with."""
     out = []
-    for r in policy.rules:
+    rules = list(policy.rules)
+    rules += [r for rid, r in coverage.pack_rules.items() if policy.rule(rid) is None]
+    for r in rules:
         if shipped_only and not r.shipped:
             continue
         missing = [w for w, ok in (("fires", r.id in coverage.fires), ("does not fire", r.id in coverage.quiet))

@@ -58,11 +58,16 @@ def check_text(result: CheckResult) -> str:
         out.append("")
         out.extend(f"note: {n}" for n in notes)
     if result.family_changes:
+        ties = any(c.tie for c in result.family_changes)
         rows = [[c.step, c.region, c.family, c.viewer or c.owner or "", c.before or "(none)", c.after or "(none)"]
+                + (["tie" if c.tie else ""] if ties else [])
                 for c in result.family_changes]
         out.append("\nfamily resolution changes:")
-        out.append(tabulate(rows, headers=["step", "region", "family", "seen by", "before", "after"],
-                            tablefmt="simple"))
+        out.append(tabulate(rows, headers=["step", "region", "family", "seen by", "before", "after"]
+                            + (["tie"] if ties else []), tablefmt="simple"))
+        if ties:
+            out.append("tie: before or after the step, several Available images share the newest CreationTime; "
+                       "ECS documents no tie rule, so the server's pick may differ")
     denied = sum(not s.allowed for s in result.steps)
     out.append(f"\n{len(result.steps)} steps: {len(result.steps) - denied} allowed, {denied} denied")
     summary = skipped_summary(result.skipped)
@@ -194,3 +199,63 @@ def check_junit(result: CheckResult) -> str:
         where = f" ({describe(s.step.source)})" if s.step.source else ""
         cases.append(("imagefam.check", f"step {s.step.index} {s.step.action}{where}", msgs))
     return junit_xml("imagefam check", cases)
+
+
+# ---- diffs ----
+
+
+def _cell(value: str | None, markdown: bool) -> str:
+    text = "(none)" if value is None else value
+    return text.replace("|", "\\|") if markdown else text
+
+
+def diff_text(d: Any, markdown: bool = False) -> str:
+    """A :class:`~imagefam.engine.diff.Diff` as text, or as markdown for a pull request or chat."""
+    fmt = "github" if markdown else "simple"
+    counts = (f"{len(d.resolution_changes)} resolution changes; images: {len(d.added)} added, "
+              f"{len(d.removed)} removed, {len(d.status)} status, {len(d.family)} family, "
+              f"{len(d.sharing)} sharing changes")
+    title = f"{d.old_source} -> {d.new_source}"
+    out = [f"## imagefam diff\n\n`{title}`: {counts}" if markdown else f"imagefam diff {title}: {counts}"]
+    if d.empty:
+        out.append("\nno changes")
+        return "\n".join(out) + "\n"
+
+    def section(name: str) -> None:
+        out.append(f"\n### {name}\n" if markdown else f"\n{name}:")
+
+    def ids(values: list[str]) -> str:
+        return ", ".join(f"`{v}`" if markdown else v for v in values)
+
+    if d.resolution_changes:
+        section("what families resolve to")
+        with_consumers = any(c.consumers is not None for c in d.resolution_changes)
+        rows = [[_cell(c.region, markdown), _cell(c.family, markdown), _cell(c.viewer, markdown),
+                 _cell(c.before, markdown), _cell(c.after, markdown)]
+                + ([_cell(", ".join(c.consumers or ()) or "-", markdown)] if with_consumers else [])
+                for c in d.resolution_changes]
+        headers = ["region", "family", "seen by", "before", "after"] + (["moves"] if with_consumers else [])
+        out.append(tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True))
+        if any(c.viewer == "*" for c in d.resolution_changes):
+            out.append(("\n" if markdown else "") + "seen by * means any other account (public and community images)")
+    if d.added:
+        section("added images")
+        out.append(ids(d.added))
+    if d.removed:
+        section("removed images")
+        out.append(ids(d.removed))
+    for name, items in (("status changes", d.status), ("family changes", d.family)):
+        if items:
+            section(name)
+            out.append(tabulate([[_cell(c.image_id, markdown), _cell(c.before, markdown), _cell(c.after, markdown)]
+                                 for c in items], headers=["image", "before", "after"], tablefmt=fmt,
+                                disable_numparse=True))
+    if d.sharing:
+        section("sharing changes")
+        rows = [[_cell(c.image_id, markdown), _cell(", ".join(c.added) or "-", markdown),
+                 _cell(", ".join(c.removed) or "-", markdown),
+                 f"{'true' if c.public_before else 'false'} -> {'true' if c.public_after else 'false'}"]
+                for c in d.sharing]
+        out.append(tabulate(rows, headers=["image", "shared with", "unshared from", "community"], tablefmt=fmt,
+                            disable_numparse=True))
+    return "\n".join(out) + "\n"

@@ -68,7 +68,7 @@ def report(state: State, policy: Policy | None = None) -> Report:
     """Run every audit rule of ``policy`` over ``state``."""
     policy = policy or load_policy()
     # the snapshot does not change during a report, so each resolution is computed once
-    resolver = Resolver(policy, state.images, state.taken_at, memo=True) if policy.resolution else None
+    resolver = Resolver(policy, state.images, state.taken_at, memo=True, now=state.now) if policy.resolution else None
     resolve_fn = resolver.image if resolver is not None else None
     families, accounts = scopes(state)
     findings: list[Finding] = []
@@ -78,7 +78,7 @@ def report(state: State, policy: Policy | None = None) -> Report:
         if not rules:
             return
         for subj in progress.track(subjects, f"audit rules over each {scope}", unit=scope):
-            ctx = Ctx(state.images, taken_at=state.taken_at, resolve=resolve_fn, **{scope: subj})
+            ctx = Ctx(state.images, taken_at=state.taken_at, now=state.now, resolve=resolve_fn, **{scope: subj})
             for rule in rules:
                 f = evaluate(rule, ctx)
                 if f is not None:

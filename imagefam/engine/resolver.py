@@ -80,14 +80,17 @@ def _key_at(i: int) -> Callable[[tuple[Image, list[Any]]], tuple[bool, Any]]:
 class Resolver:
     """Resolves families over an image store with one policy's resolution rules."""
 
-    def __init__(self, policy: Policy, images: ImageStore, taken_at: Any = None, *, memo: bool = False) -> None:
+    def __init__(self, policy: Policy, images: ImageStore, taken_at: Any = None, *, memo: bool = False,
+                 now: Any = None) -> None:
         """``memo``: remember answers while the state does not change; whoever changes the state
-        calls :meth:`forget` (a report never does; a check session does after each change)."""
+        calls :meth:`forget` (a report never does; a check session does after each change).
+        ``now``: what rules see as ``now`` (:attr:`State.now`)."""
         if policy.resolution is None:
             raise InputError("the policy has no 'resolve' block: nothing says how families resolve")
         self.res = policy.resolution
         self.images = images
         self.taken_at = taken_at
+        self.now = now
         self._memo: dict[tuple[str, str, str], Image | None] | None = {} if memo else None
         fields = self.res.order_fields
         # stable sorts, last key first, each with its own direction: the same order as the trace's
@@ -96,7 +99,7 @@ class Resolver:
 
     def _ctx(self, family: str, region: str, caller: str) -> Ctx:
         return Ctx(self.images, family=family, region=region, caller=caller, taken_at=self.taken_at,
-                   resolve=self.image)
+                   now=self.now, resolve=self.image)
 
     def forget(self) -> None:
         """Drop remembered answers (the state changed)."""
@@ -140,6 +143,37 @@ class Resolver:
         if len(eligible) == 1:
             return eligible[0]  # type: ignore[no-any-return]
         return _sort(eligible, self.res, ctx)[0]
+
+    def tie(self, family: str, region: str, caller: str) -> bool:
+        """Whether another eligible image ties with the chosen one on the first order key (as the
+        trace's ``tie``, without building a trace: only candidates with the same key are tested)."""
+        chosen = self.image(family, region, caller)
+        if chosen is None or not self.res.order:
+            return False
+        ctx = self._ctx(family, region, caller)
+        cands = (self.res.shortlist or self.res.candidates)(ctx) or ()
+        if self.res.order_fields:  # a plain field: compare in C first
+            get = operator.attrgetter(self.res.order_fields[0][0])
+            top = get(chosen)
+            cands = [img for img in cands if img is not chosen and get(img) == top]
+        else:
+            key = self.res.order[0][0]
+            ctx.it = chosen
+            top = key(ctx)
+            same = []
+            for img in cands:
+                ctx.it = img
+                if img is not chosen and key(ctx) == top:
+                    same.append(img)
+            cands = same
+        reqs = self.res.requirements
+        for img in cands:
+            ctx.it = img
+            if all(req.cond(ctx) is True for req in reqs):
+                ctx.it = None
+                return True
+        ctx.it = None
+        return False
 
     def trace(self, family: str, region: str, caller: str) -> Trace:
         """The resolution with a verdict and a reason for every candidate."""
@@ -195,6 +229,6 @@ def resolve(state: State, family: str, region: str, caller: str,
     """The image ``family`` resolves to for ``caller`` in ``region``, and the trace explaining it."""
     from .policy import load_policy
 
-    trace = Resolver(policy or load_policy(), state.images, state.taken_at).trace(family, region, caller)
+    trace = Resolver(policy or load_policy(), state.images, state.taken_at, now=state.now).trace(family, region, caller)
     return trace.image, trace
 

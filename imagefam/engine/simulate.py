@@ -71,6 +71,13 @@ def _source(store: ImageStore, step: Step) -> Image | None:
     return store.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
 
 
+def _owned(store: ImageStore, step: Step) -> Image | None:
+    """The image a call names, if the caller owns it: only the owner changes or deletes an image
+    (others' calls are refused or ignored)."""
+    source = _source(store, step)
+    return source if source is not None and source.ImageOwnerId == step.caller else None
+
+
 def create_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
     r = step.request
     assert isinstance(r, CreateImageRequest)
@@ -90,7 +97,7 @@ def copy_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list
 
 
 def modify_image_attribute(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
-    r, source = step.request, _source(store, step)
+    r, source = step.request, _owned(store, step)
     assert isinstance(r, ModifyImageAttributeRequest)
     if source is None:
         return []
@@ -105,7 +112,7 @@ def modify_image_attribute(store: ImageStore, step: Step, taken_at: datetime | N
 
 
 def modify_image_share_permission(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
-    r, source = step.request, _source(store, step)
+    r, source = step.request, _owned(store, step)
     assert isinstance(r, ModifyImageSharePermissionRequest)
     if source is None:
         return []
@@ -118,7 +125,7 @@ def modify_image_share_permission(store: ImageStore, step: Step, taken_at: datet
 
 
 def delete_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
-    source = _source(store, step)
+    source = _owned(store, step)
     return [] if source is None else [(source, None)]
 
 

@@ -1,9 +1,14 @@
-"""A state snapshot: the images of one or more accounts across regions, as of ``taken_at``."""
+"""A state snapshot: the images of one or more accounts across regions, as of ``taken_at``.
+
+``now`` is the instant rules see as ``now`` (and ``age()`` measures from): ``at`` (the ``--at``
+flag) when set, else ``taken_at``, else the clock as read once when the state was made, so it
+never changes during one command.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .models import Image
 from .store import ImageStore
@@ -16,13 +21,25 @@ class State:
     source: str = "<memory>"
     notes: list[str] = field(default_factory=list)  # loader warnings (e.g. undercounted quotas)
     from_api: bool = False  # loaded from raw DescribeImages bodies
+    at: datetime | None = None  # evaluate as of this time (--at)
+    clock: datetime = field(default_factory=lambda: datetime.now(UTC))  # read once, when made
+
+    @property
+    def now(self) -> datetime:
+        return self.at or self.taken_at or self.clock
 
     @staticmethod
-    def of(images: list[Image], taken_at: datetime | None = None) -> State:
-        return State(ImageStore(images), taken_at)
+    def of(images: list[Image], taken_at: datetime | None = None, at: datetime | None = None) -> State:
+        return State(ImageStore(images), taken_at, at=at)
 
     def copy(self) -> State:
-        return State(self.images.copy(), self.taken_at, self.source, list(self.notes), self.from_api)
+        return State(self.images.copy(), self.taken_at, self.source, list(self.notes), self.from_api, self.at,
+                     self.clock)
+
+    def as_of(self, at: datetime) -> State:
+        """The state as it stood at ``at``: images created after it left out, ``now`` set to it."""
+        kept = ImageStore(img for img in self.images.by_key().values() if img.CreationTime <= at)
+        return State(kept, self.taken_at, self.source, list(self.notes), self.from_api, at, self.clock)
 
     def regions(self) -> list[str]:
         return sorted({img.RegionId for img in self.images})

@@ -12,9 +12,10 @@ how many images they served, so tests can show a filter touched only its bucket.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from .models import Image
@@ -70,6 +71,10 @@ class ImageStore:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def by_key(self) -> Mapping[Key, Image]:
+        """Every image by (ImageId, RegionId), read-only (no copy, not counted as a scan)."""
+        return MappingProxyType(self._by_id)
 
     def __contains__(self, image_id: object) -> bool:
         """Whether an image with this ImageId exists in any region."""

@@ -64,7 +64,7 @@ class UnknownValues:
         self.step = step
         self.needed: dict[str, list[str]] = {}  # parameter -> rules that needed it
         ctx = _TrackingCtx(base.images, caller=base.caller, channel=base.channel, action=base.action,
-                           taken_at=base.taken_at, resolve=base.resolve)
+                           taken_at=base.taken_at, now=base.now, resolve=base.resolve)
         ctx.read = set()
         deps = [k for k in _IMAGE_KEYS if k in step.unknown]
         ctx._image_deps = tuple(deps)

@@ -8,6 +8,7 @@ these names (a test checks it). Host functions (``resolve`` in the ECS environme
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,9 +16,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import ast
-from .errors import Span
 from .runtime import sort_key
-from .types import ANY, BOOL, INT, STRING, Ty, list_of, unify
+from .timefns import ORDERED, TIME_BUILTINS, TimeBuiltin
+from .timefns import apply as apply_time
+from .types import ANY, BOOL, INT, STRING, Ty, assignable, list_of, unify
 
 if TYPE_CHECKING:
     from .compiler import Compiler
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 class CallTyping:
     """A builtin call being type-checked: its arguments, their types, and a way to report."""
 
-    def __init__(self, call: ast.Call, tys: list[Ty], report: Callable[[Span, str], None],
+    def __init__(self, call: ast.Call, tys: list[Ty], report: Callable[..., None],
                  check_regex: Callable[[ast.Expr], None]) -> None:
         self.call = call
         self.tys = tys
@@ -64,6 +66,9 @@ class Builtin:
     #: Implemented by resolving a family with the policy's ``resolve`` block: an error without
     #: one, and not callable from inside it.
     uses_resolution: bool = False
+    #: A host function: the compiled call reads its implementation from the context attribute of
+    #: the same name (see :func:`host_function`).
+    host: bool = False
 
 
 # ---- type rules ----
@@ -93,8 +98,9 @@ def _distinct_type(t: CallTyping) -> Ty:
 def _extreme_type(t: CallTyping) -> Ty:
     t.need(0, ["list"], "a list")
     elem = t.elem(0)
-    if elem.kind not in ("any", "null") and elem.base() not in ("int", "time", "string"):
-        t.report(t.call.args[0].span, f"{t.call.func}() needs a list of ints, times or strings, found list[{elem}]")
+    if elem.kind not in ("any", "null") and elem.base() not in ORDERED:
+        t.report(t.call.args[0].span, f"{t.call.func}() needs a list of ints, times, durations or strings, "
+                                      f"found list[{elem}]")
     return elem.opt()
 
 
@@ -262,7 +268,30 @@ def host_function(name: str, params: Sequence[tuple[str, Ty]], returns: Ty, doc:
 
         return call
 
-    return Builtin(name, len(params), len(params), doc, type_of, build, uses_resolution=uses_resolution)
+    return Builtin(name, len(params), len(params), doc, type_of, build, uses_resolution=uses_resolution, host=True)
+
+
+def time_builtin(tb: TimeBuiltin) -> Builtin:
+    """A builtin of :mod:`.timefns` (one row: parameter types, result, doc, implementation); one
+    that ``needs_now`` reads the context's ``now``."""
+    n = len(tb.params)
+
+    def type_of(t: CallTyping) -> Ty:
+        for i, want in enumerate(tb.params):
+            if not assignable(t.tys[i], want):
+                t.report(t.call.args[i].span, f"{tb.name}() needs {want}, found {t.tys[i]}", tb.doc)
+        return tb.result.opt(t.nullable or tb.result.nullable)
+
+    def build(comp: Compiler, e: ast.Call) -> Fn:
+        fns = [comp.compile(a) for a in e.args]
+        impl = tb.impl
+        (one,) = fns
+        if tb.needs_now:  # the environment's context has a `now`
+            now = operator.attrgetter("now")
+            return lambda c: None if (v := one(c)) is None or (t := now(c)) is None else apply_time(impl, t, v)
+        return lambda c: None if (v := one(c)) is None else impl(v)
+
+    return Builtin(tb.name, n, n, tb.doc, type_of, build)
 
 
 BUILTINS: dict[str, Builtin] = {b.name: b for b in [
@@ -289,4 +318,5 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
             _replace_regex),
     Builtin("days_between", 2, 2, "days_between(time, time) -> int: whole days from the first to the second",
             _days_between_type, _days_between),
+    *(time_builtin(tb) for tb in TIME_BUILTINS.values()),
 ]}

@@ -19,6 +19,7 @@ from . import ast
 from .builtins import CallTyping
 from .environment import Environment
 from .errors import Reporter, Span, did_you_mean
+from .timefns import ARITH_RULES, ORDERED, arith_type, involves_time
 from .types import (
     ANY,
     BOOL,
@@ -140,7 +141,8 @@ class Checker:
         return Scope({**self.globals, **res.variables}, None, "the resolution policy", dict(res.unavailable))
 
     def _def_unavailable(self) -> dict[str, str]:
-        shown = " and ".join(f"`{g}`" for g in self.globals)
+        names = [f"`{g}`" for g in self.globals]
+        shown = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
         why = f"definitions see only their parameters, {shown}"
         return {n: why for n in sorted(self.env.context_names - set(self.globals))}
 
@@ -188,8 +190,8 @@ class Checker:
                     self.expr(part, inner)
         for key in decl.order:
             kt = self.expr(key.expr, inner)
-            if kt.kind not in ("any",) and kt.base() not in ("int", "time", "string"):
-                self.error(key.span, f"an ordering key must be an int, time or string, found {kt}")
+            if kt.kind not in ("any",) and kt.base() not in ORDERED:
+                self.error(key.span, f"an ordering key must be an int, time, duration or string, found {kt}")
         return self.typing
 
     def _no_resolution_inside(self, decl: ast.ResolveDecl) -> None:
@@ -403,7 +405,11 @@ class Checker:
         if e.op == "not":
             t = self.expect(e.operand, scope, "bool", "the operand of 'not'")
             return BOOL.opt(t.nullable)
-        t = self.expect(e.operand, scope, "int", "the operand of '-'")
+        t = self.expr(e.operand, scope)
+        if t.kind == "duration":
+            return t
+        if t.kind not in ("any", "null") and t.base() != "int":
+            self.error(e.operand.span, f"the operand of '-' must be int or duration, found {t}")
         return INT.opt(t.nullable)
 
     def _boolop(self, e: ast.BoolOp, scope: Scope) -> Ty:
@@ -418,6 +424,8 @@ class Checker:
         known = [t for t in tys if t.kind not in ("any", "null")]
         if not known:
             return ANY
+        if involves_time([t.kind for t in known]):
+            return self._time_arith(e, tys, nullable)
         base = known[0].base()
         for p, t in zip(e.parts, tys, strict=True):
             if t.kind in ("any", "null"):
@@ -437,6 +445,19 @@ class Checker:
                 elem = unify(elem, t) or elem
             return elem.opt(nullable)
         return (INT if base == "int" else STRING).opt(nullable)
+
+    def _time_arith(self, e: ast.Arith, tys: list[Ty], nullable: bool) -> Ty:
+        """``+``/``-`` chains over times and durations, typed left to right (see timefns)."""
+        acc = tys[0]
+        for op, part, t in zip(e.ops, e.parts[1:], tys[1:], strict=True):
+            if acc.kind in ("any", "null") or t.kind in ("any", "null"):
+                return ANY
+            found = arith_type(acc.base(), op, t.base())
+            if found is None:
+                self.error(part.span, f"cannot compute {acc.opt(False)} {op} {t.opt(False)}", ARITH_RULES)
+                return ANY
+            acc = found
+        return acc.opt(nullable)
 
     def _if(self, e: ast.If, scope: Scope) -> Ty:
         c = self.expect(e.cond, scope, "bool", "the condition of 'if'")
@@ -489,8 +510,8 @@ class Checker:
             return BOOL
         if op in ("<", "<=", ">", ">="):
             for t, side in ((lt, e.left), (rt, e.right)):
-                if t.kind not in ("any", "null") and t.base() not in ("int", "time", "string"):
-                    self.error(side.span, f"'{op}' orders ints, times and strings, not {t}")
+                if t.kind not in ("any", "null") and t.base() not in ORDERED:
+                    self.error(side.span, f"'{op}' orders ints, times, durations and strings, not {t}")
             if unify(lt.opt(False), rt.opt(False)) is None:
                 self.error(e.span, f"cannot order {lt} against {rt}")
             return BOOL.opt(nullable)

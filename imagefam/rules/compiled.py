@@ -14,6 +14,7 @@ from typing import Any
 from . import ast
 from .compiler import Compiler
 from .errors import Diagnostic, Source, Span
+from .plans import family_keys
 from .runtime import Context, Fn
 
 
@@ -47,6 +48,20 @@ class Requirement:
 
 
 @dataclass
+class ReadKey:
+    """The images one ``images where`` of the resolution policy can pick, given ``family``,
+    ``region`` and ``caller`` in the context: ``fields`` equal to ``values`` and, when ``member`` is
+    set, that field in ``member_values``. ``family`` is the ``ImageFamily`` value alone (it reads
+    only ``family``)."""
+
+    fields: tuple[str, ...]
+    values: tuple[Fn, ...]
+    member: str | None
+    member_values: Fn | None
+    family: Fn
+
+
+@dataclass
 class Resolution:
     """The compiled resolution policy: candidates, named requirements, ordering."""
 
@@ -60,6 +75,10 @@ class Resolution:
     #: The order keys as (field, descending) when each is a plain non-null field of the candidate:
     #: then resolution sorts in C and stops at the first candidate meeting every requirement.
     order_fields: list[tuple[str, bool]] | None = None
+    #: What ``Resolver.image`` can read, when that is only images picked by ``images where
+    #: RegionId == region and ImageFamily == K and ...`` (see :func:`~imagefam.rules.plans.family_keys`);
+    #: None when a resolution may read anything else.
+    family_keys: list[ReadKey] | None = None
 
     @property
     def order_text(self) -> str:
@@ -72,10 +91,12 @@ class Policy:
     resolution: Resolution | None
     files: list[str]
     warnings: list[Diagnostic] = field(default_factory=list)
-    by_action: dict[str, list[Rule]] = field(default_factory=dict)
-    audits: dict[str, list[Rule]] = field(default_factory=dict)
+    # derived from ``rules`` on every construction (``dataclasses.replace`` included), never passed in
+    by_action: dict[str, list[Rule]] = field(init=False, repr=False)
+    audits: dict[str, list[Rule]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.by_action, self.audits = {}, {}
         for r in self.rules:
             if r.kind == "action":
                 for a in r.targets:
@@ -161,4 +182,16 @@ def compile_resolution(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
     short = compiler.compile(decl.shortlist) if decl.shortlist is not None else None
     return Resolution(compiler.compile(decl.candidates), reqs, order,
                       span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short,
-                      _order_fields(compiler, decl))
+                      _order_fields(compiler, decl), _read_keys(compiler, decl))
+
+
+def _read_keys(compiler: Compiler, decl: ast.ResolveDecl) -> list[ReadKey] | None:
+    """What the resolution without a trace reads: the shortlist (else the candidates), requirements
+    and order keys (see :func:`~.plans.family_keys`)."""
+    block = [decl.shortlist if decl.shortlist is not None else decl.candidates,
+             *(r.cond for r in decl.requirements), *(k.expr for k in decl.order)]
+    found = family_keys(block, compiler.defs, compiler.types)
+    return None if found is None else [
+        ReadKey(tuple(sorted(k.eq)), tuple(compiler.compile(k.eq[f]) for f in sorted(k.eq)),
+                k.member[0] if k.member else None, compiler.compile(k.member[1]) if k.member else None,
+                compiler.compile(k.eq["ImageFamily"])) for k in found]

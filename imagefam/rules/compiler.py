@@ -34,6 +34,7 @@ from .plans import (
 )
 from .runtime import Context as Ctx
 from .runtime import Fn
+from .timefns import apply as apply_time
 
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -272,6 +273,20 @@ class Compiler:
                     return None
                 acc = op(acc, v)
             return acc
+
+        if any((t := self.types.get(p)) is not None and t.kind in ("time", "duration") for p in e.parts):
+            def time_arith(c: Ctx) -> Any:  # out of the range of dates: null, so the rule fails closed
+                acc = first(c)
+                for op, f in rest:
+                    if acc is None:
+                        return None
+                    v = f(c)
+                    if v is None:
+                        return None
+                    acc = apply_time(op, acc, v)
+                return acc
+
+            return time_arith
 
         return arith
 

@@ -50,8 +50,9 @@ class Environment:
     #: The evaluation context class: a :class:`~imagefam.rules.runtime.Context` with a slot for
     #: every global, every target variable and every host function (named as the function).
     context: type[Context]
-    #: Builtins the embedding program implements (they read their implementation from the context).
-    host_functions: Mapping[str, Builtin] = field(default_factory=dict)
+    #: Builtins the environment adds to the language's: functions of its record types (ECS:
+    #: ``tag``, ``age``), and host functions, which read their implementation from the context.
+    functions: Mapping[str, Builtin] = field(default_factory=dict)
     #: Globals that are collections answering ``lookup(fields, key)`` from hash indexes.
     indexed: frozenset[str] = frozenset()
     #: Record fields that name a record in messages (``{image}`` renders as its ImageId).
@@ -62,7 +63,7 @@ class Environment:
     @cached_property
     def builtins(self) -> dict[str, Builtin]:
         """The language's builtins and the host functions: one table."""
-        return {**BUILTINS, **self.host_functions}
+        return {**BUILTINS, **self.functions}
 
     @cached_property
     def context_names(self) -> frozenset[str]:
@@ -86,6 +87,6 @@ class Environment:
         slots = set()
         for klass in self.context.__mro__:
             slots |= set(getattr(klass, "__slots__", ()))
-        missing = (self.context_names | set(self.host_functions)) - slots
+        missing = (self.context_names | {b.name for b in self.functions.values() if b.host}) - slots
         if missing:
             raise TypeError(f"{self.context.__name__} has no slot for {sorted(missing)}")

@@ -129,3 +129,82 @@ def mentions_element(e: ast.Expr) -> bool:
             continue
         stack.extend(x.children())
     return False
+
+
+#: Names and builtins whose value does not come from the candidate images: the clock and the
+#: snapshot time. A resolution that reads them can change with no image changing.
+TIME_NAMES = frozenset({"taken_at", "now"})
+TIME_BUILTINS = frozenset({"age"})
+
+
+@dataclasses.dataclass
+class ReadKey:
+    """One ``images where`` of a resolution policy, as the images it can read: those whose ``eq``
+    fields equal their expressions and (when ``member`` is set) whose field is in that list."""
+
+    eq: dict[str, ast.Expr]
+    member: tuple[str, ast.Expr] | None
+
+
+def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def], types: Typing) -> list[ReadKey] | None:
+    """What a resolution can read, when every read of the state in ``block`` (a resolution
+    policy's shortlist or candidates first, then its requirements and order keys) is an
+    ``images where RegionId == region and ImageFamily == K and ...``.
+
+    Each key expression reads only ``family``, ``region``, ``caller``, literals and definitions
+    (``K`` only ``family``), so a resolution can change only when an image it can read was
+    added, removed or changed (``imagefam diff`` relies on this). None when the block, or a
+    definition it calls, reads ``images`` any other way, or reads the time."""
+    keys: list[ReadKey] = []
+    allowed: set[int] = set()  # ids of `images` names that are the source of a keyed `where`
+    # The list of candidates must be `images where ...` or a `+` of them, each condition never
+    # null: then whether an image is a candidate depends on that image alone, and an image that
+    # changed can move a resolution only by being eligible (a count or a null would let any do).
+    lists = block[0]
+    parts = lists.parts if isinstance(lists, ast.Arith) and all(op == "+" for op in lists.ops) else [lists]
+    for part in parts:
+        if not (isinstance(part, ast.Where) and isinstance(part.source, ast.Name) and part.source.name == "images"
+                and (cond_ty := types.get(part.cond)) is not None and not cond_ty.nullable):
+            return None
+    nodes = [n for e in block for n in ast.walk(e)]
+
+    def only(e: ast.Expr, names: tuple[str, ...]) -> bool:
+        return all(m.name in names or m.name in defs for m in ast.walk(e) if isinstance(m, ast.Name))
+
+    for n in nodes:
+        if not (isinstance(n, ast.Where) and isinstance(n.source, ast.Name) and n.source.name == "images"):
+            continue
+        parts = n.cond.parts if isinstance(n.cond, ast.BoolOp) and n.cond.op == "and" else [n.cond]
+        eq: dict[str, ast.Expr] = {}
+        member: tuple[str, ast.Expr] | None = None
+        for part in parts:
+            found = indexable(part, types)
+            if found is not None and found[0] not in eq and only(found[1], ("family", "region", "caller")):
+                eq[found[0]] = found[1]
+                continue
+            many = indexable_in(part, types)
+            if many is not None and member is None and only(many[1], ("family", "region", "caller")):
+                member = many
+        region, family = eq.get("RegionId"), eq.get("ImageFamily")
+        if isinstance(region, ast.Name) and region.name == "region" and family is not None and only(
+                family, ("family",)):
+            keys.append(ReadKey(eq, member))
+            allowed.add(id(n.source))
+    seen: set[str] = set()
+    pending = list(nodes)
+    in_defs: list[ast.Expr] = []
+    while pending:  # the definitions the block calls, transitively
+        n = pending.pop()
+        name = n.func if isinstance(n, ast.Call) else n.name if isinstance(n, ast.Name) else None
+        if name in defs and name not in seen:
+            seen.add(name)
+            body = ast.walk(defs[name].body)
+            params = {p.name for p in defs[name].params or []}
+            in_defs += [m for m in body if not (isinstance(m, ast.Name) and m.name in params)]
+            pending += body
+    for n in [*nodes, *in_defs]:
+        if isinstance(n, ast.Name) and (n.name in TIME_NAMES or (n.name == "images" and id(n) not in allowed)):
+            return None
+        if isinstance(n, ast.Call) and n.func in TIME_BUILTINS and n.func not in defs:
+            return None
+    return keys or None

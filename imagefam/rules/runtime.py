@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from .timefns import render_duration
 
 
 class IndexedCollection(Protocol):
@@ -57,6 +59,8 @@ def value_formatter(display_fields: tuple[str, ...] = ()) -> Callable[[Any], str
             return "true" if value else "false"
         if isinstance(value, datetime):
             return format_time(value)
+        if isinstance(value, timedelta):
+            return render_duration(value)
         if isinstance(value, tuple | list):
             return "[" + ", ".join(format_value(v) for v in value) + "]"
         for name in display_fields:

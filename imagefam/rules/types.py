@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
-Kind = Literal["string", "int", "bool", "time", "null", "enum", "list", "record", "map", "any"]
+Kind = Literal["string", "int", "bool", "time", "duration", "null", "enum", "list", "record", "map", "any"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ class RecordTypes:
 
     def parse_type_name(self, name: str, arg: Ty | None) -> Ty | None:
         """A type written in a definition's parameter list (``string``, ``Image``, ``list[string]``)."""
-        simple = {"string": STRING, "int": INT, "bool": BOOL, "time": TIME}
+        simple = {"string": STRING, "int": INT, "bool": BOOL, "time": TIME, "duration": Ty("duration")}
         if name in simple and arg is None:
             return simple[name]
         if name == "list" and arg is not None:
@@ -134,7 +134,7 @@ class RecordTypes:
 _SIMPLE: dict[Any, Ty] = {str: STRING, bool: BOOL, int: INT, datetime: TIME}
 
 
-TYPE_NAMES = ("string", "int", "bool", "time", "list")
+TYPE_NAMES = ("string", "int", "bool", "time", "duration", "list")
 
 
 def assignable(value: Ty, target: Ty) -> bool:

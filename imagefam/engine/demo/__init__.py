@@ -6,6 +6,7 @@ The files beside this module (``state.yaml`` and the plans) are the demo's input
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ..resolver import Resolver
 
 M, N, P = "100001", "200002", "300003"
 FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml", "terraform-plan.json",
-         "deprecate-shared.sh")
+         "deprecate-shared.sh", "promotion-state.yaml", "promotion-team.rules", "promotion.yaml")
 
 
 def _path(name: str) -> Path:
@@ -33,7 +34,7 @@ def _section(title: str, command: str, body: str) -> str:
 def run_demo() -> str:
     policy = load_policy()
     state = load_state(_path("state.yaml"))
-    resolver = Resolver(policy, state.images, state.taken_at)
+    resolver = Resolver(policy, state.images, state.taken_at, now=state.now)
     out = ["imagefam demo: the image-family story from the ECS documentation, on a built-in state.",
            f"Accounts: M={M} publishes family app-a, N={N} is M's sharee, P={P} sees only public images.",
            "Run `imagefam demo --write DIR` to get these files and repeat any command by hand.\n"]
@@ -64,6 +65,7 @@ def run_demo() -> str:
         result = check(state, load_any_plan(_path(name), caller=M), policy)
         out.append(_section(f"{n}. {title}", f"imagefam check {name} --state state.yaml --caller {M}",
                             check_text(result).replace(str(_path(name)), name)))
+    out += _promotion_scene()
     return "\n".join(out)
 
 
@@ -75,6 +77,21 @@ def report_page() -> str:
     policy = load_policy()
     state = load_state(_path("state.yaml"))
     return report_html(state, report(state, policy), policy, sources=["state.yaml"])
+
+
+def _promotion_scene() -> list[str]:
+    """The promotion pack: skipping staging is denied; the staged image passes once it has soaked."""
+    policy = load_policy(["pack:promotion", _path("promotion-team.rules")])
+    state = load_state(_path("promotion-state.yaml"))
+    plan = load_plan(_path("promotion.yaml"))
+    cmd = ("imagefam check promotion.yaml --state promotion-state.yaml --policy pack:promotion "
+           "--policy promotion-team.rules")
+    out = [_section("10. M protects app-a with the promotion pack: the dev build skips staging (DENIED); the "
+                    "release candidate has soaked 2 of 7 days (DENIED)", cmd, check_text(check(state, plan, policy)))]
+    state.at = datetime(2020, 2, 16, tzinfo=UTC)
+    out.append(_section("11. Six days later the release candidate has soaked: promoted, and app-a launches it",
+                        cmd + " --at 2020-02-16", check_text(check(state, plan, policy))))
+    return out
 
 
 def write_files(folder: str | Path) -> list[Path]:
