@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from . import models, simulate
 from .simulate import Change
-from .store import ImageStore
+from .store import Images
 
 if TYPE_CHECKING:
     from .loader import Step
 
-Effect = Callable[[ImageStore, "Step", datetime | None], list[Change]]
+Effect = Callable[[Images, "Step", datetime | None], list[Change]]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
 ]}
 
 
-def effects(store: ImageStore, step: Step, taken_at: datetime | None = None) -> list[Change]:
+def effects(store: Images, step: Step, taken_at: datetime | None = None) -> list[Change]:
     """What ``step`` would change, as (before, after) image pairs; None means absent."""
     effect = ACTIONS[step.action].effect
     return [] if effect is None else effect(store, step, taken_at)

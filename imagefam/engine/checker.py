@@ -124,12 +124,14 @@ class Session:
     """Checks API calls one at a time against a simulated copy of a state.
 
     Each :meth:`step` sees the state the allowed steps before it left; the given state is never
-    modified. ``check()`` is a loop over a session; pipelines that stream calls can use it directly.
+    modified (the session simulates on an overlay: changes recorded on the side, the snapshot
+    neither copied nor touched, so it must not change while the session runs). ``check()`` is a
+    loop over a session; pipelines that stream calls can use it directly.
     """
 
     def __init__(self, state: State, policy: Policy | None = None) -> None:
         self.policy = policy or load_policy()
-        self.state = state.copy()
+        self.state = state.overlay()
         # memoized while the state stands still: a launch step's rules and its resolved_image_id
         # ask the same question; forgotten whenever the state changes
         self._resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True,

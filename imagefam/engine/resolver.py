@@ -19,7 +19,7 @@ from .environment import EcsContext as Ctx
 from .models import Image
 from .parsing import InputError
 from .state import State
-from .store import ImageStore
+from .store import Images
 
 #: What resolution made of a candidate: the image chosen, one that also qualifies, or one a
 #: requirement excludes.
@@ -80,7 +80,7 @@ def _key_at(i: int) -> Callable[[tuple[Image, list[Any]]], tuple[bool, Any]]:
 class Resolver:
     """Resolves families over an image store with one policy's resolution rules."""
 
-    def __init__(self, policy: Policy, images: ImageStore, taken_at: Any = None, *, memo: bool = False,
+    def __init__(self, policy: Policy, images: Images, taken_at: Any = None, *, memo: bool = False,
                  now: Any = None) -> None:
         """``memo``: remember answers while the state does not change; whoever changes the state
         calls :meth:`forget` (a report never does; a check session does after each change).

@@ -19,7 +19,7 @@ from .models import (
     ModifyImageSharePermissionRequest,
 )
 from .parsing import InputError
-from .store import ImageStore
+from .store import Images
 
 if TYPE_CHECKING:
     from .loader import Step
@@ -30,7 +30,7 @@ TICK = timedelta(seconds=1)
 SHARE_BATCH = 10
 
 
-def _new_id(store: ImageStore, step: Step) -> str:
+def _new_id(store: Images, step: Step) -> str:
     if step.creates:
         if step.creates in store:
             raise InputError(f"step {step.index} ({step.action}): creates {step.creates!r}, "
@@ -44,7 +44,7 @@ def _new_id(store: ImageStore, step: Step) -> str:
         n += 1
 
 
-def _creation_time(store: ImageStore, step: Step, taken_at: datetime | None) -> datetime:
+def _creation_time(store: Images, step: Step, taken_at: datetime | None) -> datetime:
     """Later than every image so far (and than the snapshot): a new image is the newest."""
     base = store.newest
     if taken_at is not None and (base is None or taken_at > base):
@@ -60,32 +60,32 @@ def _creation_time(store: ImageStore, step: Step, taken_at: datetime | None) -> 
                          ) from None
 
 
-def _new_image(store: ImageStore, step: Step, taken_at: datetime | None, region: str, **fields: object) -> Image:
+def _new_image(store: Images, step: Step, taken_at: datetime | None, region: str, **fields: object) -> Image:
     return Image(ImageId=_new_id(store, step), RegionId=region, CreationTime=_creation_time(store, step, taken_at),
                  Status="Available", ImageOwnerId=step.caller, **fields)  # type: ignore[arg-type]
 
 
-def _source(store: ImageStore, step: Step) -> Image | None:
+def _source(store: Images, step: Step) -> Image | None:
     """The image a call names (by id in its region), if it is there."""
     r = step.request
     return store.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
 
 
-def _owned(store: ImageStore, step: Step) -> Image | None:
+def _owned(store: Images, step: Step) -> Image | None:
     """The image a call names, if the caller owns it: only the owner changes or deletes an image
     (others' calls are refused or ignored)."""
     source = _source(store, step)
     return source if source is not None and source.ImageOwnerId == step.caller else None
 
 
-def create_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+def create_image(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
     r = step.request
     assert isinstance(r, CreateImageRequest)
     return [(None, _new_image(store, step, taken_at, r.RegionId, ImageFamily=r.ImageFamily or None,
                               ImageName=r.ImageName, Description=r.Description))]
 
 
-def copy_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+def copy_image(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
     """A new image in the destination region; the copy does not inherit the family."""
     r, source = step.request, _source(store, step)
     assert isinstance(r, CopyImageRequest)
@@ -96,7 +96,7 @@ def copy_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list
                               Description=r.DestinationDescription or source.Description))]
 
 
-def modify_image_attribute(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+def modify_image_attribute(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
     r, source = step.request, _owned(store, step)
     assert isinstance(r, ModifyImageAttributeRequest)
     if source is None:
@@ -111,7 +111,7 @@ def modify_image_attribute(store: ImageStore, step: Step, taken_at: datetime | N
     return [(source, dataclasses.replace(source, **changes))] if changes else []  # type: ignore[arg-type]
 
 
-def modify_image_share_permission(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+def modify_image_share_permission(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
     r, source = step.request, _owned(store, step)
     assert isinstance(r, ModifyImageSharePermissionRequest)
     if source is None:
@@ -124,12 +124,12 @@ def modify_image_share_permission(store: ImageStore, step: Step, taken_at: datet
     return [] if after == source else [(source, after)]
 
 
-def delete_image(store: ImageStore, step: Step, taken_at: datetime | None) -> list[Change]:
+def delete_image(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
     source = _owned(store, step)
     return [] if source is None else [(source, None)]
 
 
-def apply(store: ImageStore, changes: list[Change]) -> None:
+def apply(store: Images, changes: list[Change]) -> None:
     for before, after in changes:
         if after is None:
             if before is not None:

@@ -190,6 +190,18 @@ def _quantifier(want: bool) -> CompileRule:
     return build
 
 
+def _distinct(comp: Compiler, e: ast.Call) -> Fn:
+    f = comp.compile(e.args[0])
+
+    def plain(c: Any) -> tuple[Any, ...] | None:
+        return None if (v := f(c)) is None else tuple(sorted(dict.fromkeys(v), key=sort_key))
+
+    arg = e.args[0]
+    if isinstance(arg, ast.Project) and isinstance(arg.source, ast.Where):  # counted per bucket
+        return comp.distinct_counted(arg.field_name, arg.source, plain) or plain
+    return plain
+
+
 def _first(comp: Compiler, e: ast.Call) -> Fn:
     items, n = comp.compile(e.args[0]), comp.compile(e.args[1])
 
@@ -302,8 +314,7 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
             _quantifier(False), binds_it=True),
     Builtin("any", 2, 2, "any(list, cond) -> bool: cond holds for some element (as `it`)", _quantifier_type,
             _quantifier(True), binds_it=True),
-    Builtin("distinct", 1, 1, "distinct(list) -> list: unique values, sorted", _distinct_type,
-            _unary(lambda v: tuple(sorted(dict.fromkeys(v), key=sort_key)))),
+    Builtin("distinct", 1, 1, "distinct(list) -> list: unique values, sorted", _distinct_type, _distinct),
     Builtin("first", 2, 2, "first(list, n) -> list: the first n elements (all when fewer)", _first_type, _first),
     Builtin("len", 1, 1, "len(string or list) -> int", _len_type, _unary(len)),
     Builtin("lower", 1, 1, "lower(string) -> string", _case_type, _unary(str.lower)),

@@ -25,6 +25,7 @@ from .plans import (
     INLINE_DEPTH,
     INLINE_NODES,
     cheap,
+    element_field,
     element_tests,
     guards,
     indexable,
@@ -33,7 +34,7 @@ from .plans import (
     substitute,
 )
 from .runtime import Context as Ctx
-from .runtime import Fn
+from .runtime import Fn, sort_key
 from .timefns import apply as apply_time
 
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -504,6 +505,43 @@ class Compiler:
             return call_def
         return self.builtins[e.func].compile(self, e)
 
+    def distinct_counted(self, name: str, w: ast.Where, plain: Fn) -> Fn | None:
+        """``distinct(F of images where <index plan> [and F/G tests])`` from the collection's counts
+        of F per bucket, kept current as images change (``value_counts``): O(distinct values), not
+        O(bucket). ``F ==/!= v`` tests filter the values; one ``G != v`` on another field subtracts
+        the bucket's images with ``G == v``. Same answers as the ``where`` (the tests are two-valued)."""
+        plan = self._index_plan(w)
+        if plan is None or plan[2] is not None:
+            return None
+        fields, keyfns, _, rest = plan
+        parts = [] if rest is None else rest.parts if isinstance(rest, ast.BoolOp) and rest.op == "and" else [rest]
+        on_value: list[tuple[Callable[[Any, Any], bool], Fn]] = []
+        exclude: tuple[str, Fn] | None = None
+        for part in parts:
+            found = self._field_test(part)
+            if found is None:
+                return None
+            field, value = found
+            assert isinstance(part, ast.Compare)
+            if field == name:
+                on_value.append((operator.eq if part.op == "==" else operator.ne, self.compile(value)))
+            elif part.op == "!=" and exclude is None and field not in fields:
+                exclude = (field, self.compile(value))
+            else:
+                return None
+        return _counted_values(self.compile(w.source), fields, key_builder(keyfns), name, on_value, exclude, plain)
+
+    def _field_test(self, part: ast.Expr) -> tuple[str, ast.Expr] | None:
+        """(field, value) of ``F ==/!= value`` with a scalar element field and an element-free value."""
+        if not (isinstance(part, ast.Compare) and part.op in ("==", "!=")):
+            return None
+        for side, value in ((part.left, part.right), (part.right, part.left)):
+            field = element_field(side)
+            ty = self.types.get(side)
+            if field is not None and not mentions_element(value) and ty is not None and ty.kind != "list":
+                return field, value
+        return None
+
     def _inline(self, e: ast.Call) -> ast.Expr | None:
         """The body of a small definition with its arguments substituted, when that is exactly
         equivalent to calling it: expressions are pure, so only cost and name capture matter."""
@@ -565,3 +603,38 @@ class Compiler:
             return len(select(c, lookup(fields, key_of(c))))
 
         return count_test
+
+
+def _counted_values(coll: Fn, fields: tuple[str, ...], key_of: Callable[[Ctx], tuple[Any, ...]], name: str,
+                    on_value: list[tuple[Callable[[Any, Any], bool], Fn]], exclude: tuple[str, Fn] | None,
+                    plain: Fn) -> Fn:
+    """The closure of :meth:`Compiler.distinct_counted`."""
+    get = operator.attrgetter(name)
+    xfields: tuple[str, ...] = ()
+    at = 0
+    if exclude is not None:
+        xfields = tuple(sorted((*fields, exclude[0])))
+        at = xfields.index(exclude[0])
+
+    def distinct_counted(c: Ctx) -> tuple[Any, ...] | None:
+        images = coll(c)
+        counts_of = getattr(images, "value_counts", None)
+        if counts_of is None:  # a plain sequence: filter it
+            return plain(c)  # type: ignore[no-any-return]
+        key = key_of(c)
+        counts = counts_of(fields, key, name)
+        if exclude is not None:
+            xkey = list(key)
+            xkey.insert(at, exclude[1](c))
+            minus: dict[Any, int] = {}
+            for img in images.lookup(xfields, tuple(xkey)):
+                minus[get(img)] = minus.get(get(img), 0) + 1
+            values = [v for v, n in counts.items() if n > minus.get(v, 0)]
+        else:
+            values = list(counts)
+        for test, value_of in on_value:
+            k = value_of(c)
+            values = [v for v in values if test(v, k)]
+        return tuple(sorted(values, key=sort_key))
+
+    return distinct_counted
