@@ -154,6 +154,28 @@ def _unary(fn: Callable[[Any], Any]) -> CompileRule:
     return build
 
 
+def _exists(comp: Compiler, e: ast.Call) -> Fn:
+    f = comp.compile(e.args[0])
+    return lambda c: None if (v := f(c)) is None else len(v) > 0
+
+
+def _extreme_of(pick: Callable[..., Any]) -> CompileRule:
+    """``max``/``min``: null for a null or empty list, or one holding a null."""
+
+    def build(comp: Compiler, e: ast.Call) -> Fn:
+        f = comp.compile(e.args[0])
+
+        def ext(c: Any) -> Any:
+            items = f(c)
+            if not items or any(i is None for i in items):
+                return None
+            return pick(items)
+
+        return ext
+
+    return build
+
+
 def _count(comp: Compiler, e: ast.Call) -> Fn:
     if isinstance(e.args[0], ast.Where):
         counter = comp.count_where(e.args[0])
@@ -212,12 +234,6 @@ def _first(comp: Compiler, e: ast.Call) -> Fn:
         return tuple(v[: max(k, 0)])
 
     return first
-
-
-def _extreme(items: Sequence[Any], pick: Callable[..., Any]) -> Any:
-    if not items or any(i is None for i in items):
-        return None
-    return pick(items)
 
 
 def _str(comp: Compiler, e: ast.Call) -> Fn:
@@ -308,8 +324,7 @@ def time_builtin(tb: TimeBuiltin) -> Builtin:
 
 BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("count", 1, 1, "count(list) -> int: number of elements", _list_to(INT), _count),
-    Builtin("exists", 1, 1, "exists(list) -> bool: the list is not empty", _list_to(BOOL),
-            _unary(lambda v: len(v) > 0)),
+    Builtin("exists", 1, 1, "exists(list) -> bool: the list is not empty", _list_to(BOOL), _exists),
     Builtin("all", 2, 2, "all(list, cond) -> bool: cond holds for every element (as `it`)", _quantifier_type,
             _quantifier(False), binds_it=True),
     Builtin("any", 2, 2, "any(list, cond) -> bool: cond holds for some element (as `it`)", _quantifier_type,
@@ -321,9 +336,9 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("upper", 1, 1, "upper(string) -> string", _case_type, _unary(str.upper)),
     Builtin("str", 1, 1, "str(value) -> string: the value as text", lambda t: STRING.opt(t.nullable), _str),
     Builtin("max", 1, 1, "max(list of int/time/string) -> the largest, null when empty", _extreme_type,
-            _unary(lambda v: _extreme(v, max))),
+            _extreme_of(max)),
     Builtin("min", 1, 1, "min(list of int/time/string) -> the smallest, null when empty", _extreme_type,
-            _unary(lambda v: _extreme(v, min))),
+            _extreme_of(min)),
     Builtin("coalesce", 2, 2, "coalesce(a, b) -> a unless a is null, else b", _coalesce_type, _coalesce),
     Builtin("replace_regex", 3, 3, "replace_regex(string, \"pattern\", string) -> string", _replace_regex_type,
             _replace_regex),
