@@ -4,7 +4,7 @@ Per decision, from the same Python inputs (a pydantic request object and an ``Im
 ``None``), each engine marshals what it needs and decides:
 
 * ``python (hand-written)`` -- the floor: plain Python reading the request and image directly.
-* ``imagefam compiled`` -- what ``imagefam.engine.checker.Session.step`` does per call and rule:
+* ``imagefam compiled`` -- what ``imagefam.engine.preflight.Session.step`` does per call and rule:
   build a ``Ctx`` (request, image, caller, channel, action, ...) and call the compiled
   ``rule.cond``; a null verdict counts as fired (fail closed), as ``decisions.evaluate`` does.
 * ``regopy`` -- ``bench/peers/imagefam.rego``. Marshalling: the input document as a Python dict

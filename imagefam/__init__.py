@@ -11,12 +11,12 @@ Python API (documented in docs/api.md)::
 
 from __future__ import annotations
 
-from .engine.checker import CheckResult, check
 from .engine.loader import Plan, Step, load_plan, load_state
 from .engine.models import Image
 from .engine.parsing import InputError
 from .engine.planformats import load_any_plan
 from .engine.policy import load_policy
+from .engine.preflight import CheckResult, check
 from .engine.resolver import Trace, resolve
 from .engine.state import State
 from .rules.compiled import Policy

@@ -118,9 +118,9 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .engine.checker import check
     from .engine.ci import check_github, check_sarif
     from .engine.planformats import load_any_plan, redact
+    from .engine.preflight import check
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args)

@@ -20,11 +20,11 @@ from imagefam.engine.environment import EcsContext as Ctx  # noqa: E402
 from imagefam.engine.models import Image  # noqa: E402
 from imagefam.engine.policy import load_policy  # noqa: E402
 from imagefam.rules import ast  # noqa: E402
-from imagefam.rules.checker import Checker, Scope  # noqa: E402
 from imagefam.rules.compiled import Policy  # noqa: E402
 from imagefam.rules.compiler import Compiler  # noqa: E402
 from imagefam.rules.errors import Diagnostic, PolicyError, Reporter, Source  # noqa: E402
 from imagefam.rules.parser import parse_expr, parse_module  # noqa: E402
+from imagefam.rules.typecheck import Checker, Scope  # noqa: E402
 from imagefam.rules.types import STRING, Ty, record  # noqa: E402
 
 T0 = datetime(2020, 1, 3, tzinfo=UTC)

@@ -1,5 +1,5 @@
 """Shared helpers for the engine / CLI / contract tests (test_cli, test_contract, test_loader,
-test_resolver_properties, test_checker_properties).
+test_resolver_properties, test_preflight_properties).
 
 Holds: paths, a cached shipped policy, builders for state and plan files, CLI runners
 (in-process and subprocess), file hashing, the JSON-contract shape checkers, and an

@@ -31,11 +31,11 @@ from test_resolver_properties import (
     images,
 )
 
-from imagefam.engine.checker import COMMUNITY
 from imagefam.engine.diff import diff_states
 from imagefam.engine.loader import state_from_data
 from imagefam.engine.models import Image
 from imagefam.engine.policy import load_policy
+from imagefam.engine.preflight import COMMUNITY
 from imagefam.engine.resolver import Resolver
 from imagefam.engine.state import State
 from imagefam.rules.errors import Source

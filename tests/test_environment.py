@@ -9,9 +9,9 @@ from pathlib import Path
 
 from conftest import ROOT, load, make_image
 
-from imagefam.engine.decisions import evaluate
 from imagefam.engine.environment import ECS
 from imagefam.engine.environment import EcsContext as Ctx
+from imagefam.engine.evaluation import evaluate
 from imagefam.engine.store import ImageStore
 from imagefam.rules.builtins import BUILTINS
 
@@ -103,9 +103,9 @@ def test_a_null_verdict_fails_closed_and_names_the_null_values() -> None:
 def _typed_region(targets: str) -> list[str]:
     """The type of `request.RegionId` in the typed result of a rule on ``targets``."""
     from imagefam.rules import ast
-    from imagefam.rules.checker import Checker
     from imagefam.rules.errors import Reporter, Source
     from imagefam.rules.parser import parse_module
+    from imagefam.rules.typecheck import Checker
 
     source = Source("t.rules", f'rule r on {targets} deny when request.RegionId == "x" message "m" cites "c"\n')
     reporter = Reporter(source)

@@ -10,10 +10,10 @@ from conftest import load, load_errors, parse_decls, parse_one, rendered
 from imagefam.engine.environment import ECS
 from imagefam.engine.environment import EcsContext as Ctx
 from imagefam.rules import ast
-from imagefam.rules.checker import Checker
 from imagefam.rules.compiler import Compiler
 from imagefam.rules.errors import Reporter, Source
 from imagefam.rules.parser import MAX_BYTES, MAX_DEPTH, parse_expr
+from imagefam.rules.typecheck import Checker
 
 # ---------------------------------------------------------------- declarations
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..rules.compiled import Policy
-from .checker import CheckResult
-from .decisions import Finding
+from .evaluation import Finding
+from .preflight import CheckResult
 
 LEVEL = {"deny": "error", "warn": "warning", "info": "note"}
 GITHUB = {"deny": "error", "warn": "warning", "info": "notice"}

@@ -33,7 +33,7 @@ from .. import progress
 from ..rules.ast import SEVERITIES
 from ..rules.compiled import Policy
 from ..rules.runtime import format_time
-from .decisions import Finding
+from .evaluation import Finding
 from .models import Image
 from .policy import load_policy
 from .report import Report

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..rules.compiled import Policy, Rule
-from .checker import check
 from .loader import parse_data, plan_from_data, state_from_data
 from .parsing import InputError
+from .preflight import check
 from .resolver import Resolver
 from .state import State
 

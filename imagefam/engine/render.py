@@ -8,8 +8,8 @@ from typing import Any
 from tabulate import tabulate
 
 from ..rules.runtime import format_time
-from .checker import CheckResult
 from .models import Image
+from .preflight import CheckResult
 from .resolver import Trace
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from .. import progress
 from ..rules.ast import SEVERITIES
 from ..rules.compiled import Policy
-from .decisions import Finding, evaluate
 from .environment import EcsContext as Ctx
+from .evaluation import Finding, evaluate
 from .models import Account, Family, Image
 from .policy import load_policy
 from .resolver import Resolver

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..rules.compiled import Rule
-from .decisions import Finding, evaluate
 from .environment import EcsContext as Ctx
+from .evaluation import Finding, evaluate
 from .loader import Step
 
 RULE = "not-known-until-apply"

@@ -14,7 +14,7 @@ from typing import Any
 from . import ast
 from .compiler import Compiler
 from .errors import Diagnostic, Source, Span
-from .plans import family_keys
+from .indexplan import family_keys
 from .runtime import Context, Fn
 
 
@@ -76,7 +76,7 @@ class Resolution:
     #: then resolution sorts in C and stops at the first candidate meeting every requirement.
     order_fields: list[tuple[str, bool]] | None = None
     #: What ``Resolver.image`` can read, when that is only images picked by ``images where
-    #: RegionId == region and ImageFamily == K and ...`` (see :func:`~imagefam.rules.plans.family_keys`);
+    #: RegionId == region and ImageFamily == K and ...`` (see :func:`~imagefam.rules.indexplan.family_keys`);
     #: None when a resolution may read anything else.
     family_keys: list[ReadKey] | None = None
 
@@ -187,7 +187,7 @@ def compile_resolution(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
 
 def _read_keys(compiler: Compiler, decl: ast.ResolveDecl) -> list[ReadKey] | None:
     """What the resolution without a trace reads: the shortlist (else the candidates), requirements
-    and order keys (see :func:`~.plans.family_keys`)."""
+    and order keys (see :func:`~.indexplan.family_keys`)."""
     block = [decl.shortlist if decl.shortlist is not None else decl.candidates,
              *(r.cond for r in decl.requirements), *(k.expr for k in decl.order)]
     found = family_keys(block, compiler.defs, compiler.types)

@@ -18,10 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast
-from .checker import Typing, is_pascal
 from .combinators import bucket_filter, fused_tests, key_builder, kleene, matcher, tests_then
 from .environment import Environment
-from .plans import (
+from .indexplan import (
     INLINE_DEPTH,
     INLINE_NODES,
     cheap,
@@ -36,6 +35,7 @@ from .plans import (
 from .runtime import Context as Ctx
 from .runtime import Fn, sort_key
 from .timefns import apply as apply_time
+from .typecheck import Typing, is_pascal
 
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -46,7 +46,7 @@ def _const(v: Any) -> Fn:
 
 class Compiler:
     """Compiles expressions; ``defs`` maps definition names to their AST, compiled on first use.
-    ``types`` is the typed result of every expression compiled (see :mod:`.checker`)."""
+    ``types`` is the typed result of every expression compiled (see :mod:`.typecheck`)."""
 
     def __init__(self, env: Environment, defs: dict[str, ast.Def], types: Typing) -> None:
         self.env = env

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from . import ast, astcache
-from .checker import Checker, Typing
 from .compiled import Policy, Resolution, Rule, compile_resolution, compile_rule
+from .typecheck import Checker, Typing
 
 __all__ = ["STAGES", "Policy", "Resolution", "Rule", "build_policy", "load_policy"]
 from .compiler import Compiler

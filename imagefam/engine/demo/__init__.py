@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from ..checker import check
 from ..loader import load_plan, load_state
 from ..planformats import load_any_plan
 from ..policy import load_policy
+from ..preflight import check
 from ..render import check_text, trace_text
 from ..resolver import Resolver
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast
-from .checker import Typing, is_pascal
+from .typecheck import Typing, is_pascal
 
 #: Reads a field of an element (an ``operator.attrgetter``).
 Getter = Callable[[Any], Any]

@@ -14,8 +14,8 @@ from typing import Any
 from .. import progress
 from ..rules.compiled import Policy
 from .actions import ACTIONS, effects
-from .decisions import Finding, evaluate
 from .environment import EcsContext as Ctx
+from .evaluation import Finding, evaluate
 from .loader import Plan, Step
 from .models import Image
 from .parsing import InputError
