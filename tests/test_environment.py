@@ -192,3 +192,11 @@ def test_the_language_runs_against_an_environment_that_is_not_ecs() -> None:
         load_layers(env, [(False, [Source("bad.rules", 'rule r on RunInstances deny when request.ImageId == "x" '
                                                        'message "m" cites "c"\n')])])
     assert "unknown action 'RunInstances'" in str(info.value)
+
+
+def test_the_old_module_names_of_the_public_api_still_work() -> None:
+    """docs/api.md promised ``from imagefam.engine.checker import Session``; the module is now
+    engine/preflight.py and the old name re-exports it."""
+    from imagefam.engine import checker, preflight
+
+    assert checker.Session is preflight.Session and checker.check is preflight.check
