@@ -190,21 +190,26 @@ def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def], types: Typing) 
                 family, ("family",)):
             keys.append(ReadKey(eq, member))
             allowed.add(id(n.source))
+    for n in [*nodes, *_in_defs(nodes, defs)]:
+        if isinstance(n, ast.Name) and (n.name in TIME_NAMES or (n.name == "images" and id(n) not in allowed)):
+            return None
+        if isinstance(n, ast.Call) and n.func in TIME_BUILTINS and n.func not in defs:
+            return None
+    return keys or None
+
+
+def _in_defs(nodes: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ast.Expr]:
+    """The nodes of the definitions ``nodes`` call, transitively (their parameters left out)."""
     seen: set[str] = set()
     pending = list(nodes)
-    in_defs: list[ast.Expr] = []
-    while pending:  # the definitions the block calls, transitively
+    out: list[ast.Expr] = []
+    while pending:
         n = pending.pop()
         name = n.func if isinstance(n, ast.Call) else n.name if isinstance(n, ast.Name) else None
         if name in defs and name not in seen:
             seen.add(name)
             body = ast.walk(defs[name].body)
             params = {p.name for p in defs[name].params or []}
-            in_defs += [m for m in body if not (isinstance(m, ast.Name) and m.name in params)]
+            out += [m for m in body if not (isinstance(m, ast.Name) and m.name in params)]
             pending += body
-    for n in [*nodes, *in_defs]:
-        if isinstance(n, ast.Name) and (n.name in TIME_NAMES or (n.name == "images" and id(n) not in allowed)):
-            return None
-        if isinstance(n, ast.Call) and n.func in TIME_BUILTINS and n.func not in defs:
-            return None
-    return keys or None
+    return out
