@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..rules.compiled import Policy
-from ..rules.errors import Source, did_you_mean
+from ..rules.errors import Diagnostic, PolicyError, Source, Span, did_you_mean
 from ..rules.policy import load_policy as load_layers
 from .environment import ECS
 from .parsing import InputError
@@ -50,9 +50,11 @@ def is_pack(path: str | Path) -> bool:
     return isinstance(path, str) and path.startswith(PACK_PREFIX)
 
 
-def read_sources(paths: Iterable[str | Path]) -> list[Source]:
-    """Rule files from paths (files, or folders searched for ``*.rules``, or ``pack:<name>`` for a
-    shipped policy pack), in a stable order."""
+def read_sources(paths: Iterable[str | Path], notices: list[str] | None = None) -> list[Source]:
+    """Rule files from paths (files, or folders searched for ``*.rules`` in any case, or
+    ``pack:<name>`` for a shipped policy pack), in a stable order. Files of a folder that look like
+    rule files but are not read (``*.rule``) are named in ``notices``. A UTF-8 byte order mark is
+    skipped; a file that is not UTF-8 is a located error."""
     out: list[Source] = []
     for p in paths:
         if is_pack(p):
@@ -60,7 +62,11 @@ def read_sources(paths: Iterable[str | Path]) -> list[Source]:
             continue
         path = Path(p)
         if path.is_dir():
-            files = sorted(path.rglob("*.rules"))
+            found = sorted(f for f in path.rglob("*") if f.is_file())
+            files = [f for f in found if f.suffix.lower() == ".rules"]
+            for f in found:
+                if f.suffix.lower() == ".rule" and notices is not None:
+                    notices.append(f"{f}: not read: rule files end in .rules")
             if not files:
                 raise InputError(f"{path}: folder holds no *.rules files")
         elif path.is_file():
@@ -69,10 +75,27 @@ def read_sources(paths: Iterable[str | Path]) -> list[Source]:
             raise InputError(f"{path}: no such file or folder")
         for f in files:
             try:
-                out.append(Source(str(f), f.read_text("utf-8")))
-            except (OSError, UnicodeDecodeError) as err:
-                raise InputError(f"{f}: cannot read rule file: {err}") from err
+                data = f.read_bytes()
+            except OSError as err:
+                raise InputError(f"{f}: cannot read rule file: {err.strerror or err}") from err
+            out.append(decode_source(str(f), data))
     return out
+
+
+def decode_source(name: str, data: bytes) -> Source:
+    """A rule file's bytes as a :class:`Source` (BOM skipped); bytes that are not UTF-8 raise a
+    :class:`PolicyError` at their line and column."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        col = len(data[line_start:err.start].decode("utf-8", "replace")) + 1
+        shown = Source(name, data.decode("utf-8", "replace"))
+        raise PolicyError([Diagnostic(shown, Span.point(line, col),
+                                      f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
+                                      "save the rule file as UTF-8")]) from None
+    return Source(name, text.removeprefix("\ufeff"))
 
 
 def load_policy(paths: Sequence[str | Path] = (), *, default: bool = True,
@@ -84,5 +107,8 @@ def load_policy(paths: Sequence[str | Path] = (), *, default: bool = True,
     :class:`~.parsing.InputError` for a path that cannot be read."""
     shipped = shipped_sources() if default else []
     packs = [pack_source(str(p)) for p in dict.fromkeys(p for p in paths if is_pack(p))]
-    user = read_sources([p for p in paths if not is_pack(p)]) + list(sources)
-    return load_layers(ECS, [(True, shipped), (True, packs), (False, user)])
+    notices: list[str] = []
+    user = read_sources([p for p in paths if not is_pack(p)], notices) + list(sources)
+    policy = load_layers(ECS, [(True, shipped), (True, packs), (False, user)])
+    policy.notices[:0] = notices
+    return policy

@@ -9,13 +9,13 @@ these names (a test checks it). Host functions (``resolve`` in the ECS environme
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .regex import substituter
 from .runtime import sort_key
 from .timefns import ORDERED, TIME_BUILTINS, TimeBuiltin
 from .timefns import apply as apply_time
@@ -249,13 +249,13 @@ def _replace_regex(comp: Compiler, e: ast.Call) -> Fn:
     s, repl = comp.compile(e.args[0]), comp.compile(e.args[2])
     pattern = e.args[1]
     assert isinstance(pattern, ast.Literal)  # the type rule insists on a literal
-    sub = re.compile(str(pattern.value)).sub
+    sub = substituter(str(pattern.value))
 
     def replace(c: Any) -> str | None:
         v, r = s(c), repl(c)
         if v is None or r is None:
             return None
-        return sub(lambda _m: r, v)
+        return sub(v, r)
 
     return replace
 

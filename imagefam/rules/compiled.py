@@ -91,6 +91,9 @@ class Policy:
     resolution: Resolution | None
     files: list[str]
     warnings: list[Diagnostic] = field(default_factory=list)
+    #: What the user's files changed in the shipped policy ("rule x ... replaces the shipped rule")
+    #: and files a policy folder holds that were not read: said to the user, never silent.
+    notices: list[str] = field(default_factory=list)
     # derived from ``rules`` on every construction (``dataclasses.replace`` included), never passed in
     by_action: dict[str, list[Rule]] = field(init=False, repr=False)
     audits: dict[str, list[Rule]] = field(init=False, repr=False)
@@ -109,7 +112,9 @@ class Policy:
 
 
 def span_text(source: Source, span: Span) -> str:
-    lines = source.text.splitlines()[span.line - 1: span.end_line]
+    """The source text of ``span``, its lines joined by spaces (time linear in the span: the file
+    is split into lines once, however many spans are asked for)."""
+    lines = source.lines()[span.line - 1: span.end_line]
     if not lines:
         return ""
     if len(lines) == 1:

@@ -37,6 +37,7 @@ class Layer:
     rules: dict[str, ast.RuleDecl] = field(default_factory=dict)
     resolve: ast.ResolveDecl | None = None
     extra_resolves: list[ast.ResolveDecl] = field(default_factory=list)  # duplicates: checked, never used
+    extra_rules: list[ast.RuleDecl] = field(default_factory=list)  # rules whose id is taken: checked, never used
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Merged:
     rules: dict[str, tuple[ast.RuleDecl, bool]] = field(default_factory=dict)  # id -> (decl, shipped)
     resolve: ast.ResolveDecl | None = None
     extra_resolves: list[ast.ResolveDecl] = field(default_factory=list)
+    extra_rules: list[ast.RuleDecl] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # user rules that replace shipped ones
 
 
 def load_policy(env: Environment, layers: Sequence[tuple[bool, Sequence[Source]]]) -> Policy:
@@ -70,7 +73,8 @@ def build_policy(env: Environment, layers: list[tuple[bool, list[Source]]]) -> P
         files = merged.files
         raise PolicyError(sorted(errors, key=lambda d: (files.index(d.source.name), d.span.line, d.span.col)))
     rules, resolution = compile_policy(env, merged, types, checker.def_order)
-    return Policy(rules, resolution, merged.files, [d for d in diagnostics if d.severity == "warning"])
+    return Policy(rules, resolution, merged.files, [d for d in diagnostics if d.severity == "warning"],
+                  merged.notices)
 
 
 # ---- parse ----
@@ -105,6 +109,8 @@ def _add(env: Environment, layer: Layer, decl: ast.Decl, rep: Reporter) -> None:
             first_rule = layer.rules[decl.id]
             rep.error(decl.span, f"duplicate rule id {decl.id!r}",
                       f"first at {first_rule.source.name}:{first_rule.span.line}")
+            layer.extra_rules.append(decl)  # still checked: its errors are reported too
+            return
         layer.rules[decl.id] = decl
     else:
         if layer.resolve is not None:
@@ -148,9 +154,14 @@ def merge_layers(parsed: tuple[list[Layer], Merged]) -> Merged:
     for layer in layers:
         merged.defs.update(layer.defs)
         for rid, decl in layer.rules.items():
+            if rid in merged.rules and merged.rules[rid][1] and not layer.shipped:
+                old = merged.rules[rid][0]
+                merged.notices.append(f"rule {rid!r} of {decl.source.name}:{decl.span.line} replaces the shipped "
+                                      f"rule of that id ({old.source.name}:{old.span.line})")
             merged.rules[rid] = (decl, layer.shipped)
         merged.resolve = layer.resolve or merged.resolve
         merged.extra_resolves += layer.extra_resolves
+        merged.extra_rules += layer.extra_rules
     return merged
 
 
@@ -158,9 +169,10 @@ def merge_layers(parsed: tuple[list[Layer], Merged]) -> Merged:
 
 
 def check_rules(checker: Checker, merged: Merged) -> Typing:
-    """Type every rule in each of its scopes; the typed results of all rules."""
+    """Type every rule in each of its scopes (a rule whose id is taken too, so its errors are
+    reported); the typed results of all rules."""
     types: Typing = {}
-    for decl, _ in merged.rules.values():
+    for decl in [*(d for d, _ in merged.rules.values()), *merged.extra_rules]:
         types.update(checker.check_rule(decl))
     return types
 

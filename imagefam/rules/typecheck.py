@@ -11,7 +11,6 @@ fields an action's request lacks, recursion among definitions.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from . import ast
 from .builtins import CallTyping
 from .environment import Environment
 from .errors import Reporter, Span, did_you_mean
+from .regex import RegexError, compile_regex
 from .timefns import ARITH_RULES, ORDERED, arith_type, involves_time
 from .types import (
     ANY,
@@ -540,9 +540,9 @@ class Checker:
             self.error(e.span, "a regular expression must be a string literal (so it is checked once, at load)")
             return
         try:
-            re.compile(str(e.value))
-        except re.error as err:
-            self.error(e.span, f"invalid regular expression: {err}")
+            compile_regex(str(e.value))
+        except RegexError as err:
+            self.error(e.span, err.message, err.hint)
 
     def _enum_literal(self, t: Ty, other: ast.Expr) -> None:
         if (t.kind == "enum" and isinstance(other, ast.Literal) and other.kind == "string"
