@@ -58,7 +58,7 @@ def consumers_for(state: Any, configs: int, instances: int, seed: int) -> Any:
 
 def check_cpu(state: Any, plan: Any, policy: Any, repeat: int) -> tuple[float, int, int]:
     """Best CPU seconds of ``repeat`` checks (fresh session each), allowed steps, consumers reported."""
-    from imagefam.engine.checker import Session
+    from imagefam.engine.preflight import Session
 
     best = float("inf")
     allowed = reported = 0

@@ -11,14 +11,16 @@ Python API (documented in docs/api.md)::
 
 from __future__ import annotations
 
-from .engine.checker import CheckResult, check
 from .engine.loader import Plan, Step, load_plan, load_state
 from .engine.models import Image
+from .engine.parsing import InputError
 from .engine.planformats import load_any_plan
+from .engine.policy import load_policy
+from .engine.preflight import CheckResult, check
 from .engine.resolver import Trace, resolve
 from .engine.state import State
-from .rules.errors import InputError, PolicyError
-from .rules.policy import Policy, load_policy
+from .rules.compiled import Policy
+from .rules.errors import PolicyError
 
 __all__ = [
     "CheckResult", "Image", "InputError", "Plan", "Policy", "PolicyError", "State", "Step", "Trace",

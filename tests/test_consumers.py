@@ -13,10 +13,10 @@ from helpers_engine import assert_clean_error, run_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imagefam.engine.checker import check
 from imagefam.engine.consumers import ConsumerStore
 from imagefam.engine.loader import plan_from_data, state_from_data
-from imagefam.rules.errors import InputError
+from imagefam.engine.parsing import InputError
+from imagefam.engine.preflight import check
 
 M, N, P = "100001", "200002", "300003"
 IMAGES = [

@@ -24,7 +24,7 @@ from imagefam.engine.aliyun import (
     snapshot,
 )
 from imagefam.engine.loader import state_from_data
-from imagefam.rules.errors import InputError
+from imagefam.engine.parsing import InputError
 
 DATA = Path(__file__).parent / "data" / "aliyun"
 ME = "1234567890123456"
@@ -522,7 +522,7 @@ def test_snapshot_consumers_pages_both_apis_and_fills_owner_and_region(
 
 
 def test_a_consumers_snapshot_loads_and_checks(factory: Any, ess_factory: Any) -> None:
-    import imagefam.engine.checker as checker
+    import imagefam.engine.preflight as checker
     from imagefam.engine.loader import plan_from_data
 
     state = state_from_data(take(factory, consumers=True, ess_client_factory=ess_factory), Path("x"))

@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import progress
-from ..rules.policy import Policy, load_policy
-from ..rules.runtime import Ctx
+from ..rules.ast import SEVERITIES
+from ..rules.compiled import Policy
 from .consumers import consumer_counts
-from .decisions import Finding, evaluate
+from .environment import EcsContext as Ctx
+from .evaluation import Finding, evaluate
 from .models import Account, Family, Image
+from .policy import load_policy
 from .resolver import Resolver
 from .state import State
-
-SEVERITIES = ("deny", "warn", "info")
 
 
 @dataclass
