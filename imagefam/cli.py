@@ -156,7 +156,7 @@ def _sensitive_forms(plans: list[Any]) -> tuple[str, ...]:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from .engine.consumers import launching_from
+    from .engine.consumers import launching_from, policy_visible
     from .engine.consumers import to_json as consumers_json
     from .engine.render import api_body, consumers_text, to_json_text, trace_text
     from .engine.resolver import Resolver
@@ -169,7 +169,8 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     if args.all_regions:
         return _resolve_all(args, state.regions(), resolver)
     trace = resolver.trace(args.family, args.region, args.caller)
-    users = (launching_from(state.consumers, state.images, trace.image, resolver.image, args.caller)
+    users = (launching_from(state.consumers, state.images, trace.image, resolver.image, args.caller,
+                            policy_visible(policy))
              if trace.image is not None and state.consumers else [])
     if args.format == "json":
         text = to_json_text({**trace.to_json(), "consumers": consumers_json(users, with_change=False)})

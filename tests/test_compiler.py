@@ -582,3 +582,25 @@ def test_now_relative_rule() -> None:
     assert rule.message(Ctx(image=img, taken_at=T0 + timedelta(days=31))) == "old is 31 days old"
     assert rule.cond(Ctx(image=img, taken_at=T0 + timedelta(days=30))) is False
     assert rule.cond(Ctx(image=img, taken_at=None)) is None
+
+
+# ---------------------------------------------------------------- definitions called from Python
+
+
+def test_a_definition_is_a_python_callable_over_its_compiled_closure() -> None:
+    from imagefam.engine.policy import load_policy
+    from imagefam.rules.compiled import DefinitionError
+
+    policy = load_policy()
+    visible = policy.function("visible", ("Image", "string"))
+    own = make_image("m-1", ImageOwnerId="100001")
+    shared = make_image("m-2", ImageOwnerId="100001", SharedWith=("200002",))
+    assert [visible(own, "100001"), visible(own, "200002"), visible(shared, "200002")] == [True, False, True]
+    assert policy.function("short_name", ("string",))("acs:100001:web") == "web"
+    with pytest.raises(DefinitionError, match="the policy has no definition 'visibel'"):
+        policy.function("visibel", ("Image", "string"))
+    with pytest.raises(DefinitionError, match=r"definition visible\(img: Image, viewer: string\) at "
+                                              r"imagefam/policy/visibility\.rules:\d+ does not take"):
+        policy.function("visible", ("Image",))
+    with pytest.raises(TypeError, match="takes 2 arguments"):
+        visible(own)

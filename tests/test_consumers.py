@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from imagefam.engine.consumers import ConsumerStore
 from imagefam.engine.loader import plan_from_data, state_from_data
 from imagefam.engine.parsing import InputError
+from imagefam.engine.policy import load_policy
 from imagefam.engine.preflight import check
+from imagefam.rules.errors import Source
 
 M, N, P = "100001", "200002", "300003"
 IMAGES = [
@@ -162,6 +164,33 @@ def test_delete_honours_force() -> None:
     assert forced["consumers"] == [{"kind": "Instance", "id": "i-1", "region": "r1", "owner": M, "family": None,
                                     "before": "m-pin", "after": None}]
     assert "i-1" in forced["warnings"][0]["message"]
+
+
+# A user's policy that says a Deprecated image cannot be launched by its id (ECS says it can).
+STRICT_VISIBLE = Source("mine.rules", """
+def visible(img: Image, viewer: string) =
+    img.Status != "Deprecated" and (is_public(img) or owns(img, viewer) or viewer in img.SharedWith or img.IsPublic)
+""")
+
+
+def test_what_a_consumer_launches_from_follows_the_policys_visible() -> None:
+    deprecate = {"Action": "ModifyImageAttribute", "RegionId": "r1", "ImageId": "m-pin", "Status": "Deprecated"}
+    plan = plan_from_data({"caller": M, "steps": [deprecate]})
+    shipped = check(_state(), plan).to_json()["steps"][0]
+    assert shipped["consumers"] == []  # a Deprecated image still launches by ImageId
+    assert [w["rule"] for w in shipped["warnings"]] == ["scaling-image-deprecated"]
+    strict = check(_state(), plan, load_policy(sources=[STRICT_VISIBLE])).to_json()["steps"][0]
+    assert strict["consumers"] == [{"kind": "ScalingConfiguration", "id": "asc-pin", "region": "r1", "owner": M,
+                                    "family": None, "before": "m-pin", "after": None}]
+
+
+def test_consumers_need_a_visible_definition_and_say_so() -> None:
+    bare = load_policy(default=False, sources=[Source("bare.rules", "def limit = 3\n")])
+    plan = plan_from_data({"caller": M, "steps": [{"Action": "DeleteImage", "RegionId": "r1", "ImageId": "m-pin"}]})
+    with pytest.raises(InputError, match=r"the policy has no definition 'visible' .*visibility\.rules"):
+        check(_state(), plan, bare)
+    without_consumers = state_from_data({"Images": IMAGES}, Path("s.yaml"))
+    assert check(without_consumers, plan, bare).to_json()["steps"][0]["decision"] == "allow"
 
 
 # ---------------------------------------------------------------- region of the Auto Scaling actions

@@ -16,10 +16,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..rules.compiled import DefinitionError, Policy
 from .models import Consumer, Image, Instance, ScalingConfiguration
+from .parsing import InputError
 from .store import Images
 
 Resolve = Callable[[str, str, str], Image | None]
+#: Whether an account can launch from an image by its id: the policy's ``visible(img, viewer)``.
+Visible = Callable[[Image, str], Any]
 LAUNCHABLE = ("Available", "Deprecated")  # a Deprecated image still launches by ImageId
 
 
@@ -155,43 +159,51 @@ class ConsumerStore:
         return out
 
 
-def visible(img: Image, viewer: str) -> bool:
-    """Whether ``viewer`` can launch from ``img`` by its id (as visibility.rules' ``visible``)."""
-    return (img.ImageOwnerAlias is not None or img.ImageOwnerId == viewer or viewer in img.SharedWith
-            or img.IsPublic)
+def policy_visible(policy: Policy) -> Visible:
+    """The policy's ``visible(img: Image, viewer: string)`` (the shipped one is in visibility.rules):
+    who can launch from an image by its id. A policy without it cannot say what a consumer launches
+    from: an input error naming what is missing."""
+    try:
+        return policy.function("visible", ("Image", "string"))
+    except DefinitionError as err:
+        raise InputError(f"{err}: the state lists scaling configurations or instances, and telling which image "
+                         "they launch from needs visible(img: Image, viewer: string) (the shipped "
+                         "imagefam/policy/visibility.rules defines it)") from None
 
 
-def pinned_image(images: Images, image_id: str, region: str, viewer: str) -> str | None:
+def pinned_image(images: Images, image_id: str, region: str, viewer: str, visible: Visible) -> str | None:
+    """``image_id`` when ``viewer`` can launch from it (null from ``visible`` counts as cannot)."""
     img = images.get(image_id, region)
-    return image_id if img is not None and img.Status in LAUNCHABLE and visible(img, viewer) else None
+    return image_id if img is not None and img.Status in LAUNCHABLE and visible(img, viewer) is True else None
 
 
-def by_name(images: Images, name: str, region: str, viewer: str) -> str | None:
+def by_name(images: Images, name: str, region: str, viewer: str, visible: Visible) -> str | None:
     """The image ``name`` designates in ``region`` for ``viewer`` (ImageName is unique per region)."""
     found = [img for img in images.lookup(("ImageName", "RegionId"), (name, region))
-             if img.Status in LAUNCHABLE and visible(img, viewer)]
+             if img.Status in LAUNCHABLE and visible(img, viewer) is True]
     return found[0].ImageId if len(found) == 1 else None
 
 
-def launch_image(cfg: ScalingConfiguration, images: Images, resolve: Resolve | None) -> str | None:
+def launch_image(cfg: ScalingConfiguration, images: Images, resolve: Resolve | None,
+                 visible: Visible) -> str | None:
     """The ImageId a configuration's next scale-out launches from (None: it would fail).
     ImageId wins; then ImageFamily (the family's newest Available image); then ImageName."""
     if cfg.ImageId is not None:
-        return pinned_image(images, cfg.ImageId, cfg.RegionId, cfg.OwnerId)
+        return pinned_image(images, cfg.ImageId, cfg.RegionId, cfg.OwnerId, visible)
     if cfg.ImageFamily is not None:
         if resolve is None:
             return None
         img = resolve(cfg.ImageFamily, cfg.RegionId, cfg.OwnerId)
         return img.ImageId if img is not None else None
     if cfg.ImageName is not None:
-        return by_name(images, cfg.ImageName, cfg.RegionId, cfg.OwnerId)
+        return by_name(images, cfg.ImageName, cfg.RegionId, cfg.OwnerId, visible)
     return None
 
 
-def instance_image(inst: Instance, images: Images) -> str | None:
+def instance_image(inst: Instance, images: Images, visible: Visible) -> str | None:
     """The image an instance's system disk is re-initialised from, if it still exists for its owner."""
     img = images.get(inst.ImageId, inst.RegionId)
-    return inst.ImageId if img is not None and visible(img, inst.OwnerId) else None
+    return inst.ImageId if img is not None and visible(img, inst.OwnerId) is True else None
 
 
 def touched(store: ConsumerStore, changes: list[tuple[Image | None, Image | None]]
@@ -238,25 +250,25 @@ class _After:
 
 def image_impact(store: ConsumerStore, images: Images, changes: list[tuple[Image | None, Image | None]],
                  resolve: Resolve | None, apply: Callable[[list[Any]], None], revert: Callable[[list[Any]], None],
-                 resolve_after: Resolve | None = None) -> list[Affected]:
+                 visible: Visible, resolve_after: Resolve | None = None) -> list[Affected]:
     """The consumers an image change touches, with their launch image before and after it.
     ``apply`` and ``revert`` change the images; ``resolve_after`` (default ``resolve``) answers
     while they are changed (a separate memo keeps ``resolve``'s answers about the unchanged state)."""
     configs, instances = touched(store, changes)
     if not configs and not instances:
         return []
-    before_c = [launch_image(c, images, resolve) for c in configs]
-    before_i = [instance_image(i, images) for i in instances]
+    before_c = [launch_image(c, images, resolve, visible) for c in configs]
+    before_i = [instance_image(i, images, visible) for i in instances]
     if all(c.ImageId is not None for c in configs):  # only images by id: read the changes directly
         after_view = _After(images, changes)
-        after_c = [pinned_image(after_view, c.ImageId, c.RegionId, c.OwnerId)  # type: ignore[arg-type]
+        after_c = [pinned_image(after_view, c.ImageId, c.RegionId, c.OwnerId, visible)  # type: ignore[arg-type]
                    for c in configs]
-        after_i = [instance_image(i, after_view) for i in instances]  # type: ignore[arg-type]
+        after_i = [instance_image(i, after_view, visible) for i in instances]  # type: ignore[arg-type]
     else:  # a family or a name: resolve over the changed state
         apply(changes)
         try:
-            after_c = [launch_image(c, images, resolve_after or resolve) for c in configs]
-            after_i = [instance_image(i, images) for i in instances]
+            after_c = [launch_image(c, images, resolve_after or resolve, visible) for c in configs]
+            after_i = [instance_image(i, images, visible) for i in instances]
         finally:
             revert(changes)
     out = [_affected_config(c, b, a) for c, b, a in zip(configs, before_c, after_c, strict=True)]
@@ -266,10 +278,10 @@ def image_impact(store: ConsumerStore, images: Images, changes: list[tuple[Image
 
 
 def config_impact(old: ScalingConfiguration | None, new: ScalingConfiguration, images: Images,
-                  resolve: Resolve | None) -> list[Affected]:
+                  resolve: Resolve | None, visible: Visible) -> list[Affected]:
     """A created or modified configuration: what it launched from before and launches from after."""
-    before = launch_image(old, images, resolve) if old is not None else None
-    return [_affected_config(new, before, launch_image(new, images, resolve))]
+    before = launch_image(old, images, resolve, visible) if old is not None else None
+    return [_affected_config(new, before, launch_image(new, images, resolve, visible))]
 
 
 def modified(cfg: ScalingConfiguration, request: Any) -> ScalingConfiguration:
@@ -341,7 +353,7 @@ def to_json(consumers: list[Consumer], with_change: bool = True) -> list[dict[st
 
 
 def launching_from(store: ConsumerStore, images: Images, image: Image, resolve: Resolve | None,
-                   viewer: str) -> list[Consumer]:
+                   viewer: str, visible: Visible) -> list[Consumer]:
     """The consumers whose next launch (or system disk re-initialisation) uses ``image``, as
     ``viewer`` may see them: its own by id; other accounts' counted only when ``viewer`` owns the
     image (the owner knows whom it shares with; anyone else learns nothing of them)."""
@@ -353,7 +365,7 @@ def launching_from(store: ConsumerStore, images: Images, image: Image, resolve: 
     if image.ImageName:
         configs |= {c.ScalingConfigurationId: c for c in store.configs_for_name(region, image.ImageName)}
     affected = [_affected_config(c, image_id, image_id) for c in configs.values()
-                if launch_image(c, images, resolve) == image_id]
+                if launch_image(c, images, resolve, visible) == image_id]
     affected += [Affected("Instance", i.InstanceId, i.RegionId, i.OwnerId, None, None, i.ImageId, True, image_id,
                           image_id) for i in store.instances_for_image(region, image_id)]
     if image.ImageOwnerId != viewer:

@@ -154,6 +154,8 @@ class Session:
         self._after_resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True,
                                          now=self.state.now) if self._resolver is not None else None)
         self._looked_ahead = False
+        # who can launch from an image by id: the policy's `visible` (asked only when there are consumers)
+        self._visible = cons.policy_visible(self.policy) if self.state.consumers else None
         self.family_changes: list[FamilyChange] = []
         self._ctx = Ctx(self.state.images, taken_at=self.state.taken_at, now=self.state.now, resolve=self.resolve)
 
@@ -226,7 +228,7 @@ class Session:
             return changes, [], None
         after = self._after_resolver
         return changes, cons.image_impact(store, work.images, changes, self.resolve, self._apply_images,
-                                          self._revert_images, after.image if after else None), None
+                                          self._revert_images, self._launchable(), after.image if after else None), None
 
     def _apply_images(self, changes: list[Change]) -> None:
         """Apply a step's changes for a look at the state after it: the session's resolver keeps
@@ -251,7 +253,8 @@ class Session:
                 return [], None  # not in the state for this caller and region: rules say so
             ctx.scaling_configuration = old
             new = cons.modified(old, r)
-            return (cons.config_impact(old, new, self.state.images, self.resolve) if new != old else []), new
+            return (cons.config_impact(old, new, self.state.images, self.resolve, self._launchable())
+                    if new != old else []), new
         ctx.region = step.region or store.group_region(r.ScalingGroupId)
         if ctx.region is None:
             return [], None
@@ -264,7 +267,13 @@ class Session:
         new = ScalingConfiguration(new_id, r.ScalingGroupId, ctx.region, step.caller,
                                    None if r.ImageId else (r.ImageFamily or None), r.ImageId or None,
                                    r.ImageName or None, state, r.ScalingConfigurationName)  # type: ignore[arg-type]
-        return cons.config_impact(None, new, self.state.images, self.resolve), new
+        return cons.config_impact(None, new, self.state.images, self.resolve, self._launchable()), new
+
+    def _launchable(self) -> cons.Visible:
+        """The policy's ``visible``, asked for on the first Auto Scaling step of a state without consumers."""
+        if self._visible is None:
+            self._visible = cons.policy_visible(self.policy)
+        return self._visible
 
 
 def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:

@@ -2,12 +2,14 @@
 run, and how the last stage of loading builds them from checked declarations.
 
 A compiled rule holds closures (see :mod:`.compiler`): its condition, its message, and an
-explainer that reports the values of its sub-conditions when it fires.
+explainer that reports the values of its sub-conditions when it fires. Every definition in force
+is kept too, so the embedding program can call one (:meth:`Policy.function`) instead of repeating
+it in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +87,31 @@ class Resolution:
         return ", ".join(f"{t} {'desc' if d else 'asc'}" for _, d, t in self.order)
 
 
+class DefinitionError(LookupError):
+    """:meth:`Policy.function` asked for a definition the policy does not have, or has with
+    other parameter types."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A compiled ``def``: its parameters as (name, type text), None for a constant, and its body."""
+
+    name: str
+    params: tuple[tuple[str, str], ...] | None
+    body: Fn
+    file: str
+    line: int
+
+    @property
+    def signature(self) -> str:
+        if self.params is None:
+            return self.name
+        return f"{self.name}(" + ", ".join(f"{n}: {t}" for n, t in self.params) + ")"
+
+
 @dataclass
 class Policy:
     rules: list[Rule]
@@ -94,6 +121,10 @@ class Policy:
     #: What the user's files changed in the shipped policy ("rule x ... replaces the shipped rule")
     #: and files a policy folder holds that were not read: said to the user, never silent.
     notices: list[str] = field(default_factory=list)
+    #: Every definition in force, by name (a later layer's replaces an earlier one's).
+    definitions: dict[str, Definition] = field(default_factory=dict)
+    #: The evaluation context class of the environment the policy was loaded against.
+    context: Callable[[], Context] = Context
     # derived from ``rules`` on every construction (``dataclasses.replace`` included), never passed in
     by_action: dict[str, list[Rule]] = field(init=False, repr=False)
     audits: dict[str, list[Rule]] = field(init=False, repr=False)
@@ -109,6 +140,36 @@ class Policy:
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
+
+    def function(self, name: str, params: Sequence[str]) -> Callable[..., Any]:
+        """The definition ``name`` as a Python callable of its parameters: ``params`` are the type
+        texts the caller expects (``("Image", "string")``); it returns the definition's value
+        (``None`` for null). It runs over a fresh evaluation context of its own, so the names the
+        context provides (globals) are unset there: call it for definitions of their parameters.
+        Raises :class:`DefinitionError` when the policy has no such definition or its parameters
+        have other types."""
+        d = self.definitions.get(name)
+        wanted = f"{name}(" + ", ".join(params) + ")"
+        if d is None:
+            raise DefinitionError(f"the policy has no definition {name!r} (wanted {wanted})")
+        if d.params is None or tuple(t for _, t in d.params) != tuple(params):
+            raise DefinitionError(f"definition {d.signature} at {d.file}:{d.line} does not take the parameters "
+                                  f"wanted ({wanted})")
+        body, ctx, arity = d.body, self.context(), len(params)
+
+        def call(*args: Any) -> Any:
+            if len(args) != arity:
+                raise TypeError(f"{wanted} takes {arity} arguments, got {len(args)}")
+            saved, saved_it = ctx.args, ctx.it
+            ctx.args, ctx.it = args, None
+            try:
+                return body(ctx)
+            finally:
+                ctx.args, ctx.it = saved, saved_it
+
+        call.__name__ = name
+        call.__doc__ = f"{d.signature}, compiled from {d.file}:{d.line}"
+        return call
 
 
 def span_text(source: Source, span: Span) -> str:
@@ -163,6 +224,13 @@ def compile_rule(compiler: Compiler, decl: ast.RuleDecl, shipped: bool) -> Rule:
         message=compile_template(compiler, decl.clauses.message, f"rule {decl.id} fired"),
         explain=_explainer(compiler, decl.cond, decl.source), text=span_text(decl.source, decl.cond.span),
     )
+
+
+def compile_definitions(compiler: Compiler) -> dict[str, Definition]:
+    """Every definition of ``compiler``, compiled (each is compiled once: rules share them)."""
+    return {name: Definition(name, None if d.params is None else tuple((p.name, str(p.type)) for p in d.params),
+                             compiler.def_fn(name), d.source.name if d.source is not None else "", d.span.line)
+            for name, d in compiler.defs.items()}
 
 
 def _order_fields(compiler: Compiler, decl: ast.ResolveDecl) -> list[tuple[str, bool]] | None:

@@ -16,7 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from . import ast, astcache
-from .compiled import Policy, Resolution, Rule, compile_resolution, compile_rule
+from .compiled import (
+    Definition,
+    Policy,
+    Resolution,
+    Rule,
+    compile_definitions,
+    compile_resolution,
+    compile_rule,
+)
 from .typecheck import Checker, Typing
 
 __all__ = ["STAGES", "Policy", "Resolution", "Rule", "build_policy", "load_policy"]
@@ -72,9 +80,9 @@ def build_policy(env: Environment, layers: list[tuple[bool, list[Source]]]) -> P
     if errors:
         files = merged.files
         raise PolicyError(sorted(errors, key=lambda d: (files.index(d.source.name), d.span.line, d.span.col)))
-    rules, resolution = compile_policy(env, merged, types, checker.def_order)
+    rules, resolution, definitions = compile_policy(env, merged, types, checker.def_order)
     return Policy(rules, resolution, merged.files, [d for d in diagnostics if d.severity == "warning"],
-                  merged.notices)
+                  merged.notices, definitions, env.context)
 
 
 # ---- parse ----
@@ -189,9 +197,9 @@ def check_resolution(checker: Checker, merged: Merged) -> Typing:
 
 
 def compile_policy(env: Environment, merged: Merged, types: Typing,
-                   def_order: list[str]) -> tuple[list[Rule], Resolution | None]:
+                   def_order: list[str]) -> tuple[list[Rule], Resolution | None, dict[str, Definition]]:
     compiler = Compiler(env, merged.defs, types)
     compiler.precompile(def_order)
     rules = [compile_rule(compiler, decl, shipped) for decl, shipped in merged.rules.values()]
     resolution = compile_resolution(compiler, merged.resolve) if merged.resolve is not None else None
-    return rules, resolution
+    return rules, resolution, compile_definitions(compiler)
