@@ -71,6 +71,7 @@ CREATE_OTHER_RULES = {
     "family-quota-create": "needs the state (counts images)",
     "family-image-quota-create": "needs the state (counts images)",
     "create-assumed-available": "info note (`when true`), not a deny",
+    "family-name-prefix-case": "a warning (other letter cases of the prefixes), not a deny",
 }
 # naming.rules' family-name-format pattern (\Z: `$` would also match before a final newline).
 FORMAT_PATTERN = "^[A-Za-z一-龥][A-Za-z0-9一-龥.:_-]{1,127}\\Z"
@@ -110,6 +111,8 @@ def create_inputs(families: Sequence[str | None] = FAMILIES) -> list[Input]:
 
 
 def modify_inputs() -> list[Input]:
+    """Every image is the caller's own and has no unknown sharees, so the peers need not model
+    unshare-before-deprecate's owns(image, caller) test or SharedWithUnknown."""
     images: list[Image | None] = [
         None,
         _image(),
@@ -130,11 +133,12 @@ def modify_inputs() -> list[Input]:
 
 def py_acs_prefix(action: str, req: Any, img: Image | None) -> bool:
     f = req.ImageFamily
-    return f is not None and f != "" and f.lower().startswith("acs")
+    return f is not None and f != "" and f.startswith("acs")
 
 
 def py_unshare(action: str, req: Any, img: Image | None) -> bool:
-    return req.Status == "Deprecated" and img is not None and (len(img.SharedWith) > 0 or img.IsPublic)
+    return (req.Status == "Deprecated" and img is not None and img.ImageOwnerId == CALLER
+            and (len(img.SharedWith) > 0 or img.IsPublic or img.SharedWithUnknown))
 
 
 def py_create(action: str, req: Any, img: Image | None) -> tuple[str, ...]:
@@ -142,10 +146,9 @@ def py_create(action: str, req: Any, img: Image | None) -> tuple[str, ...]:
     if f is None or f == "":
         return ()
     out = []
-    low = f.lower()
-    if low.startswith("acs"):
+    if f.startswith("acs"):
         out.append("family-name-acs-prefix")
-    if low.startswith("aliyun") or "http://" in f or "https://" in f:
+    if f.startswith("aliyun") or "http://" in f or "https://" in f:
         out.append("family-name-reserved")
     if FORMAT.search(f) is None:
         out.append("family-name-format")

@@ -84,7 +84,8 @@ def scale_rows(s: dict[str, Any]) -> list[list[str]]:
         rows.append(["check", f"check, {r['steps']:,}-step plan", n,
                      f"{r['steps_per_s']:,.0f} steps/s = {r['us_per_step']:,.0f} µs/step",
                      f"CPU {r['cpu_us_per_step']:,.0f} µs/step; marginal {r['marginal_us_per_step']:,.0f} µs/step "
-                     f"+ fixed {r['fixed_check_s']:.2f} s; "
+                     f"+ fixed {r['fixed_check_s']:.2f} s (CPU: {r['marginal_cpu_us_per_step']:,.0f} µs/step + "
+                     f"{r['fixed_check_cpu_s']:.3f} s); "
                      f"{r['allowed_steps']:,} allowed; peak RSS {r['check_peak_rss_mb']:,.0f} MiB"])
     for r in s["rows"]:
         n = C.human_n(r["n"])
@@ -102,6 +103,7 @@ def scale_rows(s: dict[str, Any]) -> list[list[str]]:
     if s["ratios"]:
         lo, hi = C.human_n(s["rows"][0]["n"]), C.human_n(s["rows"][-1]["n"])
         for key, label in (("us_per_step", "check µs/step"), ("marginal_us_per_step", "check marginal µs/step"),
+                           ("marginal_cpu_us_per_step", "check marginal CPU µs/step"),
                            ("cpu_us_per_step", "check CPU µs/step"),
                            ("image_us", "Resolver.image µs/query"), ("image_cpu_us", "Resolver.image CPU µs/query"),
                            ("trace_us", "Resolver.trace µs/query"),
@@ -110,6 +112,116 @@ def scale_rows(s: dict[str, Any]) -> list[list[str]]:
             rows.append(["flatness", f"{label}: {hi} / {lo}", f"{hi} / {lo}", f"{ratio:.2f}x",
                          "flat" if ratio <= FLAT else f"GROWS with state size (flat means <= {FLAT}x)"])
     return rows
+
+
+# The big-estate targets (issue 16): key, measure, the figure before the work, target.
+TARGETS = [
+    ("check_whole", "`imagefam check` of a 20-step plan, 1M-image state, whole process", "~15 s", "<= 3 s"),
+    ("load_whole", "load 1M images (JSON), whole process", "7-9 s, 1.3 GiB peak", "<= 3 s, <= 1 GiB"),
+    ("setup", "check fixed setup at 1M (before the first step)", "5.5 s", "<= 0.3 s"),
+    ("per_step", "check per step 1M / 10k (marginal, the generator's accounts)", "2.3x", "<= 1.3x"),
+    ("report", "report over 1M images, load included", "~31 s", "<= 10 s"),
+    ("startup", "CLI start-up, one-step check on a small state", "4.3x `import pydantic`", "<= 2x"),
+    ("decision", "one decision vs hand-written Python", "2.1-4.1x",
+     "<= 1.5x, and >= 30x faster than cedarpy for the whole CreateImage decision"),
+]
+
+
+PYDANTIC = "python -c 'import pydantic'"
+
+
+def _status(value: float, limit: float, unit: str = "") -> str:
+    return "met" if value <= limit else f"MISSED: {value / limit:.1f}x the target{unit}"
+
+
+def target_figures(results: dict[str, Any]) -> dict[str, tuple[float, str, str]]:
+    """key -> (figure compared across runs, result text, status) for every target measured."""
+    out: dict[str, tuple[float, str, str]] = {}
+    t = results.get("targets")
+    big = C.human_n(t["n"]) if t else ""
+    if t:
+        r = t["check_whole"]
+        out["check_whole"] = (r["cpu_s"], f"{r['cpu_s']:.2f} s CPU (runs {r['cpu_s_min']:.2f}-{r['cpu_s_max']:.2f}; "
+                              f"wall {r['wall_s']:.2f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB; {big} images",
+                              _status(r["cpu_s"], 3.0))
+        r = t["load_whole"]
+        status = "met" if r["cpu_s"] <= 3 and r["peak_rss_mib"] <= 1024 else (
+            f"MISSED: {r['cpu_s'] / 3:.1f}x the time, {r['peak_rss_mib'] / 1024:.2f}x the memory")
+        s = t["setup"]
+        out["load_whole"] = (r["cpu_s"], f"{r['cpu_s']:.2f} s CPU (runs {r['cpu_s_min']:.2f}-{r['cpu_s_max']:.2f}; "
+                             f"wall {r['wall_s']:.2f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB; in-process: parse "
+                             f"{s['parse_s']:.2f} s, validation {s['validate_s']:.2f} s (of which cyclic GC "
+                             f"{s['gc_in_validate_s']:.2f} s), per-image checks {s['image_checks_s']:.2f} s, "
+                             f"store {s['store_build_s']:.2f} s", status)
+    scale = results.get("scale")
+    rows = {r["n"]: r for r in scale["rows"]} if scale else {}
+    if t:
+        s = t["setup"]
+        first = s["session_cpu_s"] + s["first_steps_cpu_s"]
+        text = (f"Session() {s['session_cpu_s'] * 1e3:.2f} ms + first {s['steps']} steps "
+                f"{s['first_steps_cpu_s'] * 1e3:.1f} ms CPU on a fresh load (again: {s['warm_steps_cpu_s'] * 1e3:.1f} ms)")
+        figure = first
+        if t["n"] in rows:
+            figure = rows[t["n"]]["fixed_check_cpu_s"]
+            text = f"{figure:.3f} s CPU fixed cost of a {rows[t['n']]['steps']:,}-step check; " + text
+        out["setup"] = (figure, text, _status(figure, 0.3))
+    if scale and scale["ratios"] and len(rows) > 1:
+        lo, hi = scale["rows"][0], scale["rows"][-1]
+        ratio = scale["ratios"]["marginal_cpu_us_per_step"]
+        out["per_step"] = (ratio, f"{ratio:.2f}x ({hi['marginal_cpu_us_per_step']:,.0f} / "
+                           f"{lo['marginal_cpu_us_per_step']:,.0f} µs CPU, {C.human_n(hi['n'])} / "
+                           f"{C.human_n(lo['n'])}; wall {scale['ratios']['marginal_us_per_step']:.2f}x)",
+                           _status(ratio, 1.3))
+    rep = results.get("report")
+    if rep and rep["rows"]:
+        r = rep["rows"][-1]
+        total = r["load_cpu_s"] + r["report_cpu_s"]
+        out["report"] = (total, f"{total:.1f} s CPU = load {r['load_cpu_s']:.1f} + report {r['report_cpu_s']:.1f} "
+                         f"({C.human_n(r['n'])} images, in-process)", _status(total, 10.0))
+    st = results.get("startup")
+    if st:
+        ratio = st["ratio_to_pydantic_import"]
+        out["startup"] = (ratio, f"{ratio:.2f}x ({st['imagefam check (one step)']:.0f} ms vs "
+                          f"{st[PYDANTIC]:.0f} ms)",
+                          _status(ratio, 2.0))
+    rules = results.get("rules")
+    if rules:
+        ratios = [c["ratio"] for c in rules["decisions"]["cases"]]
+        text = f"{min(ratios):.1f}-{max(ratios):.1f}x per rule"
+        status = _status(max(ratios), 1.5)
+        peers = results.get("peers")
+        cedar = [r for r in (peers or {}).get("rows", []) if r["decision"].startswith("CreateImage")
+                 and r["engine"].startswith("cedarpy") and "once" in r["engine"]]
+        if cedar:
+            faster = cedar[0]["ratio_to_imagefam_compiled"]
+            text += f"; whole CreateImage decision {faster:.0f}x faster than cedarpy"
+            if faster < 30:
+                status += f"; vs cedarpy MISSED ({faster:.0f}x, target >= 30x)"
+        out["decision"] = (max(ratios), text, status)
+    if t and t["n"] != 1_000_000:  # a smaller run: the figures are not the targets' size
+        for key in ("check_whole", "load_whole", "setup"):
+            if key in out:
+                value, text, status = out[key]
+                out[key] = (value, text, f"({status} at {big}: not measured at 1M)")
+    return out
+
+
+def target_table(results: dict[str, Any], previous: dict[str, Any]) -> tuple[str, dict[str, float]]:
+    figures = target_figures(results)
+    rows = []
+    for key, measure, before, target in TARGETS:
+        if key not in figures:
+            rows.append([measure, before, target, "not measured in this run", "-", "-"])
+            continue
+        value, text, status = figures[key]
+        prev = previous.get(key)
+        change = f"{prev:.3g} -> {value:.3g} ({value / prev:.2f}x)" if prev else "-"  # the figure compared: see target_figures
+        rows.append([measure, before, target, text, status, change])
+    from tabulate import tabulate
+
+    table = tabulate(rows, headers=["target", "before (issue)", "target", "now", "status", "vs previous run"],
+                     tablefmt="github", disable_numparse=True)
+    return table, {k: v[0] for k, v in figures.items()}
 
 
 def peer_rows(peers: dict[str, Any]) -> list[list[str]]:
@@ -133,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-peers", action="store_true", help="skip Rego/Cedar/rule-engine (extra: bench)")
     ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--skip-targets", action="store_true", help="skip the whole-process measures at 1M images")
+    ap.add_argument("--targets-size", type=int, help="state size of the whole-process measures "
+                    "(default 1000000; with --quick or --sizes, the largest size)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each whole-process measure (default 3)")
     ap.add_argument("--skip-planformats", action="store_true", help="skip the Terraform plan / script check")
     ap.add_argument("--out", default=str(C.OUT / "latest.md"))
     args = ap.parse_args(argv)
@@ -160,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.quick:
             report_args += ["--sizes", "10000,100000"]
         sub("bench_report.py", report_args)
-        for r in json.loads((C.OUT / "report.json").read_text())["rows"]:
+        results["report"] = json.loads((C.OUT / "report.json").read_text())
+        for r in results["report"]["rows"]:
             rows.append(["report", "load_state + report (all audit rules)", C.human_n(r["n"]),
                          f"{r['load_s']:.1f} s + {r['report_s']:.1f} s",
                          f"report CPU {r['report_cpu_s']:.1f} s; {r['families']:,} families, "
@@ -206,11 +323,25 @@ def main(argv: list[str] | None = None) -> int:
                          f"{r['check_s'] * 1e3:,.0f} ms; {r['steps']:,} steps, {r['skipped']:,} skipped"])
     if not args.skip_startup:
         sub("bench_startup.py", ["--json", str(C.OUT / "startup.json")])
-        startup = json.loads((C.OUT / "startup.json").read_text())
+        startup = results["startup"] = json.loads((C.OUT / "startup.json").read_text())
         for key, value in startup.items():
             shown = f"{value:.2f}x" if key.startswith("ratio") else f"{value:.1f} ms"
             note = "target <= 2x" if key.startswith("ratio") else "median, whole process"
             rows.append(["start-up", key, "-", shown, note])
+    if not args.skip_targets:
+        n = args.targets_size or (max(int(x) for x in args.sizes.split(",")) if args.sizes else
+                                  100_000 if args.quick else 1_000_000)
+        sub("bench_targets.py", ["--n", str(n), "--repeat", str(args.repeat), "--json", str(C.OUT / "targets.json")])
+        results["targets"] = json.loads((C.OUT / "targets.json").read_text())
+    previous_path = C.OUT / "target-figures.json"
+    try:
+        previous = json.loads(previous_path.read_text())
+    except (OSError, ValueError):
+        previous = {}
+    size = results["targets"]["n"] if "targets" in results else None
+    if previous.get("n") != size:  # figures of another state size do not compare
+        previous = {"n": previous.get("n")} if previous else {}
+    targets, figures = target_table(results, previous.get("figures", {}))
     total = time.perf_counter() - t0
 
     from tabulate import tabulate
@@ -231,13 +362,18 @@ def main(argv: list[str] | None = None) -> int:
     ]
     table = tabulate(rows, headers=["area", "measure", "state", "result", "notes"], tablefmt="github",
                      disable_numparse=True)
-    text = "\n".join(head) + "\n" + table + "\n"
+    text = ("\n".join(head) + "\n## Targets (CPU seconds of each process: the machine is shared)\n\n" + targets
+            + "\n\n## Details\n\n" + table + "\n")
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
+    if figures:  # the next run compares against these
+        tmp = previous_path.with_name(f".{previous_path.name}.tmp")
+        tmp.write_text(json.dumps({"n": size, "figures": figures}, indent=1), encoding="utf-8")
+        tmp.replace(previous_path)
     C.log(f"wrote {out}")
     return 0
 

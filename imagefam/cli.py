@@ -158,6 +158,11 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         text = to_json_text(trace.to_json())
     elif args.format == "api":
         text = to_json_text(api_body(trace))
+        if trace.image is not None and trace.image.ImageOwnerId != args.caller:
+            print(f"imagefam: note: family {args.family} is not {args.caller}'s own: the sources disagree on "
+                  "whether DescribeImageFromFamily returns other accounts' shared, community and public images "
+                  "(one version of its reference says only the caller's custom images), so ECS may answer {} "
+                  f"although RunInstances with this family launches {trace.image.ImageId}", file=sys.stderr)
     else:
         text = trace_text(trace)
     write_output(text, args.output)

@@ -218,8 +218,8 @@ def _expected_after(before: dict[Key, Image], step: Any, new: Image | None) -> d
         after[(new.ImageId, new.RegionId)] = new
         return after
     target = _target(before, r)
-    if target is None:
-        return after
+    if target is None or target.ImageOwnerId != step.caller:
+        return after  # only the owner changes or deletes an image (a DeleteImage of another's is a no-op)
     if a == "ModifyImageAttribute":
         changes: dict[str, Any] = {}
         if r.ImageFamily is not None:

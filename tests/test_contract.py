@@ -152,10 +152,9 @@ def test_resolve_json_tie_and_all_excluded(via: str, capsys: Any, tmp_path: Path
     code, doc = do_resolve(via, capsys, state, "db", HZ, M)
     assert code == 1 and doc["image_id"] is None and doc["tie"] is False
     assert verdicts(doc) == {"m-c1": ("excluded", "available"), "m-c2": ("excluded", "available")}
-    # N sees nothing of M's unshared family
+    # N sees nothing of M's unshared family: not even that it has candidates (isolation)
     code, doc = do_resolve(via, capsys, state, f"acs:{M}:web", HZ, N)
-    assert code == 1 and {v for v, _ in verdicts(doc).values()} == {"excluded"}
-    assert {r for _, r in verdicts(doc).values()} == {"visible"}
+    assert code == 1 and doc["candidates"] == []
 
 
 def test_resolve_api_body(capsys: Any, tmp_path: Path) -> None:
@@ -235,7 +234,7 @@ def test_example_3_sharing_alone_is_enough(via: str, capsys: Any, tmp_path: Path
     fam = f"acs:{M}:fam-a"
     code, doc = do_resolve(via, capsys, state, fam, HZ, N)
     assert code == 0 and doc["image_id"] == "m-b1"
-    assert verdicts(doc)["m-a1"] == ("excluded", "visible")
+    assert "m-a1" not in verdicts(doc)  # invisible to N: not even listed
     code, doc = do_resolve(via, capsys, state, fam, HZ, P)
     assert code == 1 and doc["image_id"] is None
     assert do_resolve(via, capsys, state, "fam-a", HZ, M)[1]["image_id"] == "m-a1"

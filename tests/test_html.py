@@ -134,7 +134,8 @@ def test_the_summary_counts_and_links_findings(demo: Page) -> None:
 
 def test_deny_families_come_first_and_ties_are_flagged() -> None:
     images = [img(f"w-{i}", i) for i in range(6)]  # a bigger family without findings
-    images += [img("x-1", 1, ImageFamily="aliyun-bad"), img("x-2", 1, ImageFamily="aliyun-bad")]  # deny, tie
+    images += [img("x-1", 1, ImageFamily="aliyun-bad"), img("x-2", 1, ImageFamily="aliyun-bad"),  # tie
+               img("x-0", 0, ImageFamily="aliyun-bad", Status="Deprecated", SharedWith=("2002",))]  # deny
     page = Page(page_of(images))
     fams = [a["data-family"] for a in page.tags("details") if "data-family" in a]
     assert fams == ["aliyun-bad", "web"]
@@ -143,6 +144,12 @@ def test_deny_families_come_first_and_ties_are_flagged() -> None:
     assert "x-2" in tie_rows  # ImageId breaks the tie
     assert "launches x-2 · tie with x-1" in page.text
     assert len(page.tags("circle", **{"class": "tiering"})) == 2  # the legend's and x-1's
+
+
+def test_unknown_sharees_are_said() -> None:
+    page = Page(page_of([img("u-1", 0, SharedWithUnknown=True), img("u-0", 1)]))
+    assert "Shared with accounts the snapshot does not list" in page.text
+    assert "does not list" not in Page(page_of([img("u-0", 1)])).text
 
 
 def test_a_family_without_available_image_launches_nothing() -> None:
@@ -195,7 +202,7 @@ def test_visible_text_leaves_ordinary_text_alone() -> None:
 def test_large_states_are_summarised_deny_first() -> None:
     images = [img(f"big-{i}", i, ImageFamily="big") for i in range(30)]
     images += [img(f"mid-{i}", i, ImageFamily="mid", RegionId=r) for i in range(5) for r in ("r1", "r2")]
-    images += [img("bad-1", 0, ImageFamily="aliyun-x")]
+    images += [img("bad-1", 0, ImageFamily="aliyun-x", Status="Deprecated", SharedWith=("2002",))]  # deny
     page = Page(page_of(images, mark_budget=12))
     drawn = [a["data-family"] for a in page.tags("details") if "data-family" in a]
     assert drawn == ["aliyun-x", "mid"]  # deny first; then the largest that fits; big (30) does not
@@ -207,7 +214,8 @@ def test_large_states_are_summarised_deny_first() -> None:
 
 def test_many_findings_open_only_deny_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(H, "FINDINGS_OPEN", 1)
-    images = [img("bad-1", 0, ImageFamily="aliyun-x"), img("one", 0, ImageFamily="solo")]
+    images = [img("bad-1", 0, ImageFamily="aliyun-x", Status="Deprecated", SharedWith=("2002",)),  # deny
+              img("one", 0, ImageFamily="solo")]
     page = Page(page_of(images))
     groups = {a["id"]: "open" in a for a in page.tags("details", **{"class": "fgroup"})}
     assert list(groups.values()) == [True, False]  # aliyun-x (deny) open, solo (info) closed
@@ -215,7 +223,8 @@ def test_many_findings_open_only_deny_groups(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_findings_beyond_the_cap_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(H, "FINDINGS_CAP", 1)
-    images = [img("bad-1", 0, ImageFamily="aliyun-x"), img("one", 0, ImageFamily="solo")]
+    images = [img("bad-1", 0, ImageFamily="aliyun-x", Status="Deprecated", SharedWith=("2002",)),  # deny
+              img("one", 0, ImageFamily="solo")]
     page = Page(page_of(images))
     assert "more findings are counted above but not listed" in page.text
     assert "DENY" in page.text
@@ -231,7 +240,9 @@ def test_cli_html_report_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFi
     assert out.read_text("utf-8") == first  # byte-identical runs
     bad = tmp_path / "bad.yaml"
     bad.write_text("Images:\n  - {ImageId: x, RegionId: r, CreationTime: 2020-01-01T00:00:00Z, Status: Available,"
-                   " ImageOwnerId: '1', ImageFamily: aliyun-x}\n", "utf-8")
+                   " ImageOwnerId: '1', ImageFamily: aliyun-x}\n"
+                   "  - {ImageId: y, RegionId: r, CreationTime: 2020-01-01T00:00:00Z, Status: Deprecated,"
+                   " ImageOwnerId: '1', ImageFamily: aliyun-x, SharedWith: ['2']}\n", "utf-8")
     assert main(["report", "--state", str(bad), "--format", "html"]) == 1  # a deny finding, as in text
     assert "aliyun-x" in capsys.readouterr().out
 

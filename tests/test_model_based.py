@@ -27,7 +27,7 @@ from imagefam.rules.errors import Source
 
 ACCOUNTS = ("100001", "200002", "300003")
 REGIONS = ("r1", "r2")
-NAMES = ("web", "db", "api", "acs-x", "1bad", "aliyun-y", "", "Web")
+NAMES = ("web", "db", "api", "acs-x", "1bad", "aliyun-y", "", "Web", "ACS-x", "Aliyun-y")
 FAMILY_LIMIT, IMAGE_LIMIT = 3, 4
 POLICY = load_policy(sources=[Source("limits.rules", f"def family_limit = {FAMILY_LIMIT}\n"
                                                      f"def family_image_limit = {IMAGE_LIMIT}\n")])
@@ -47,6 +47,7 @@ class Img:
     shared: list[str] = field(default_factory=list)
     public: bool = False
     alias: str | None = None
+    unknown: bool = False  # shared with accounts the state does not list (IsSelfShared)
 
 
 class Reference:
@@ -82,8 +83,8 @@ class Reference:
 
     @staticmethod
     def bad_name(f: str) -> bool:
-        low = f.lower()
-        return (low.startswith("acs") or low.startswith("aliyun") or "http://" in f or "https://" in f
+        """The reserved prefixes as the sources write them (other letter cases only warn)."""
+        return (f.startswith("acs") or f.startswith("aliyun") or "http://" in f or "https://" in f
                 or NAME_RE.fullmatch(f) is None)
 
     def decide(self, who: str, action: str, p: dict[str, object]) -> set[str]:
@@ -94,43 +95,55 @@ class Reference:
         img = self.images.get(str(p.get("ImageId"))) if "ImageId" in p else None
         if img is not None and img.region != region:
             img = None  # image IDs are regional: in another region it is not found
+        if img is not None and not self.visible(img, who):
+            img = None  # an image the caller cannot see does not exist for it
+        owned = img is not None and img.owner == who
         if action in ("CreateImage", "ModifyImageAttribute") and isinstance(fam, str) and fam:
             if self.bad_name(fam):
                 deny.add("InvalidImageFamily.Malformed")
             skip = str(p.get("ImageId", ""))
             fams = self.families(who, region, skip)
-            if fam not in fams and len(fams) >= FAMILY_LIMIT:
+            if fam not in fams and len(fams) >= FAMILY_LIMIT and (action == "CreateImage" or owned):
                 deny.add("ImageFamilyQuotaExceed" if action == "CreateImage" else "ImageFamilyQuotaFull")
             if action == "CreateImage" and self.in_family(who, region, fam) >= IMAGE_LIMIT:
                 deny.add("ImageQuotaExceed.ImageFamily")
-            if (action == "ModifyImageAttribute" and img is not None and img.family != fam
+            if (action == "ModifyImageAttribute" and owned and img is not None and img.family != fam
                     and self.in_family(who, region, fam, skip) >= IMAGE_LIMIT):
                 deny.add("ImageQuotaFull.ImageFamily")
-        if "ImageId" in p and (img is None or not self.visible(img, who)):
+        # DeleteImage of an image that is not there: "the request is ignored" (a warning, no deny)
+        if "ImageId" in p and img is None and action != "DeleteImage":
             deny.add("InvalidImageId.NotFound")
         if img is None:
-            if action in ("RunInstances",) and fam and self.resolve(str(fam), region, who) is None:
+            own_acs = isinstance(fam, str) and fam.startswith(f"acs:{who}:")  # a warning, no prediction
+            if (action in ("RunInstances",) and fam and not own_acs
+                    and self.resolve(str(fam), region, who) is None):
                 deny.add("InvalidImageFamily.MissingAvailableImage")
             return deny
-        shared = bool(img.shared) or img.public
-        if (action in ("ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage")
-                and self.visible(img, who) and img.owner != who):
-            deny.add("InvalidImageId.NotFound")
+        shared = bool(img.shared) or img.public or img.unknown
+        creating = img.status in ("Creating", "Waiting")
+        if action in ("ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage") and not owned:
+            deny.add("InvalidImageId.NotFound")  # owner-only; nothing that presumes ownership follows
         if action == "ModifyImageAttribute":
-            if fam == "" and img.family is not None:
-                deny.add("family-cannot-be-removed")
             st_ = p.get("Status")
             if st_ is not None and img.alias is not None:
                 deny.add("deprecate-custom-only")
-            if st_ == "Deprecated" and img.status != "Available":
-                deny.add("ImageStatus.NotAvailable")
-            if st_ == "Available" and img.status != "Deprecated":
-                deny.add("ImageStatus.NotDeprecated")
-            if st_ == "Deprecated" and shared:
+            if owned:
+                if fam == "" and img.family is not None:
+                    deny.add("family-cannot-be-removed")
+                if st_ == "Deprecated" and img.status != "Available":
+                    deny.add("ImageStatus.NotAvailable")
+                if st_ == "Available" and img.status != "Deprecated":
+                    deny.add("ImageStatus.NotDeprecated")
+                if st_ == "Deprecated" and shared:
+                    deny.add("ImageUseShared")
+                if st_ is None and creating:
+                    deny.add("InvalidStatus.ImageIsCreating")
+        if action == "DeleteImage" and owned:
+            if shared:
                 deny.add("ImageUseShared")
-        if action == "DeleteImage" and shared:
-            deny.add("ImageUseShared")
-        if action == "ModifyImageSharePermission" and img.status == "Deprecated" and (
+            if creating:
+                deny.add("delete-while-creating")  # DeleteImage documents no code for it
+        if action == "ModifyImageSharePermission" and owned and img.status == "Deprecated" and (
                 p.get("AddAccount") or p.get("IsPublic") is True):
             deny.add("deprecated-cannot-be-shared")
         if action == "CopyImage":
@@ -150,7 +163,11 @@ class Reference:
             return
         if action == "RunInstances":
             return  # launches change nothing
-        img = self.images[str(p["ImageId"])]
+        img = self.images.get(str(p["ImageId"]))
+        if img is None or img.region != p["RegionId"]:
+            return  # DeleteImage of an image that is not there: ignored
+        if action != "CopyImage" and img.owner != who:
+            return  # only the owner changes or deletes an image
         if action == "CopyImage":
             self.images[new_id] = Img(new_id, str(p["DestinationRegionId"]), who, None, self.clock)
         elif action == "ModifyImageAttribute":
@@ -179,22 +196,23 @@ class CheckerMatchesReference(RuleBasedStateMachine):
 
     @initialize(seed_images=st.lists(st.tuples(st.sampled_from(REGIONS), st.sampled_from(ACCOUNTS),
                                                st.sampled_from(("web", "db", None)),
-                                               st.sampled_from(("Available", "Deprecated", "Creating")),
+                                               st.sampled_from(("Available", "Deprecated", "Creating", "Waiting")),
                                                st.lists(st.sampled_from(ACCOUNTS), max_size=2, unique=True),
-                                               st.booleans()), max_size=6))
-    def seed(self, seed_images: list[tuple[str, str, str | None, str, list[str], bool]]) -> None:
+                                               st.booleans(), st.sampled_from((False, False, True))),
+                                     max_size=6))
+    def seed(self, seed_images: list[tuple[str, str, str | None, str, list[str], bool, bool]]) -> None:
         engine: list[Image] = []
-        for k, (region, owner, fam, status, shared, public) in enumerate(seed_images):
+        for k, (region, owner, fam, status, shared, public, unknown) in enumerate(seed_images):
             iid = f"m-s{k}"
             self.ref.images[iid] = Img(iid, region, owner, fam, self.ref.clock, status,
-                                       [a for a in shared if a != owner], public)
+                                       [a for a in shared if a != owner], public, unknown=unknown)
             self.ref.clock += timedelta(seconds=1)
         sys_img = Img("m-sys", "r1", None, "acs:os", self.ref.clock, alias="system")
         self.ref.images["m-sys"] = sys_img
         for i in self.ref.images.values():
             engine.append(Image(ImageId=i.id, RegionId=i.region, ImageOwnerId=i.owner, ImageFamily=i.family,
                                 CreationTime=i.created, Status=i.status,  # type: ignore[arg-type]
-                                SharedWith=tuple(i.shared), IsPublic=i.public,
+                                SharedWith=tuple(i.shared), IsPublic=i.public, SharedWithUnknown=i.unknown,
                                 ImageOwnerAlias=i.alias))  # type: ignore[arg-type]
         self.session = Session(State.of(engine, taken_at=self.ref.clock), POLICY)
 
@@ -259,9 +277,9 @@ class CheckerMatchesReference(RuleBasedStateMachine):
         self._do(who, "CopyImage", {"RegionId": region, "ImageId": iid, "DestinationRegionId": dest})
 
     @rule(who=st.sampled_from(ACCOUNTS), region=st.sampled_from(REGIONS), owner=st.sampled_from(ACCOUNTS),
-          fam=st.sampled_from(("web", "db", "api")))
-    def launch(self, who: str, region: str, owner: str, fam: str) -> None:
-        name = fam if owner == who else f"acs:{owner}:{fam}"
+          fam=st.sampled_from(("web", "db", "api")), own_acs=st.sampled_from((False, False, True)))
+    def launch(self, who: str, region: str, owner: str, fam: str, own_acs: bool) -> None:
+        name = fam if owner == who and not own_acs else f"acs:{owner}:{fam}"
         self._do(who, "RunInstances", {"RegionId": region, "ImageFamily": name})
 
     @invariant()
@@ -280,9 +298,11 @@ class CheckerMatchesReference(RuleBasedStateMachine):
     def images_agree(self) -> None:
         if not hasattr(self, "session"):
             return
-        engine = {i.ImageId: (i.RegionId, i.ImageOwnerId, i.ImageFamily, i.Status, list(i.SharedWith), i.IsPublic)
+        engine = {i.ImageId: (i.RegionId, i.ImageOwnerId, i.ImageFamily, i.Status, list(i.SharedWith), i.IsPublic,
+                              i.SharedWithUnknown)
                   for i in self.session.state.images}
-        ref = {i.id: (i.region, i.owner, i.family, i.status, i.shared, i.public) for i in self.ref.images.values()}
+        ref = {i.id: (i.region, i.owner, i.family, i.status, i.shared, i.public, i.unknown)
+               for i in self.ref.images.values()}
         assert engine == ref
 
 

@@ -232,5 +232,23 @@ def test_modify_quota_with_user_limit() -> None:
     ctx = Ctx(store, request=req, image=store.get("i0"), caller="1001")
     # i0 leaves f0, so only f1 and f2 remain: moving it to a new family makes 3, not 4
     assert rule.cond(ctx) is False
+    # an image of the caller outside every family: moving it in would make a 4th family
+    other = make_image("other", RegionId="r", ImageFamily=None)
+    store.put(other)
     req = ModifyImageAttributeRequest(RegionId="r", ImageId="other", ImageFamily="brand-new")
-    assert rule.cond(Ctx(store, request=req, image=None, caller="1001")) is True
+    assert rule.cond(Ctx(store, request=req, image=other, caller="1001")) is True
+    # not the caller's image: the quota is not its concern (owner-only or image-not-found answers)
+    assert rule.cond(Ctx(store, request=req, image=None, caller="1001")) is False
+
+
+def test_replacing_a_field_of_a_policy_does_not_duplicate_its_rules() -> None:
+    """``dataclasses.replace`` re-runs ``__post_init__``: the per-action lists are rebuilt, not appended to."""
+    import dataclasses
+
+    from imagefam.rules.policy import load_policy
+
+    policy = load_policy()
+    before = {a: len(rs) for a, rs in policy.by_action.items()}
+    copy = dataclasses.replace(policy, resolution=policy.resolution)
+    assert {a: len(rs) for a, rs in copy.by_action.items()} == before
+    assert {a: len(rs) for a, rs in policy.by_action.items()} == before

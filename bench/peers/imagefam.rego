@@ -28,7 +28,7 @@ default family_name_acs_prefix := false
 family_name_acs_prefix if {
 	f := input.request.ImageFamily
 	is_set(f)
-	startswith(lower(f), "acs")
+	startswith(f, "acs")
 }
 
 # rule family-name-reserved (CreateImage, ModifyImageAttribute)
@@ -37,7 +37,7 @@ default family_name_reserved := false
 family_name_reserved if {
 	f := input.request.ImageFamily
 	is_set(f)
-	startswith(lower(f), "aliyun")
+	startswith(f, "aliyun")
 }
 
 family_name_reserved if {

@@ -145,7 +145,10 @@ def native_image(raw: Mapping[str, Any], account: str | None = None, *, region: 
     - ``IsPublic`` accepts booleans, ``"true"``/``"False"`` and ``0``/``1``; only ``true`` is written.
     - An image shared with you (``others``, not public) gets ``SharedWith: [account]`` when
       ``account`` is known: a sharee cannot list the other accounts.
-    - Fields imagefam does not use (``Size``, ``IsSelfShared``, ``DiskDeviceMappings``, ...) are
+    - An own image (``self``, or owned by ``account``) with ``IsSelfShared`` true gets
+      ``SharedWithUnknown: true``: it is shared, but ``DescribeImages`` does not say with whom
+      (:func:`snapshot` then lists the accounts with ``DescribeImageSharePermission``).
+    - Fields imagefam does not use (``Size``, ``DiskDeviceMappings``, ...) are
       ignored. Required fields that are missing are left out for the loader to report.
     """
     image_id = _text(raw.get("ImageId"), where, "ImageId")
@@ -164,6 +167,7 @@ def native_image(raw: Mapping[str, Any], account: str | None = None, *, region: 
             raise InputError(f"{where}: ImageOwnerId {owner} of an own image (ImageOwnerAlias self) "
                              f"is not the account {account}: check --account and the credentials")
     is_public = _flag(raw.get("IsPublic"), where, "IsPublic")
+    self_shared = _flag(raw.get("IsSelfShared"), where, "IsSelfShared")
     family = _text(raw.get("ImageFamily"), where, "ImageFamily")
     if family is not None and owner is not None and alias not in ("system", "marketplace"):
         prefix = f"acs:{owner}:"
@@ -190,6 +194,8 @@ def native_image(raw: Mapping[str, Any], account: str | None = None, *, region: 
         out["IsPublic"] = True
     if alias == "others" and not is_public and account is not None and owner != account:
         out["SharedWith"] = [account]
+    if self_shared and (alias == "self" or (owner is not None and owner == account)):
+        out["SharedWithUnknown"] = True
     for key in ("ImageName", "Description"):
         value = _text(raw.get(key), where, key)
         if value is not None:
@@ -345,6 +351,8 @@ def _merge(found: dict[str, dict[str, Any]], img: dict[str, Any]) -> None:
         return
     if img.get("IsPublic"):
         first["IsPublic"] = True
+    if img.get("SharedWithUnknown"):
+        first["SharedWithUnknown"] = True
     shared = sorted(set(first.get("SharedWith", ())) | set(img.get("SharedWith", ())))
     if shared:
         first["SharedWith"] = shared
@@ -364,7 +372,8 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
     through for each kind in ``owners`` (default all of :data:`OWNER_QUERIES`): your own images,
     images shared with you, community images, Alibaba Cloud's public images and Marketplace images.
     Public, community and Marketplace images are kept only when they have a family, unless
-    ``keep_all_public``. Each own image's ``SharedWith`` comes from ``DescribeImageSharePermission``.
+    ``keep_all_public``. Each own image's ``SharedWith`` comes from ``DescribeImageSharePermission``
+    (which replaces ``SharedWithUnknown``, set from ``IsSelfShared``, when it lists accounts).
     Images are deduplicated by ImageId within a region and sorted by region, then ImageId.
 
     ``account`` is the caller's UID; without it, it is learned from the own images'
@@ -453,9 +462,10 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
             shared = sorted({uid for body in _pages(fetch_share, accounts, page_size, what)
                              for uid in _share_accounts(body, what)})
             img = found[region][image_id]
-            if shared:
+            if shared:  # the accounts are known now
                 img["SharedWith"] = shared
-            else:
+                img.pop("SharedWithUnknown", None)
+            else:  # IsSelfShared without listed accounts (e.g. shared with a group) stays unknown
                 img.pop("SharedWith", None)
 
     images = [_ordered(img) for region in sorted(found) for _, img in sorted(found[region].items())]

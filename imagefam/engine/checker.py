@@ -52,6 +52,9 @@ class FamilyChange:
     before: str | None
     after: str | None
     viewer: str | None = None
+    #: the before or the after resolution was a tie on the newest CreationTime (ECS documents
+    #: no tie rule, so the server's pick may differ)
+    tie: bool = False
 
 
 @dataclass
@@ -86,7 +89,7 @@ class CheckResult:
             } for s in self.steps],
             "family_changes": [{
                 "step": c.step, "region": c.region, "family": c.family, "owner": c.owner,
-                "before": c.before, "after": c.after, "viewer": c.viewer,
+                "before": c.before, "after": c.after, "viewer": c.viewer, "tie": c.tie,
             } for c in self.family_changes],
             **({"skipped": self.skipped} if self.skipped is not None else {}),
         }
@@ -120,12 +123,14 @@ class Session:
     """Checks API calls one at a time against a simulated copy of a state.
 
     Each :meth:`step` sees the state the allowed steps before it left; the given state is never
-    modified. ``check()`` is a loop over a session; pipelines that stream calls can use it directly.
+    modified (the session simulates on an overlay: changes recorded on the side, the snapshot
+    neither copied nor touched, so it must not change while the session runs). ``check()`` is a
+    loop over a session; pipelines that stream calls can use it directly.
     """
 
     def __init__(self, state: State, policy: Policy | None = None) -> None:
         self.policy = policy or load_policy()
-        self.state = state.copy()
+        self.state = state.overlay()
         # memoized while the state stands still: a launch step's rules and its resolved_image_id
         # ask the same question; forgotten whenever the state changes
         self._resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True,
@@ -192,17 +197,21 @@ def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,
            resolver: Resolver | None = None) -> list[FamilyChange]:
     views = sorted(_views(changes), key=lambda v: (v[0], v[1], v[2] or "", v[3]))
     before: list[Image | None] = []
+    tied_before: list[bool] = []
     if resolve_fn is not None:
         before = [resolve_fn(_name_for(f, o, v), reg, v) for reg, f, o, v in views]
+        tied_before = [b is not None and resolver is not None and resolver.tie(_name_for(f, o, v), reg, v)
+                       for (reg, f, o, v), b in zip(views, before, strict=True)]
     apply(work.images, changes)
     if resolver is not None:
         resolver.forget()  # answers about the state before the change no longer hold
     out = []
     if resolve_fn is not None:
-        for (reg, fam, owner, viewer), b in zip(views, before, strict=True):
-            a = resolve_fn(_name_for(fam, owner, viewer), reg, viewer)
+        for (reg, fam, owner, viewer), b, b_tie in zip(views, before, tied_before, strict=True):
+            name = _name_for(fam, owner, viewer)
+            a = resolve_fn(name, reg, viewer)
             b_id, a_id = (b.ImageId if b else None), (a.ImageId if a else None)
             if b_id != a_id:
-                out.append(FamilyChange(step.index, reg, _name_for(fam, owner, viewer), owner, b_id, a_id,
-                                        viewer))
+                a_tie = a is not None and resolver is not None and resolver.tie(name, reg, viewer)
+                out.append(FamilyChange(step.index, reg, name, owner, b_id, a_id, viewer, b_tie or a_tie))
     return out

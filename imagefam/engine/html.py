@@ -134,6 +134,7 @@ class FamilyView:
     community: bool
     detailed: bool = False
     open: bool = False
+    shared_unknown: bool = False  # shared with accounts the snapshot does not list (IsSelfShared)
     ticks: list[tuple[str, str]] = field(default_factory=list)  # (x, date)
     height: int = 0
 
@@ -212,6 +213,7 @@ def _region_rows(fam: FamilyView, by_region: dict[str, list[Image]], resolver: R
     imgs = [i for v in by_region.values() for i in v]
     fam.sharees = sorted({s for i in imgs for s in i.SharedWith})
     fam.community = any(i.IsPublic for i in imgs)
+    fam.shared_unknown = any(i.SharedWithUnknown for i in imgs)
     t0 = min(i.CreationTime for i in imgs)
     t1 = max(i.CreationTime for i in imgs)
     if t1 == t0:  # one instant: centre it on a two-day axis

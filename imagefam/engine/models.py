@@ -58,6 +58,8 @@ UtcTime = Annotated[datetime, AfterValidator(_utc)]
 #: A non-empty string (an empty ImageId or RegionId names nothing).
 Id = Annotated[str, Field(min_length=1)]
 FamilyName = Annotated[str | None, BeforeValidator(_none_if_empty)]
+#: A launch parameter: an empty value is an unset one (``ImageFamily: ""`` with an ``ImageId``).
+LaunchParam = Annotated[str | None, BeforeValidator(_none_if_empty)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,8 @@ class Image:
     ImageFamily: FamilyName = None
     IsPublic: bool = False
     SharedWith: tuple[str, ...] = ()
+    #: Shared with accounts the state does not list (``DescribeImages`` said ``IsSelfShared``).
+    SharedWithUnknown: bool = False
     ImageName: str | None = None
     Description: str | None = None
     Tags: Annotated[dict[str, str] | None, BeforeValidator(_tags)] = None
@@ -136,8 +140,8 @@ class DeleteImageRequest(Request):
 
 class RunInstancesRequest(Request):
     RegionId: str
-    ImageId: str | None = None
-    ImageFamily: str | None = None
+    ImageId: LaunchParam = None
+    ImageFamily: LaunchParam = None
     Amount: int = 1
     LaunchTemplateId: str | None = None
     LaunchTemplateName: str | None = None
@@ -145,8 +149,8 @@ class RunInstancesRequest(Request):
 
 class CreateInstanceRequest(Request):
     RegionId: str
-    ImageId: str | None = None
-    ImageFamily: str | None = None
+    ImageId: LaunchParam = None
+    ImageFamily: LaunchParam = None
 
 
 class ReplaceSystemDiskRequest(Request):

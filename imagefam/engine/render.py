@@ -58,11 +58,16 @@ def check_text(result: CheckResult) -> str:
         out.append("")
         out.extend(f"note: {n}" for n in notes)
     if result.family_changes:
+        ties = any(c.tie for c in result.family_changes)
         rows = [[c.step, c.region, c.family, c.viewer or c.owner or "", c.before or "(none)", c.after or "(none)"]
+                + (["tie" if c.tie else ""] if ties else [])
                 for c in result.family_changes]
         out.append("\nfamily resolution changes:")
-        out.append(tabulate(rows, headers=["step", "region", "family", "seen by", "before", "after"],
-                            tablefmt="simple"))
+        out.append(tabulate(rows, headers=["step", "region", "family", "seen by", "before", "after"]
+                            + (["tie"] if ties else []), tablefmt="simple"))
+        if ties:
+            out.append("tie: before or after the step, several Available images share the newest CreationTime; "
+                       "ECS documents no tie rule, so the server's pick may differ")
     denied = sum(not s.allowed for s in result.steps)
     out.append(f"\n{len(result.steps)} steps: {len(result.steps) - denied} allowed, {denied} denied")
     summary = skipped_summary(result.skipped)

@@ -18,7 +18,7 @@ from ..rules.policy import Policy, Resolution
 from ..rules.runtime import Ctx, render
 from .models import Image
 from .state import State
-from .store import ImageStore
+from .store import Images
 
 
 @dataclass
@@ -75,7 +75,7 @@ def _key_at(i: int) -> Callable[[tuple[Image, list[Any]]], tuple[bool, Any]]:
 class Resolver:
     """Resolves families over an image store with one policy's resolution rules."""
 
-    def __init__(self, policy: Policy, images: ImageStore, taken_at: Any = None, *, memo: bool = False,
+    def __init__(self, policy: Policy, images: Images, taken_at: Any = None, *, memo: bool = False,
                  now: Any = None) -> None:
         """``memo``: remember answers while the state does not change; whoever changes the state
         calls :meth:`forget` (a report never does; a check session does after each change).
@@ -138,6 +138,37 @@ class Resolver:
         if len(eligible) == 1:
             return eligible[0]  # type: ignore[no-any-return]
         return _sort(eligible, self.res, ctx)[0]
+
+    def tie(self, family: str, region: str, caller: str) -> bool:
+        """Whether another eligible image ties with the chosen one on the first order key (as the
+        trace's ``tie``, without building a trace: only candidates with the same key are tested)."""
+        chosen = self.image(family, region, caller)
+        if chosen is None or not self.res.order:
+            return False
+        ctx = self._ctx(family, region, caller)
+        cands = (self.res.shortlist or self.res.candidates)(ctx) or ()
+        if self.res.order_fields:  # a plain field: compare in C first
+            get = operator.attrgetter(self.res.order_fields[0][0])
+            top = get(chosen)
+            cands = [img for img in cands if img is not chosen and get(img) == top]
+        else:
+            key = self.res.order[0][0]
+            ctx.it = chosen
+            top = key(ctx)
+            same = []
+            for img in cands:
+                ctx.it = img
+                if img is not chosen and key(ctx) == top:
+                    same.append(img)
+            cands = same
+        reqs = self.res.requirements
+        for img in cands:
+            ctx.it = img
+            if all(req.cond(ctx) is True for req in reqs):
+                ctx.it = None
+                return True
+        ctx.it = None
+        return False
 
     def trace(self, family: str, region: str, caller: str) -> Trace:
         """The resolution with a verdict and a reason for every candidate."""

@@ -19,7 +19,7 @@ from .models import (
     ModifyImageAttributeRequest,
     ModifyImageSharePermissionRequest,
 )
-from .store import ImageStore
+from .store import Images
 
 Change = tuple[Image | None, Image | None]
 TICK = timedelta(seconds=1)
@@ -27,7 +27,7 @@ TICK = timedelta(seconds=1)
 SHARE_BATCH = 10
 
 
-def _new_id(store: ImageStore, step: Step) -> str:
+def _new_id(store: Images, step: Step) -> str:
     if step.creates:
         if step.creates in store:
             raise InputError(f"step {step.index} ({step.action}): creates {step.creates!r}, "
@@ -41,7 +41,7 @@ def _new_id(store: ImageStore, step: Step) -> str:
         n += 1
 
 
-def _creation_time(store: ImageStore, step: Step, taken_at: datetime | None) -> datetime:
+def _creation_time(store: Images, step: Step, taken_at: datetime | None) -> datetime:
     """Later than every image so far (and than the snapshot): a new image is the newest."""
     base = store.newest
     if taken_at is not None and (base is None or taken_at > base):
@@ -57,12 +57,12 @@ def _creation_time(store: ImageStore, step: Step, taken_at: datetime | None) -> 
                          ) from None
 
 
-def _new_image(store: ImageStore, step: Step, taken_at: datetime | None, region: str, **fields: object) -> Image:
+def _new_image(store: Images, step: Step, taken_at: datetime | None, region: str, **fields: object) -> Image:
     return Image(ImageId=_new_id(store, step), RegionId=region, CreationTime=_creation_time(store, step, taken_at),
                  Status="Available", ImageOwnerId=step.caller, **fields)  # type: ignore[arg-type]
 
 
-def effects(store: ImageStore, step: Step, taken_at: datetime | None = None) -> list[Change]:
+def effects(store: Images, step: Step, taken_at: datetime | None = None) -> list[Change]:
     """What ``step`` would change, as (before, after) image pairs; None means absent."""
     r = step.request
     if isinstance(r, CreateImageRequest):
@@ -75,6 +75,8 @@ def effects(store: ImageStore, step: Step, taken_at: datetime | None = None) -> 
         return [(None, _new_image(store, step, taken_at, r.DestinationRegionId,
                                   ImageName=r.DestinationImageName or source.ImageName,
                                   Description=r.DestinationDescription or source.Description))]
+    if source.ImageOwnerId != step.caller:
+        return []  # only the owner changes or deletes an image (others' calls are refused or ignored)
     if isinstance(r, ModifyImageAttributeRequest):
         changes: dict[str, object] = {}
         if r.ImageFamily is not None:
@@ -96,7 +98,7 @@ def effects(store: ImageStore, step: Step, taken_at: datetime | None = None) -> 
     return []
 
 
-def apply(store: ImageStore, changes: list[Change]) -> None:
+def apply(store: Images, changes: list[Change]) -> None:
     for before, after in changes:
         if after is None:
             if before is not None:

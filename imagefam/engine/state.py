@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .models import Image
-from .store import ImageStore
+from .store import Images, ImageStore, Overlay
 
 
 @dataclass
 class State:
-    images: ImageStore
+    images: Images
     taken_at: datetime | None = None
     source: str = "<memory>"
     notes: list[str] = field(default_factory=list)  # loader warnings (e.g. undercounted quotas)
@@ -33,6 +33,7 @@ class State:
         return State(ImageStore(images), taken_at, at=at)
 
     def copy(self) -> State:
+        """An independent state with the same images (a full copy of the store)."""
         return State(self.images.copy(), self.taken_at, self.source, list(self.notes), self.from_api, self.at,
                      self.clock)
 
@@ -40,6 +41,13 @@ class State:
         """The state as it stood at ``at``: images created after it left out, ``now`` set to it."""
         kept = ImageStore(img for img in self.images.by_key().values() if img.CreationTime <= at)
         return State(kept, self.taken_at, self.source, list(self.notes), self.from_api, at, self.clock)
+
+    def overlay(self) -> State:
+        """A state whose changes are recorded on the side: this one is neither copied nor modified
+        (and must not change while the overlay is in use)."""
+        base = self.images if isinstance(self.images, ImageStore) else self.images.copy()
+        return State(Overlay(base), self.taken_at, self.source, list(self.notes), self.from_api, self.at,
+                     self.clock)
 
     def regions(self) -> list[str]:
         return sorted({img.RegionId for img in self.images})

@@ -25,6 +25,7 @@ from .plans import (
     INLINE_DEPTH,
     INLINE_NODES,
     cheap,
+    element_field,
     element_tests,
     guards,
     indexable,
@@ -736,7 +737,73 @@ class Compiler:
 
     def _b_distinct(self, e: ast.Call) -> Fn:
         f = self.compile(e.args[0])
-        return lambda c: None if (v := f(c)) is None else tuple(sorted(dict.fromkeys(v), key=sort_key))
+
+        def plain(c: Ctx) -> tuple[Any, ...] | None:
+            return None if (v := f(c)) is None else tuple(sorted(dict.fromkeys(v), key=sort_key))
+
+        arg = e.args[0]
+        if isinstance(arg, ast.Project) and isinstance(arg.source, ast.Where) and e.func not in self.defs:
+            return self._distinct_counted(arg.field_name, arg.source, plain) or plain
+        return plain
+
+    def _distinct_counted(self, name: str, w: ast.Where, plain: Fn) -> Fn | None:
+        """``distinct(F of images where <index plan> [and F/G tests])`` from the store's counts of
+        F per bucket, kept current as images change (``value_counts``): O(distinct values), not
+        O(bucket). ``F ==/!= v`` tests filter the values; one ``G != v`` on another field subtracts
+        the bucket's images with ``G == v``. Same answers as the ``where`` (the tests are two-valued)."""
+        plan = self._index_plan(w)
+        if plan is None or plan[2] is not None:
+            return None
+        fields, keyfns, _, rest = plan
+        parts = [] if rest is None else rest.parts if isinstance(rest, ast.BoolOp) and rest.op == "and" else [rest]
+        on_value: list[tuple[Callable[[Any, Any], bool], Fn]] = []
+        exclude: tuple[str, Fn] | None = None
+        for part in parts:
+            if not (isinstance(part, ast.Compare) and part.op in ("==", "!=")):
+                return None
+            assert part.left is not None and part.right is not None
+            for side, value in ((part.left, part.right), (part.right, part.left)):
+                field = element_field(side)
+                if field is not None and not mentions_element(value) and side.ty is not None and side.ty.kind != "list":
+                    break
+            else:
+                return None
+            if field == name:
+                on_value.append((operator.eq if part.op == "==" else operator.ne, self.compile(value)))
+            elif part.op == "!=" and exclude is None and field not in fields:
+                exclude = (field, self.compile(value))
+            else:
+                return None
+        key_of = key_builder(keyfns)
+        get = operator.attrgetter(name)
+        xfields: tuple[str, ...] = ()
+        at = 0
+        if exclude is not None:
+            xfields = tuple(sorted((*fields, exclude[0])))
+            at = xfields.index(exclude[0])
+
+        def distinct_counted(c: Ctx) -> tuple[Any, ...] | None:
+            counts_of = getattr(c.images, "value_counts", None)
+            if counts_of is None:  # a plain sequence: filter it
+                return plain(c)  # type: ignore[no-any-return]
+            lookup = c.images.lookup  # type: ignore[union-attr]
+            key = key_of(c)
+            counts = counts_of(fields, key, name)
+            if exclude is not None:
+                xkey = list(key)
+                xkey.insert(at, exclude[1](c))
+                minus: dict[Any, int] = {}
+                for img in lookup(xfields, tuple(xkey)):
+                    minus[get(img)] = minus.get(get(img), 0) + 1
+                values = [v for v, n in counts.items() if n > minus.get(v, 0)]
+            else:
+                values = list(counts)
+            for test, value_of in on_value:
+                k = value_of(c)
+                values = [v for v in values if test(v, k)]
+            return tuple(sorted(values, key=sort_key))
+
+        return distinct_counted
 
     def _b_first(self, e: ast.Call) -> Fn:
         items, n = self.compile(e.args[0]), self.compile(e.args[1])

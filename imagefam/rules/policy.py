@@ -97,10 +97,12 @@ class Policy:
     resolution: Resolution | None
     files: list[str]
     warnings: list[Diagnostic] = field(default_factory=list)
-    by_action: dict[str, list[Rule]] = field(default_factory=dict)
-    audits: dict[str, list[Rule]] = field(default_factory=dict)
+    # derived from ``rules`` on every construction (``dataclasses.replace`` included), never passed in
+    by_action: dict[str, list[Rule]] = field(init=False, repr=False)
+    audits: dict[str, list[Rule]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.by_action, self.audits = {}, {}
         for r in self.rules:
             if r.kind == "action":
                 for a in r.targets:
