@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,8 @@ def write_output(text: str, path: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    import tempfile  # only when writing a file: every import costs start-up time
+
     target = Path(path)
     if target.is_dir():
         raise InputError(f"{path}: is a directory; --output needs a file name")

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tabulate import tabulate
-
 from ..rules.runtime import render
 from .checker import CheckResult
 from .models import Image
 from .resolver import Trace
+
+
+def tabulate(*args: Any, **kwargs: Any) -> str:
+    """tabulate's table, imported on first use (a JSON output never needs it; start-up time)."""
+    from tabulate import tabulate as table
+
+    return str(table(*args, **kwargs))
 
 
 def to_json_text(data: Any) -> str:
