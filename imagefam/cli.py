@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
+from .output import check_output_path, to_stdout, write_output
 from .rules.errors import InputError, PolicyError
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -17,46 +18,22 @@ EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 _POLICY_HELP = "extra rule file or folder of *.rules (repeatable); a rule with a shipped rule's id replaces it"
 
 
-def write_output(text: str, path: str | None) -> None:
-    """Print ``text``, or write it whole to ``path`` (temp file + rename: never a partial file)."""
-    if path is None or path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    import tempfile  # only when writing a file: every import costs start-up time
+def _err(text: str) -> None:
+    """A message on stderr; control characters from inputs are escaped (its own line breaks stay)."""
+    from .engine.render import keep_lines
 
-    target = Path(path)
-    if target.is_dir():
-        raise InputError(f"{path}: is a directory; --output needs a file name")
-    try:
-        mode = target.stat().st_mode & 0o7777 if target.exists() else _default_mode()
-        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.",
-                                   suffix=".tmp")
-    except OSError as err:
-        raise InputError(f"{path}: cannot write output: {err.strerror or err}") from err
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)  # mkstemp creates 0600; keep the target's mode, or follow the umask
-        os.replace(tmp, target)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write output: {err.strerror or err}") from err
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with contextlib.suppress(OSError, AttributeError):  # stderr may be closed (`2>&-`)
+        sys.stderr.write(keep_lines(text) + "\n")
 
 
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _policy(args: argparse.Namespace, *, notices_on_stderr: bool = True):  # type: ignore[no-untyped-def]
     from .rules.policy import load_policy
 
-    return load_policy(args.policy or (), default=not args.no_default_policy)
+    policy = load_policy(args.policy or (), default=not args.no_default_policy)
+    if notices_on_stderr:
+        for note in policy.notices:
+            _err(f"imagefam: note: {note}")
+    return policy
 
 
 def _state(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -64,7 +41,7 @@ def _state(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     state = load_states([args.state], args.account, args.stdin_format)
     for note in state.notes:
-        sys.stderr.write(f"imagefam: warning: {note}\n")
+        _err(f"imagefam: warning: {note}")
     return state
 
 
@@ -122,25 +99,58 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .engine.planformats import load_any_plan, redact
     from .engine.render import check_junit, check_text, to_json_text
 
-    policy = _policy(args)
-    if args.plan == "-" and args.state == "-":
-        raise InputError("PLAN and --state cannot both be - (standard input is read once)")
+    policy = _policy(args, notices_on_stderr=args.format != "text")  # text: in the output
+    if args.plan.count("-") + (args.state == "-") > 1:
+        raise InputError("standard input (-) can be read once: give it to one PLAN or to --state, not several")
     state = _state(args)
     state.at = args.at
-    plan = load_any_plan(args.plan, args.plan_format, args.caller, args.terraform_dir, args.stdin_format)
-    result = check(state, plan, policy)
-    if args.format == "json":
-        text = to_json_text(result.to_json())
+    plans = [load_any_plan(p, args.plan_format, args.caller, args.terraform_dir, args.stdin_format)
+             for p in args.plan]
+    results = [check(state, plan, policy) for plan in plans]
+    if len(results) == 1:
+        result = results[0]
+        if args.format == "json":
+            text = to_json_text(result.to_json())
+        elif args.format == "junit":
+            text = check_junit(result)
+        elif args.format == "sarif":
+            text = to_json_text(check_sarif(result, policy))
+        elif args.format == "github":
+            text = check_github(result)
+        else:
+            text = check_text(result)
+    elif args.format == "json":  # several plans: each plan's object, named, under "plans"
+        text = to_json_text({"allowed": all(r.allowed for r in results),
+                             "plans": [{**r.to_json(), "plan": r.plan_source} for r in results]})
     elif args.format == "junit":
-        text = check_junit(result)
+        text = check_junit(*results)
     elif args.format == "sarif":
-        text = to_json_text(check_sarif(result, policy))
+        text = to_json_text(check_sarif(results[0], policy, *results[1:]))
     elif args.format == "github":
-        text = check_github(result)
+        text = "".join(check_github(r) for r in results)
     else:
-        text = check_text(result)
-    write_output(redact(text, plan.sensitive), args.output)
-    return EXIT_OK if result.allowed else EXIT_FAIL
+        text = "\n".join(f"plan {r.plan_source}:\n{check_text(r)}" for r in results)
+    if args.format == "text":
+        from .engine.render import printable
+
+        text += "".join(f"note: {printable(n)}\n" for n in policy.notices)
+    write_output(redact(text, _sensitive_forms(plans)), args.output)
+    return EXIT_OK if all(r.allowed for r in results) else EXIT_FAIL
+
+
+def _sensitive_forms(plans: list[Any]) -> tuple[str, ...]:
+    """Every value a plan marks sensitive, as it is and as each output format escapes it."""
+    import json
+
+    from .engine.ci import _escape_data
+    from .engine.render import printable
+
+    forms: dict[str, None] = {}
+    for plan in plans:
+        for v in plan.sensitive:
+            for form in (v, printable(v), json.dumps(v, ensure_ascii=False)[1:-1], _escape_data(v)):
+                forms[form] = None
+    return tuple(sorted(forms, key=len, reverse=True))  # longest first: no partial replacement
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -173,6 +183,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:  # type: ignore[no-untyped-def]
     from tabulate import tabulate
 
+    from .engine.render import printable as _p
     from .engine.render import to_json_text
     from .rules.runtime import render
 
@@ -188,10 +199,10 @@ def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:
         text = to_json_text({"family": args.family, "caller": args.caller, "regions": rows})
     else:
         names = {r["image_name"] for r in rows if r["image_id"]}
-        table = tabulate([[r["region"], r["image_id"] or "(none)", r["creation_time"] or "", r["image_name"] or "",
-                           "tie" if r["tie"] else ""] for r in rows],
+        table = tabulate([[_p(r["region"]), _p(r["image_id"] or "(none)"), r["creation_time"] or "",
+                           _p(r["image_name"] or ""), "tie" if r["tie"] else ""] for r in rows],
                          headers=["region", "image", "created", "name", ""], tablefmt="simple")
-        text = f"family {args.family} for caller {args.caller}, every region of the state:\n{table}\n"
+        text = f"family {_p(args.family)} for caller {_p(args.caller)}, every region of the state:\n{table}\n"
         if len(names) > 1:
             text += f"drift: regions resolve to {len(names)} different image names\n"
     write_output(text, args.output)
@@ -208,7 +219,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     state = load_states(args.state, args.account, args.stdin_format)
     state.at = args.at
     for note in state.notes:
-        sys.stderr.write(f"imagefam: warning: {note}\n")
+        _err(f"imagefam: warning: {note}")
     rep = report(state, policy)
     if args.format == "json":
         text = to_json_text(rep.to_json())
@@ -270,13 +281,15 @@ def cmd_rules_lint(args: argparse.Namespace) -> int:
     try:
         policy = load_policy(args.paths, default=not args.no_default_policy)
     except PolicyError as err:
-        sys.stderr.write(str(err) + "\n")
+        _err(str(err))
         n = len([d for d in err.diagnostics if d.severity == "error"])
         sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
         return EXIT_INPUT
     for w in policy.warnings:
-        sys.stderr.write(w.render() + "\n")
-    sys.stdout.write(f"ok: {len(policy.rules)} rules in {len(policy.files)} files"
+        _err(w.render())
+    for note in policy.notices:
+        _err(f"note: {note}")
+    to_stdout(f"ok: {len(policy.rules)} rules in {len(policy.files)} files"
                      + (f", {len(policy.warnings)} warning{'s' if len(policy.warnings) != 1 else ''}"
                         if policy.warnings else "") + "\n")
     return EXIT_OK
@@ -285,6 +298,7 @@ def cmd_rules_lint(args: argparse.Namespace) -> int:
 def cmd_rules_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from .engine.render import printable as _p
     from .engine.render import to_json_text
 
     policy = _policy(args)
@@ -294,8 +308,8 @@ def cmd_rules_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         write_output(to_json_text(rows), None)
     else:
-        table = [[r["id"], r["on"].replace(", ", "\n"), r["severity"], r["error_code"] or "-",
-                  _clip(r["citation"] or "-", 60)]
+        table = [[_p(r["id"]), r["on"].replace(", ", "\n"), r["severity"], _p(r["error_code"] or "-"),
+                  _clip(_p(r["citation"] or "-"), 60)]
                  for r in rows]
         write_output(tabulate(table, headers=["id", "actions", "severity", "error code", "citation"],
                               tablefmt="simple") + "\n", None)
@@ -308,6 +322,7 @@ def _clip(text: str, n: int) -> str:
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
     from .engine import policytest
+    from .engine.render import printable as _p
     from .rules.policy import load_policy
 
     policy = _policy(args)
@@ -320,25 +335,26 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r.passed]
     for r in results:
         if not r.passed or args.verbose:
-            sys.stdout.write(f"{'PASS' if r.passed else 'FAIL'} {r.file}: {r.name}\n")
+            to_stdout(f"{'PASS' if r.passed else 'FAIL'} {_p(r.file)}: {_p(r.name)}\n")
         for f in r.failures:
-            sys.stdout.write(f"     {f}\n")
+            to_stdout(f"     {_p(f)}\n")
     missing = policytest.uncovered(policy, coverage) if args.coverage else []
     for m in missing:
-        sys.stdout.write(f"UNCOVERED {m}\n")
-    sys.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed\n")
+        to_stdout(f"UNCOVERED {_p(m)}\n")
+    to_stdout(f"{len(results) - len(failed)} passed, {len(failed)} failed\n")
     return EXIT_FAIL if failed or missing else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .engine.demo import run_demo, write_files
+    from .engine.demo import demo_files, run_demo
+    from .output import write_files
 
     if args.write:
         try:
-            files = write_files(args.write)
+            files = write_files(args.write, demo_files())
         except OSError as err:
             raise InputError(f"{args.write}: cannot write demo files: {err.strerror or err}") from err
-        sys.stdout.write("".join(f"wrote {f}\n" for f in files))
+        to_stdout("".join(f"wrote {f}\n" for f in files))
         return EXIT_OK
     write_output(run_demo(), None)
     return EXIT_OK
@@ -355,8 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check a plan of ECS API calls against a state snapshot",
                        description="Check each step of PLAN against the state the steps before it leave. "
                                    "Exit 0: every step allowed (warnings allowed); 1: a step denied; 2: bad input.")
-    p.add_argument("plan", metavar="PLAN", help="plan file (JSON, or YAML by .yaml/.yml), a Terraform plan "
-                   "(terraform show -json) or a script of aliyun ecs calls; - reads standard input")
+    p.add_argument("plan", metavar="PLAN", nargs="+",
+                   help="plan file(s) (JSON, or YAML by .yaml/.yml), Terraform plans (terraform show -json) "
+                        "or scripts of aliyun ecs calls; - reads standard input; with several, each is "
+                        "checked against the same state and the exit status is the worst")
     p.add_argument("--state", required=True, metavar="STATE",
                    help="state snapshot file (JSON or YAML; native, or a raw DescribeImages body; - reads "
                         "standard input)")
@@ -477,6 +495,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """The files a command reads: its output must not be one of them."""
+    out: list[str] = []
+    for name in ("state", "plan", "policy", "paths", "terraform_dir"):
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, list):
+            out.extend(value)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -494,19 +524,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress.set_mode("on" if getattr(args, "progress", False) else "off" if getattr(args, "quiet", False)
                       else "auto")
     try:
+        check_output_path(getattr(args, "output", None), _inputs(args))
         return func(args)
     except PolicyError as err:
-        sys.stderr.write(str(err) + "\n")
+        _err(str(err))
         return EXIT_INPUT
     except InputError as err:
-        sys.stderr.write(f"imagefam: {err}\n")
+        _err(f"imagefam: {err}")
         return EXIT_INPUT
     except KeyboardInterrupt:
         progress.close_all()  # the bar of the interrupted work, before the message
         sys.stderr.write("imagefam: interrupted\n")
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    except BrokenPipeError:  # every write to stdout goes through to_stdout: this is a bug, not a status
+        with contextlib.suppress(OSError):
+            sys.stderr.write("imagefam: output closed before the result was written\n")
+        return EXIT_FAIL
     except RecursionError:
         sys.stderr.write("imagefam: input nested too deeply\n")
         return EXIT_INPUT
@@ -514,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("imagefam: out of memory (input too large)\n")
         return EXIT_INPUT
     except Exception as err:  # a bug: say so plainly, without a traceback
-        sys.stderr.write(f"imagefam: internal error ({type(err).__name__}: {err}); please report it\n")
+        _err(f"imagefam: internal error ({type(err).__name__}: {err}); please report it")
         return EXIT_INTERNAL
 
 

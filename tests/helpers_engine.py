@@ -115,13 +115,13 @@ class Run:
         return json.loads(self.out)
 
 
-def run_cli(*args: str | Path, cwd: Path | None = None) -> Run:
+def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 120) -> Run:
     """``python -m imagefam.cli ARGS`` in a subprocess: the real exit code, stdout and stderr."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("PYTHONWARNINGS", None)
     proc = subprocess.run([sys.executable, "-m", "imagefam.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=120, check=False)
+                          text=True, cwd=cwd, env=env, timeout=timeout, check=False)
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import load, load_errors, rendered, typecheck
 
@@ -393,7 +395,7 @@ def test_non_literal_regex() -> None:
 def test_invalid_regex() -> None:
     out = _one('rule r on DeleteImage deny when request.ImageId matches "(" message "m"\n')
     assert out.splitlines()[0] == ("t.rules:1:57: error: invalid regular expression: "
-                                   "missing ), unterminated subpattern at position 0")
+                                   "missing ): (")
     assert out.splitlines()[2] == " " * 60 + "^^^"
 
 
@@ -514,3 +516,60 @@ def test_duplicate_resolve_block_is_still_checked() -> None:
         (3, "unknown name 'Statsu' in the resolution policy"),
         (5, "more than one 'resolve' block"),
     ]
+
+
+# ---------------------------------------------------------------- RE2: linear-time regexes
+
+
+@pytest.mark.parametrize(("pattern", "hint"), [
+    (r"^(a)\\1$", "backreferences"),
+    (r"^(?=a)", "lookahead"),
+    (r"(?<!a)b", "lookahead"),
+    (r"^web\\Z", "\\z"),
+])
+def test_patterns_re2_cannot_run_are_located_errors(pattern: str, hint: str) -> None:
+    out = _one(f'rule r on DeleteImage deny when request.ImageId matches "{pattern}" message "m"\n')
+    assert out.startswith("t.rules:1:57: error: invalid regular expression: "), out
+    assert "hint:" in out and hint in out.split("hint:")[1], out
+
+
+def test_the_end_of_text_is_backslash_z() -> None:
+    from imagefam.rules.regex import searcher
+
+    found = searcher("^web\\z")
+    assert found("web") and not found("web\n") and not found("webs")
+    assert searcher("^web$")("web") and not searcher("^web$")("web\n"), "RE2's $ is the end of the text"
+
+
+def test_the_answer_memo_is_bounded_and_right() -> None:
+    from imagefam.rules import regex
+
+    found = regex.searcher("^x[0-9]+\\z")
+    for i in range(regex.MEMO_SIZE * 2 + 3):
+        assert found(f"x{i}") and not found(f"x{i}y")
+    assert found("x1") and not found("y1")
+    assert not found("\ud800"), "a lone surrogate is just a character that does not match"
+
+
+def test_shipped_rules_use_backslash_z() -> None:
+    from helpers_engine import POLICY_DIR
+
+    for f in POLICY_DIR.rglob("*.rules"):
+        assert "\\\\Z" not in f.read_text("utf-8"), f
+
+
+def test_nested_quantifier_against_a_long_family_finishes(tmp_path: Path) -> None:
+    """Backtracking took minutes for this pattern (2^40 paths); RE2 answers in microseconds. The
+    subprocess timeout only guards against a hang: the figure is in docs/performance.md."""
+    from helpers_engine import img, run_cli, write_plan, write_state
+
+    (tmp_path / "slow.rules").write_text(
+        'rule slow\n  on CreateImage\n  deny when request.ImageFamily matches "^(a+)+$"\n'
+        '  message "m"\n  cites "c"\n', "utf-8")
+    state = write_state(tmp_path, [img("m-1")])
+    plan = write_plan(tmp_path, [{"Action": "CreateImage", "RegionId": "cn-hangzhou", "InstanceId": "i-1",
+                                  "ImageFamily": "a" * 40 + "!"}])
+    run = run_cli("check", plan, "--state", state, "--policy", tmp_path / "slow.rules", "--format", "json",
+                  timeout=60)
+    assert run.code in (0, 1), run.err
+    assert all(v["rule"] != "slow" for s in run.json()["steps"] for v in s["violations"])

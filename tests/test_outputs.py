@@ -150,7 +150,7 @@ def test_failed_run_leaves_previous_output_untouched(tmp_path: Path, capsys: pyt
 
 
 def test_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from imagefam import cli
+    from imagefam import output
 
     target = tmp_path / "out.txt"
     target.write_text("previous", "utf-8")
@@ -163,10 +163,10 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: p
     def interrupted(src: str, dst: str) -> None:
         raise Boom()
 
-    monkeypatch.setattr(cli.os, "replace", interrupted)
+    monkeypatch.setattr(output.os, "replace", interrupted)
     with pytest.raises(Boom):
-        cli.write_output("new text", str(target))
-    monkeypatch.setattr(cli.os, "replace", real_replace)
+        output.write_output("new text", str(target))
+    monkeypatch.setattr(output.os, "replace", real_replace)
     assert target.read_text("utf-8") == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 

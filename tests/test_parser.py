@@ -12,6 +12,7 @@ from imagefam.rules.checker import Checker
 from imagefam.rules.compiler import Compiler
 from imagefam.rules.errors import Reporter, Source
 from imagefam.rules.parser import MAX_BYTES, MAX_DEPTH, parse_expr
+from imagefam.rules.policy import load_policy
 from imagefam.rules.runtime import Ctx
 
 # ---------------------------------------------------------------- declarations
@@ -546,3 +547,61 @@ def test_continuation_line_starting_with_resolve_call() -> None:
     # ... while "resolve candidates" on its own line still starts the resolution block
     decls, diags = parse_decls("def a = 1\nresolve candidates images\n  require x: true\n  order by ImageId\n")
     assert not diags and isinstance(decls[1], ast.ResolveDecl)
+
+
+# ---------------------------------------------------------------- bounded cost of long files
+
+
+class _CountingText(str):
+    """A rule text that counts how often it is split into lines."""
+
+    splits = 0
+
+    def splitlines(self, keepends: bool = False) -> list[str]:
+        type(self).splits += 1
+        return super().splitlines(keepends)
+
+
+def test_long_and_chain_is_split_into_lines_once() -> None:
+    """The explainer quotes each term of an `and` chain: splitting the file once per term made a
+    100,000-term rule take minutes to load (quadratic). The file is split once, whatever its length."""
+    terms = "\n    and ".join(f'request.ImageId != "x{i}"' for i in range(500))
+    text = _CountingText(f'rule big\n  on DeleteImage\n  deny when {terms}\n  message "m"\n  cites "c"\n')
+    _CountingText.splits = 0
+    policy = load_policy(default=False, sources=[Source("big.rules", text)])
+    assert policy.rules[0].text.count("request.ImageId") == 500
+    assert _CountingText.splits <= 2, _CountingText.splits
+
+
+def test_100000_term_and_chain_loads_as_a_rule() -> None:
+    text = ('rule big\n  on DeleteImage\n  deny when ' + " and ".join(["true"] * 100_000)
+            + '\n  message "m"\n  cites "c"\n')
+    policy = load_policy(default=False, sources=[Source("big.rules", text)])
+    assert policy.rules[0].cond(Ctx()) is True
+
+
+def test_limit_errors_quote_a_short_excerpt() -> None:
+    deep = "not " * 200_000 + "true"
+    text = "def a = " + deep + "\n"
+    out = rendered(text)
+    assert "nested 200001 levels deep" in out
+    assert len(out) < 1_000, len(out)
+    head, shown, caret = out.splitlines()[:3]
+    assert head.startswith("t.rules:1:9: error:")
+    assert shown.startswith("    def a = not not") and shown.endswith("…")
+    assert caret == "    " + " " * 8 + "^" * (len(shown) - 4 - 8 - 1)
+
+
+def test_an_error_far_along_a_long_line_is_shown_in_context() -> None:
+    text = "def a = " + " or ".join(["false"] * 50_000) + " or nosuch\n"
+    out = rendered(text)
+    assert len(out) < 1_000, len(out)
+    head, shown, caret = out.splitlines()[:3]
+    assert "unknown name 'nosuch'" in head or "nosuch" in head
+    assert shown.startswith("    …") and "nosuch" in shown
+    assert shown[caret.index("^"):].startswith("nosuch")
+
+
+def test_oversized_file_error_is_short() -> None:
+    out = rendered("#" + "x" * MAX_BYTES + "\n")
+    assert len(out) < 1_000

@@ -207,11 +207,12 @@ def test_empty_folder_raises_input_error(tmp_path: Path) -> None:
         load_policy([tmp_path])
 
 
-def test_unreadable_file_raises_input_error(tmp_path: Path) -> None:
+def test_non_utf8_file_is_a_located_error(tmp_path: Path) -> None:
     f = tmp_path / "latin1.rules"
     f.write_bytes(b"def a = \"\xe9\"\n")
-    with pytest.raises(InputError, match="cannot read rule file"):
+    with pytest.raises(PolicyError) as info:
         load_policy([f])
+    assert info.value.diagnostics[0].render().startswith(f"{f}:1:10: error: the file is not UTF-8")
 
 
 def test_user_override_that_breaks_a_shipped_rule_is_reported_in_the_shipped_file() -> None:
@@ -241,6 +242,76 @@ def test_modify_quota_with_user_limit() -> None:
     assert rule.cond(Ctx(store, request=req, image=None, caller="1001")) is False
 
 
+# ---------------------------------------------------------------- nothing hidden, nothing silent
+
+
+def test_a_duplicate_rule_id_does_not_hide_the_errors_of_either_rule() -> None:
+    text = (RULE.format(id="r1", cond='request.ImageIdd == "x"') + RULE.format(id="r1", cond="true")
+            + RULE.format(id="r2", cond="request.Nope == 1"))
+    messages = [d.message for d in load_errors(text)]
+    assert any("'ImageIdd'" in m for m in messages), messages
+    assert any("duplicate rule id 'r1'" in m for m in messages), messages
+    assert any("'Nope'" in m for m in messages), messages
+
+
+def test_upper_case_rules_files_in_a_folder_are_read(tmp_path: Path) -> None:
+    (tmp_path / "a.rules").write_text(RULE.format(id="lower", cond="true"), "utf-8")
+    (tmp_path / "B.RULES").write_text(RULE.format(id="upper", cond="true"), "utf-8")
+    policy = load_policy([tmp_path], default=False)
+    assert sorted(r.id for r in policy.rules) == ["lower", "upper"]
+
+
+def test_a_dot_rule_file_in_a_folder_is_named_in_a_notice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers_engine import run_main
+
+    (tmp_path / "a.rules").write_text(RULE.format(id="lower", cond="true"), "utf-8")
+    (tmp_path / "typo.rule").write_text(RULE.format(id="missed", cond="true"), "utf-8")
+    policy = load_policy([tmp_path], default=False)
+    assert [r.id for r in policy.rules] == ["lower"]
+    assert any("typo.rule" in n and "not read" in n for n in policy.notices), policy.notices
+    run = run_main(capsys, "rules", "lint", "--no-default-policy", tmp_path)
+    assert run.code == 0 and "typo.rule" in run.err
+
+
+def test_overriding_a_shipped_rule_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers_engine import DEMO_DIR, run_main
+
+    mine = tmp_path / "mine.rules"
+    mine.write_text('rule family-name-format\n  on CreateImage\n  warn when false\n  message "m"\n  cites "c"\n',
+                    "utf-8")
+    policy = load_policy([mine])
+    assert any("'family-name-format'" in n and "replaces the shipped rule" in n and "naming.rules" in n
+               for n in policy.notices), policy.notices
+    assert not load_policy().notices
+    lint = run_main(capsys, "rules", "lint", mine)
+    assert lint.code == 0 and "replaces the shipped rule" in lint.err
+    args = ["check", DEMO_DIR / "rollback-fixed.yaml", "--state", DEMO_DIR / "state.yaml", "--policy", mine]
+    text = run_main(capsys, *args)
+    assert "note: rule 'family-name-format'" in text.out and "replaces the shipped rule" in text.out
+    as_json = run_main(capsys, *args, "--format", "json")
+    assert "replaces the shipped rule" in as_json.err and "replaces" not in as_json.out
+
+
+def test_a_rule_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    f = tmp_path / "bom.rules"
+    f.write_bytes(b"\xef\xbb\xbf" + RULE.format(id="r1", cond="true").encode("utf-8"))
+    policy = load_policy([f], default=False)
+    assert [r.id for r in policy.rules] == ["r1"] and policy.rules[0].line == 1
+
+
+def test_a_rule_file_that_is_not_utf8_gets_line_and_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers_engine import assert_clean_error, run_main
+
+    f = tmp_path / "latin1.rules"
+    f.write_bytes(RULE.format(id="r1", cond="true").encode() + b'rule r2 on DeleteImage warn when true message "caf\xe9"\n')
+    with pytest.raises(PolicyError) as info:
+        load_policy([f], default=False)
+    (d,) = info.value.diagnostics
+    assert (d.span.line, d.span.col) == (2, 51)
+    run = run_main(capsys, "rules", "lint", f)
+    assert_clean_error(run)
+    assert run.err.startswith(f"{f}:2:51: error: the file is not UTF-8")
+    assert "codec" not in run.err
 def test_replacing_a_field_of_a_policy_does_not_duplicate_its_rules() -> None:
     """``dataclasses.replace`` re-runs ``__post_init__``: the per-action lists are rebuilt, not appended to."""
     import dataclasses

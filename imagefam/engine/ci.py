@@ -12,6 +12,7 @@ from typing import Any
 from ..rules.policy import Policy
 from .checker import CheckResult
 from .decisions import Finding
+from .render import printable
 
 LEVEL = {"deny": "error", "warn": "warning", "info": "note"}
 GITHUB = {"deny": "error", "warn": "warning", "info": "notice"}
@@ -51,21 +52,23 @@ def _result(f: Finding, index: dict[str, int], locations: list[dict[str, Any]]) 
     return res
 
 
-def check_sarif(result: CheckResult, policy: Policy) -> dict[str, Any]:
+def check_sarif(result: CheckResult, policy: Policy, *more: CheckResult) -> dict[str, Any]:
+    """One SARIF run; with several plans, each result is located in its own plan file."""
     driver, index = _driver(policy, ("action",))
     results = []
-    for s in result.steps:
-        uri, line = _where(result, s.step)
-        phys: dict[str, Any] = {"artifactLocation": {"uri": uri}}
-        if line:
-            phys["region"] = {"startLine": line}
-        logical: list[dict[str, Any]] = [{"name": f"step {s.step.index} {s.step.action}", "kind": "object"}]
-        if s.step.source and s.step.source.get("kind") == "terraform":  # the resource address
-            address = str(s.step.source["address"])
-            logical.insert(0, {"name": address, "fullyQualifiedName": address, "kind": "resource"})
-        loc = [{"physicalLocation": phys, "logicalLocations": logical}]
-        for f in s.violations + s.warnings + s.notes:
-            results.append(_result(f, index, loc))
+    for r in (result, *more):
+        for s in r.steps:
+            uri, line = _where(r, s.step)
+            phys: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+            if line:
+                phys["region"] = {"startLine": line}
+            logical: list[dict[str, Any]] = [{"name": f"step {s.step.index} {s.step.action}", "kind": "object"}]
+            if s.step.source and s.step.source.get("kind") == "terraform":  # the resource address
+                address = str(s.step.source["address"])
+                logical.insert(0, {"name": address, "fullyQualifiedName": address, "kind": "resource"})
+            loc = [{"physicalLocation": phys, "logicalLocations": logical}]
+            for f in s.violations + s.warnings + s.notes:
+                results.append(_result(f, index, loc))
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
 
 
@@ -91,7 +94,8 @@ def report_sarif(rep: Any, policy: Policy, sources: list[str]) -> dict[str, Any]
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Workflow-command escaping (``%``, CR, LF), then any other control character as ``\\xNN``."""
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_prop(text: str) -> str:

@@ -10,6 +10,26 @@ from .checker import CheckResult
 from .models import Image
 from .resolver import Trace
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: C0 controls, DEL, C1 controls and the Unicode line/paragraph separators, shown as escapes.
+_CONTROLS = {c: _NAMED.get(chr(c), f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
+             for c in [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]}
+
+
+def printable(value: object) -> str:
+    """``value`` as text with every control character escaped (``\\n``, ``\\x1b``, ...): values from
+    states, plans and rules never start a new line (a CI log would obey ``::error``) nor reach a
+    terminal as an escape sequence. For text, markdown and table outputs; JSON escapes its own."""
+    return str(value).translate(_CONTROLS)
+
+
+def keep_lines(text: str) -> str:
+    """Like :func:`printable`, but the text's own line breaks stay (for multi-line messages)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+_p = printable
+
 
 def tabulate(*args: Any, **kwargs: Any) -> str:
     """tabulate's table, imported on first use (a JSON output never needs it; start-up time)."""
@@ -32,12 +52,12 @@ def check_text(result: CheckResult) -> str:
     sourced = any(s.step.source for s in result.steps)
     rows = []
     for s in result.steps:
-        fired = [f.rule for f in s.violations] + [f"{f.rule} (warn)" for f in s.warnings]
+        fired = [_p(f.rule) for f in s.violations] + [f"{_p(f.rule)} (warn)" for f in s.warnings]
         fired += ["unknown-parameter (warn)"] * len(s.step.warnings)
         target = getattr(s.step.request, "ImageId", None) or getattr(s.step.request, "ImageFamily", None) or ""
-        rows.append([s.step.index, s.step.action, target, s.step.caller, "ALLOW" if s.allowed else "DENY",
-                     "\n".join(fired) or "-", s.resolved_image_id or s.created_image_id or ""]
-                    + ([describe(s.step.source)] if sourced else []))
+        rows.append([s.step.index, _p(s.step.action), _p(target), _p(s.step.caller), "ALLOW" if s.allowed else "DENY",
+                     "\n".join(fired) or "-", _p(s.resolved_image_id or s.created_image_id or "")]
+                    + ([_p(describe(s.step.source))] if sourced else []))
     out = [tabulate(rows, headers=["step", "action", "target", "caller", "decision", "rules", "image"]
                     + (["from"] if sourced else []), tablefmt="simple")]
     for s in result.steps:
@@ -45,27 +65,28 @@ def check_text(result: CheckResult) -> str:
             continue
         where = f" (line {s.step.line})" if s.step.line else ""
         if s.step.source and s.step.source.get("kind") == "terraform":
-            where = f" ({describe(s.step.source)})"
-        out.append(f"\nstep {s.step.index} {s.step.action}{where}: {'denied' if not s.allowed else 'allowed with warnings'}")
+            where = f" ({_p(describe(s.step.source))})"
+        out.append(f"\nstep {s.step.index} {_p(s.step.action)}{where}: "
+                   f"{'denied' if not s.allowed else 'allowed with warnings'}")
         for f in s.violations:
-            code = f" [{f.error_code}]" if f.error_code else ""
-            out.append(f"  DENY {f.rule}{code}: {f.message}")
+            code = f" [{_p(f.error_code)}]" if f.error_code else ""
+            out.append(f"  DENY {_p(f.rule)}{code}: {_p(f.message)}")
             for text, value in f.evidence:
-                out.append(f"       {text} = {value}")
+                out.append(f"       {_p(text)} = {_p(value)}")
             if f.cites:
-                out.append(f"       cites: {f.cites}")
+                out.append(f"       cites: {_p(f.cites)}")
         for f in s.warnings:
-            out.append(f"  WARN {f.rule}: {f.message}")
+            out.append(f"  WARN {_p(f.rule)}: {_p(f.message)}")
         for w in s.step.warnings:
-            out.append(f"  WARN unknown-parameter: {w}")
-    notes = sorted({f.message for s in result.steps for f in s.notes})
+            out.append(f"  WARN unknown-parameter: {_p(w)}")
+    notes = sorted({_p(f.message) for s in result.steps for f in s.notes})
     if notes:
         out.append("")
         out.extend(f"note: {n}" for n in notes)
     if result.family_changes:
         ties = any(c.tie for c in result.family_changes)
-        rows = [[c.step, c.region, c.family, c.viewer or c.owner or "", c.before or "(none)", c.after or "(none)"]
-                + (["tie" if c.tie else ""] if ties else [])
+        rows = [[c.step, _p(c.region), _p(c.family), _p(c.viewer or c.owner or ""), _p(c.before or "(none)"),
+                 _p(c.after or "(none)")] + (["tie" if c.tie else ""] if ties else [])
                 for c in result.family_changes]
         out.append("\nfamily resolution changes:")
         out.append(tabulate(rows, headers=["step", "region", "family", "seen by", "before", "after"]
@@ -82,23 +103,23 @@ def check_text(result: CheckResult) -> str:
 
 
 def trace_text(trace: Trace) -> str:
-    head = f"family {trace.family} in {trace.region} for caller {trace.caller}: "
-    out = [head + (f"{trace.image.ImageId} ({trace.image.ImageName or 'no name'}, created "
+    head = f"family {_p(trace.family)} in {_p(trace.region)} for caller {_p(trace.caller)}: "
+    out = [head + (f"{_p(trace.image.ImageId)} ({_p(trace.image.ImageName or 'no name')}, created "
                    f"{render(trace.image.CreationTime)})" if trace.image else "no image")]
     if not trace.candidates:
-        out.append(f"  no image in {trace.region} has family {trace.family!r} (by its own name)")
+        out.append(f"  no image in {_p(trace.region)} has family {_p(repr(trace.family))} (by its own name)")
     rows = []
     for c in trace.candidates:
         if c.verdict == "excluded":
             why = f"excluded: {c.requirement} — {c.reason}"
         else:
             why = f"{c.verdict}: {c.reason}"
-        rows.append([c.image.ImageId, _day(c.image), c.image.Status, why])
+        rows.append([_p(c.image.ImageId), _day(c.image), _p(c.image.Status), _p(why)])
     if rows:
         out.append(tabulate(rows, tablefmt="plain"))
-    out.append(f"order: {trace.order}; requirements: {', '.join(trace.requirements)}")
+    out.append(_p(f"order: {trace.order}; requirements: {', '.join(trace.requirements)}"))
     if trace.tie:
-        out.append(f"warning: tie: more than one eligible image shares the newest {trace.order.split(' ')[0]}; "
+        out.append(f"warning: tie: more than one eligible image shares the newest {_p(trace.order.split(' ')[0])}; "
                    "ECS documents no tie rule, so the server's pick may differ")
     return "\n".join(out) + "\n"
 
@@ -145,41 +166,50 @@ def report_text(rep: Any, markdown: bool = False) -> str:
             f"{sev['deny']} deny, {sev['warn']} warn, {sev['info']} info")
     out = [f"## imagefam compliance report\n\n{head}\n" if markdown else f"imagefam compliance report: {head}\n"]
     if rep.findings:
-        out.append(tabulate(_summary_rows(rep), headers=["rule", "deny", "warn", "info"], tablefmt=fmt))
+        out.append(tabulate([[_p(r[0]), *r[1:]] for r in _summary_rows(rep)], headers=["rule", "deny", "warn", "info"],
+                            tablefmt=fmt))
     groups: dict[tuple[str, str, str], list[Any]] = {}
     for f in rep.findings:
         groups.setdefault(_group_key(f), []).append(f)
     for (owner, region, family), items in groups.items():
-        title = f"account {owner} / region {region} / family {family}"
+        title = f"account {_p(owner)} / region {_p(region)} / family {_p(family)}"
         out.append(f"\n### {title}\n" if markdown else f"\n{title}")
         for f in items:
-            subject = f" ({f.subject['image_id']})" if "image_id" in f.subject else ""
+            subject = f" ({_p(f.subject['image_id'])})" if "image_id" in f.subject else ""
             if markdown:
-                out.append(f"- **{f.severity.upper()}** `{f.rule}`{subject}: {f.message}")
+                out.append(f"- **{f.severity.upper()}** `{_p(f.rule)}`{subject}: {_p(f.message)}")
             else:
-                out.append(f"  {f.severity.upper():4} {f.rule}{subject}: {f.message}")
+                out.append(f"  {f.severity.upper():4} {_p(f.rule)}{subject}: {_p(f.message)}")
     if not rep.findings:
         out.append("no findings")
     return "\n".join(out) + "\n"
 
 
-def junit_xml(suite: str, cases: list[tuple[str, str, list[tuple[str, str]]]]) -> str:
-    """JUnit XML: ``cases`` are (classname, name, [(severity, message)]); deny -> failure, others -> system-out."""
+def junit_xml(suite: str, cases: list[tuple[str, str, list[tuple[str, str]]]],
+              *more: tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]) -> str:
+    """JUnit XML: ``cases`` are (classname, name, [(severity, message)]); deny -> failure, others -> system-out.
+    ``more`` adds further (suite, cases) test suites."""
     from xml.etree import ElementTree as ET
 
-    failures = sum(1 for _, _, msgs in cases if any(s == "deny" for s, _ in msgs))
-    root = ET.Element("testsuites", name="imagefam", tests=str(len(cases)), failures=str(failures))
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),
-                       errors="0", skipped="0")
-    for classname, name, msgs in cases:
-        tc = ET.SubElement(ts, "testcase", classname=classname, name=name)
-        denies = [m for s, m in msgs if s == "deny"]
-        if denies:
-            fail = ET.SubElement(tc, "failure", message=denies[0][:200], type="deny")
-            fail.text = "\n".join(denies)
-        others = [f"{s}: {m}" for s, m in msgs if s != "deny"]
-        if others:
-            ET.SubElement(tc, "system-out").text = "\n".join(others)
+    suites = [(suite, cases), *more]
+
+    def failed(cs: list[tuple[str, str, list[tuple[str, str]]]]) -> int:
+        return sum(1 for _, _, msgs in cs if any(s == "deny" for s, _ in msgs))
+
+    root = ET.Element("testsuites", name="imagefam", tests=str(sum(len(cs) for _, cs in suites)),
+                      failures=str(sum(failed(cs) for _, cs in suites)))
+    for name_, cs in suites:
+        ts = ET.SubElement(root, "testsuite", name=name_, tests=str(len(cs)), failures=str(failed(cs)),
+                           errors="0", skipped="0")
+        for classname, name, msgs in cs:
+            tc = ET.SubElement(ts, "testcase", classname=classname, name=printable(name))
+            denies = [printable(m) for s, m in msgs if s == "deny"]  # XML 1.0 has no place for controls
+            if denies:
+                fail = ET.SubElement(tc, "failure", message=denies[0][:200], type="deny")
+                fail.text = "\n".join(denies)
+            others = [f"{s}: {printable(m)}" for s, m in msgs if s != "deny"]
+            if others:
+                ET.SubElement(tc, "system-out").text = "\n".join(others)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -192,25 +222,32 @@ def report_junit(rep: Any, rule_ids: list[str]) -> str:
     return junit_xml("imagefam report", [("imagefam.audit", rule, msgs) for rule, msgs in by_rule.items()])
 
 
-def check_junit(result: CheckResult) -> str:
-    """One test case per plan step: failed when the step is denied."""
+def check_junit(result: CheckResult, *more: CheckResult) -> str:
+    """One test case per plan step: failed when the step is denied. With several results, one
+    test suite per plan, named after its file."""
     from .planformats import describe
 
-    cases = []
-    for s in result.steps:
-        msgs = [("deny", f"{f.rule}: {f.message}" + (f" [{f.error_code}]" if f.error_code else ""))
-                for f in s.violations]
-        msgs += [("warn", f"{f.rule}: {f.message}") for f in s.warnings]
-        where = f" ({describe(s.step.source)})" if s.step.source else ""
-        cases.append(("imagefam.check", f"step {s.step.index} {s.step.action}{where}", msgs))
-    return junit_xml("imagefam check", cases)
+    def cases(r: CheckResult) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        out = []
+        for s in r.steps:
+            msgs = [("deny", f"{f.rule}: {f.message}" + (f" [{f.error_code}]" if f.error_code else ""))
+                    for f in s.violations]
+            msgs += [("warn", f"{f.rule}: {f.message}") for f in s.warnings]
+            where = f" ({describe(s.step.source)})" if s.step.source else ""
+            out.append(("imagefam.check", f"step {s.step.index} {s.step.action}{where}", msgs))
+        return out
+
+    if not more:
+        return junit_xml("imagefam check", cases(result))
+    return junit_xml(f"imagefam check {result.plan_source}", cases(result),
+                     *((f"imagefam check {r.plan_source}", cases(r)) for r in more))
 
 
 # ---- diffs ----
 
 
 def _cell(value: str | None, markdown: bool) -> str:
-    text = "(none)" if value is None else value
+    text = "(none)" if value is None else printable(value)
     return text.replace("|", "\\|") if markdown else text
 
 
@@ -220,7 +257,7 @@ def diff_text(d: Any, markdown: bool = False) -> str:
     counts = (f"{len(d.resolution_changes)} resolution changes; images: {len(d.added)} added, "
               f"{len(d.removed)} removed, {len(d.status)} status, {len(d.family)} family, "
               f"{len(d.sharing)} sharing changes")
-    title = f"{d.old_source} -> {d.new_source}"
+    title = f"{_p(d.old_source)} -> {_p(d.new_source)}"
     out = [f"## imagefam diff\n\n`{title}`: {counts}" if markdown else f"imagefam diff {title}: {counts}"]
     if d.empty:
         out.append("\nno changes")
@@ -230,7 +267,7 @@ def diff_text(d: Any, markdown: bool = False) -> str:
         out.append(f"\n### {name}\n" if markdown else f"\n{name}:")
 
     def ids(values: list[str]) -> str:
-        return ", ".join(f"`{v}`" if markdown else v for v in values)
+        return ", ".join(f"`{_p(v)}`" if markdown else _p(v) for v in values)
 
     if d.resolution_changes:
         section("what families resolve to")

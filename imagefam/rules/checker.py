@@ -9,12 +9,12 @@ recursion among definitions.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import ast
 from .errors import Reporter, Span, did_you_mean
+from .regex import RegexError, compile_regex
 from .timefns import ARITH_RULES, NOW_TYPE, ORDERED, TIME_BUILTINS, arith_type, involves_time
 from .types import (
     ANY,
@@ -449,9 +449,9 @@ class Checker:
             self.error(e.span, "a regular expression must be a string literal (so it is checked once, at load)")
             return
         try:
-            re.compile(str(e.value))
-        except re.error as err:
-            self.error(e.span, f"invalid regular expression: {err}")
+            compile_regex(str(e.value))
+        except RegexError as err:
+            self.error(e.span, err.message, err.hint)
 
     def _enum_literal(self, t: Ty, other: ast.Expr) -> None:
         if (t.kind == "enum" and isinstance(other, ast.Literal) and other.kind == "string"

@@ -13,7 +13,6 @@ field with an expression that does not mention the element are answered from a h
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -33,6 +32,7 @@ from .plans import (
     mentions_element,
     substitute,
 )
+from .regex import searcher, substituter
 from .runtime import CTX_NAMES, Ctx, render, sort_key
 from .timefns import TIME_BUILTINS
 from .timefns import apply as apply_time
@@ -298,7 +298,8 @@ class Compiler:
         simple = [(t, p) for p in parts if (t := self._simple_test(p)) is not None]
         fns: tuple[Fn, ...]
         if len(simple) >= 2 or (simple and len(parts) == 1):
-            rest = [p for p in parts if all(p is not q for _, q in simple)]
+            fused = {id(q) for _, q in simple}
+            rest = [p for p in parts if id(p) not in fused]
             # The rest runs only when the fused tests did not decide: after `image != null` in an
             # `and` (or `image == null` in an `or`), `image` is not null there.
             saved = self._nonnull
@@ -459,8 +460,8 @@ class Compiler:
             return lambda c: None if (v := left(c)) is None else v.endswith(k)
         if op == "contains":
             return lambda c: None if (v := left(c)) is None else k in v
-        search = re.compile(str(k)).search
-        return lambda c: None if (v := left(c)) is None else search(v) is not None
+        found = searcher(str(k))
+        return lambda c: None if (v := left(c)) is None else found(v)
 
     # ---- collections ----
     def _where(self, e: ast.Where) -> Fn:
@@ -854,13 +855,13 @@ class Compiler:
         s, repl = self.compile(e.args[0]), self.compile(e.args[2])
         pattern = e.args[1]
         assert isinstance(pattern, ast.Literal)
-        sub = re.compile(str(pattern.value)).sub
+        sub = substituter(str(pattern.value))
 
         def replace(c: Ctx) -> str | None:
             v, r = s(c), repl(c)
             if v is None or r is None:
                 return None
-            return sub(lambda _m: r, v)
+            return sub(v, r)
 
         return replace
 

@@ -7,6 +7,7 @@ file at once, each as ``file:line:col: message``, the source line and a caret.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -36,8 +37,17 @@ class Source:
     text: str
 
     def line(self, n: int) -> str:
-        lines = self.text.splitlines()
+        lines = self.lines()
         return lines[n - 1] if 0 < n <= len(lines) else ""
+
+    def lines(self) -> list[str]:
+        """The text's lines, split once per text (callers must not modify the list)."""
+        return _split_lines(self.text)
+
+
+@functools.lru_cache(maxsize=32)
+def _split_lines(text: str) -> list[str]:
+    return text.splitlines()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +69,36 @@ class Diagnostic:
             else 1
         )
         width = max(1, min(width, max(1, len(text) - self.span.col + 1)))
+        text, col, width = _excerpt(text, self.span.col, width)
         out = [
-            f"{self.source.name}:{self.span.line}:{self.span.col}: {self.severity}: {self.message}",
+            f"{self.source.name}:{self.span.line}:{self.span.col}: {self.severity}: {_clip(self.message)}",
             f"    {text}",
-            "    " + " " * (self.span.col - 1) + "^" * width,
+            "    " + " " * (col - 1) + "^" * width,
         ]
         if self.hint:
-            out.append(f"    hint: {self.hint}")
+            out.append(f"    hint: {_clip(self.hint)}")
         return "\n".join(out)
+
+
+#: A source line longer than this is shown as an excerpt around the column (a 2 MB line is not
+#: echoed whole); messages and hints are clipped to MAX_MESSAGE characters.
+MAX_LINE_SHOWN = 160
+MAX_MESSAGE = 400
+
+
+def _excerpt(text: str, col: int, width: int) -> tuple[str, int, int]:
+    """(the part of ``text`` shown, the caret's column in it, the caret's width)."""
+    if len(text) <= MAX_LINE_SHOWN:
+        return text, col, width
+    start = max(0, min(col - 1 - MAX_LINE_SHOWN // 4, len(text) - MAX_LINE_SHOWN))
+    end = start + MAX_LINE_SHOWN
+    shown = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+    caret = col - start + (1 if start else 0)
+    return shown, caret, max(1, min(width, end - (col - 1)))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 @dataclass

@@ -97,6 +97,9 @@ class Policy:
     resolution: Resolution | None
     files: list[str]
     warnings: list[Diagnostic] = field(default_factory=list)
+    #: What the user's files changed in the shipped policy ("rule x ... replaces the shipped rule")
+    #: and files a policy folder holds that were not read: said to the user, never silent.
+    notices: list[str] = field(default_factory=list)
     # derived from ``rules`` on every construction (``dataclasses.replace`` included), never passed in
     by_action: dict[str, list[Rule]] = field(init=False, repr=False)
     audits: dict[str, list[Rule]] = field(init=False, repr=False)
@@ -147,9 +150,11 @@ def is_pack(path: str | Path) -> bool:
     return isinstance(path, str) and path.startswith(PACK_PREFIX)
 
 
-def read_sources(paths: Iterable[str | Path]) -> list[Source]:
-    """Rule files from paths (files, or folders searched for ``*.rules``, or ``pack:<name>`` for a
-    shipped policy pack), in a stable order."""
+def read_sources(paths: Iterable[str | Path], notices: list[str] | None = None) -> list[Source]:
+    """Rule files from paths (files, or folders searched for ``*.rules`` in any case, or
+    ``pack:<name>`` for a shipped policy pack), in a stable order. Files of a folder that look like
+    rule files but are not read (``*.rule``) are named in ``notices``. A UTF-8 byte order mark is
+    skipped; a file that is not UTF-8 is a located error."""
     out: list[Source] = []
     for p in paths:
         if is_pack(p):
@@ -157,7 +162,11 @@ def read_sources(paths: Iterable[str | Path]) -> list[Source]:
             continue
         path = Path(p)
         if path.is_dir():
-            files = sorted(path.rglob("*.rules"))
+            found = sorted(f for f in path.rglob("*") if f.is_file())
+            files = [f for f in found if f.suffix.lower() == ".rules"]
+            for f in found:
+                if f.suffix.lower() == ".rule" and notices is not None:
+                    notices.append(f"{f}: not read: rule files end in .rules")
             if not files:
                 raise InputError(f"{path}: folder holds no *.rules files")
         elif path.is_file():
@@ -166,10 +175,27 @@ def read_sources(paths: Iterable[str | Path]) -> list[Source]:
             raise InputError(f"{path}: no such file or folder")
         for f in files:
             try:
-                out.append(Source(str(f), f.read_text("utf-8")))
-            except (OSError, UnicodeDecodeError) as err:
-                raise InputError(f"{f}: cannot read rule file: {err}") from err
+                data = f.read_bytes()
+            except OSError as err:
+                raise InputError(f"{f}: cannot read rule file: {err.strerror or err}") from err
+            out.append(decode_source(str(f), data))
     return out
+
+
+def decode_source(name: str, data: bytes) -> Source:
+    """A rule file's bytes as a :class:`Source` (BOM skipped); bytes that are not UTF-8 raise a
+    :class:`PolicyError` at their line and column."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        col = len(data[line_start:err.start].decode("utf-8", "replace")) + 1
+        shown = Source(name, data.decode("utf-8", "replace"))
+        raise PolicyError([Diagnostic(shown, Span.point(line, col),
+                                      f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
+                                      "save the rule file as UTF-8")]) from None
+    return Source(name, text.removeprefix("\ufeff"))
 
 
 def load_policy(paths: Sequence[str | Path] = (), *, default: bool = True,
@@ -184,10 +210,13 @@ def load_policy(paths: Sequence[str | Path] = (), *, default: bool = True,
     packs = [pack_source(str(p)) for p in dict.fromkeys(p for p in paths if is_pack(p))]
     if packs:
         layers.append((True, packs))
-    user = read_sources([p for p in paths if not is_pack(p)]) + list(sources)
+    notices: list[str] = []
+    user = read_sources([p for p in paths if not is_pack(p)], notices) + list(sources)
     if user:
         layers.append((False, user))
-    return build_policy(layers)
+    policy = build_policy(layers)
+    policy.notices[:0] = notices
+    return policy
 
 
 def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
@@ -197,6 +226,8 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
     resolve: ast.ResolveDecl | None = None
     files: list[str] = []
     extra_resolves: list[ast.ResolveDecl] = []  # duplicates: still checked, never used
+    extra_rules: list[ast.RuleDecl] = []  # rules whose id is taken: still checked, never used
+    notices: list[str] = []
     for shipped, sources in layers:
         layer_defs: dict[str, ast.Def] = {}
         layer_rules: dict[str, ast.RuleDecl] = {}
@@ -218,6 +249,8 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
                         first_rule = layer_rules[decl.id]
                         rep.error(decl.span, f"duplicate rule id {decl.id!r}",
                                   f"first at {first_rule.source.name}:{first_rule.span.line}")
+                        extra_rules.append(decl)  # still checked: its errors are reported too
+                        continue
                     layer_rules[decl.id] = decl
                 else:
                     if layer_resolve is not None:
@@ -227,12 +260,16 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
                     layer_resolve = decl
         defs.update(layer_defs)
         for rid, decl in layer_rules.items():
+            if rid in rules and rules[rid][1] and not shipped:
+                old = rules[rid][0]
+                notices.append(f"rule {rid!r} of {decl.source.name}:{decl.span.line} replaces the shipped rule "
+                               f"of that id ({old.source.name}:{old.span.line})")
             rules[rid] = (decl, shipped)
         resolve = layer_resolve or resolve
 
     checker = Checker(defs, reporters, resolve is not None)
     checker.check_defs()
-    for decl, _ in rules.values():
+    for decl in [*(d for d, _ in rules.values()), *extra_rules]:
         checker.reporter = reporters[decl.source.name]
         _check_rule(checker, decl)
     for block in [*extra_resolves, *([resolve] if resolve is not None else [])]:
@@ -249,7 +286,7 @@ def build_policy(layers: list[tuple[bool, list[Source]]]) -> Policy:
     compiled = [_compile_rule(compiler, decl, shipped) for decl, shipped in rules.values()]
     resolution = _compile_resolve(compiler, resolve) if resolve is not None else None
     warnings = [d for d in diagnostics if d.severity == "warning"]
-    return Policy(compiled, resolution, files, warnings)
+    return Policy(compiled, resolution, files, warnings, notices)
 
 
 def _parse(src: Source, rep: Reporter) -> list[ast.Decl]:
@@ -378,7 +415,9 @@ def _check_resolve(checker: Checker, decl: ast.ResolveDecl) -> None:
 
 
 def span_text(source: Source, span: Span) -> str:
-    lines = source.text.splitlines()[span.line - 1: span.end_line]
+    """The source text of ``span``, its lines joined by spaces (time linear in the span: the file
+    is split into lines once, however many spans are asked for)."""
+    lines = source.lines()[span.line - 1: span.end_line]
     if not lines:
         return ""
     if len(lines) == 1:

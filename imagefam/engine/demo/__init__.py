@@ -94,18 +94,9 @@ def _promotion_scene() -> list[str]:
     return out
 
 
-def write_files(folder: str | Path) -> list[Path]:
-    """Copy the demo's state and plans into ``folder`` (created if missing), with the state's
-    HTML report as ``report.html``."""
-    target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
+def demo_files() -> dict[str, str]:
+    """The demo's state and plans, name -> text, with the state's HTML report as ``report.html``
+    (``imagefam demo --write`` writes them all or none)."""
     contents = {name: _path(name).read_text("utf-8") for name in FILES}
     contents["report.html"] = report_page()
-    written = []
-    for name, text in contents.items():
-        dest = target / name
-        tmp = target / f".{name}.tmp"
-        tmp.write_text(text, "utf-8")
-        tmp.replace(dest)  # whole or not at all
-        written.append(dest)
-    return written
+    return contents
