@@ -220,17 +220,17 @@ def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
 def _plainly_valid(images: list[Image]) -> bool:
     """Whether every custom image names its owner and no ImageId repeats but a public image's in
     another region: C-level passes over the images (the loop below names what is wrong)."""
-    if countOf(map(attrgetter("ImageOwnerId", "ImageOwnerAlias"), images), (None, None)):
-        return False
+    public = list(map(is_not, map(attrgetter("ImageOwnerAlias"), images), repeat(None)))
+    if countOf(compress(map(attrgetter("ImageOwnerId"), images), map(not_, public)), None):
+        return False  # a custom image with no owner
     ids = list(map(attrgetter("ImageId"), images))
     if len(set(ids)) == len(ids):
         return True
-    public = list(map(is_not, map(attrgetter("ImageOwnerAlias"), images), repeat(None)))
     custom = set(compress(ids, map(not_, public)))
     public_ids = set(compress(ids, public))
     n_public = countOf(public, True)
     return (len(custom) == len(ids) - n_public and custom.isdisjoint(public_ids)
-            and len(set(compress(map(attrgetter("ImageId", "RegionId"), images), public))) == n_public)
+            and len(set(map(attrgetter("ImageId", "RegionId"), compress(images, public)))) == n_public)
 
 
 def _check_images(images: list[Image], p: Path) -> None:
