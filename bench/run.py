@@ -149,10 +149,12 @@ def target_figures(results: dict[str, Any]) -> dict[str, tuple[float, str, str]]
             f"MISSED: {r['cpu_s'] / 3:.1f}x the time, {r['peak_rss_mib'] / 1024:.2f}x the memory")
         s = t["setup"]
         out["load_whole"] = (r["cpu_s"], f"{r['cpu_s']:.2f} s CPU (runs {r['cpu_s_min']:.2f}-{r['cpu_s_max']:.2f}; "
-                             f"wall {r['wall_s']:.2f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB; in-process: parse "
-                             f"{s['parse_s']:.2f} s, validation {s['validate_s']:.2f} s (of which cyclic GC "
-                             f"{s['gc_in_validate_s']:.2f} s), per-image checks {s['image_checks_s']:.2f} s, "
-                             f"store {s['store_build_s']:.2f} s", status)
+                             f"wall {r['wall_s']:.2f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB; in-process: "
+                             + (f"msgspec path {s['fast_path_s']:.2f} s (key scan {s['key_scan_s']:.2f} s"
+                                f"{'' if s['fast_path_taken'] else '; NOT TAKEN'}), " if "fast_path_s" in s else "")
+                             + f"per-image checks {s['image_checks_s']:.2f} s, store {s['store_build_s']:.2f} s; "
+                             f"the pydantic path: parse {s['parse_s']:.2f} s + validation {s['validate_s']:.2f} s "
+                             f"(of which cyclic GC {s['gc_in_validate_s']:.2f} s)", status)
     scale = results.get("scale")
     rows = {r["n"]: r for r in scale["rows"]} if scale else {}
     if t:
