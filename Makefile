@@ -33,7 +33,7 @@ FUZZ_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	IMAGEFAM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --hypothesis-show-statistics \
 		tests/test_fuzz.py tests/test_fuzz_outputs.py tests/test_differential.py tests/test_model_based.py \
-		tests/test_resolver_properties.py tests/test_checker_properties.py
+		tests/test_resolver_properties.py tests/test_preflight_properties.py
 
 # docs/images/report.png (and its thumbnail) from the browser test's screenshot of the demo report.
 report-png: $(STAMP)

@@ -91,7 +91,7 @@ def ensure_pair(n: int) -> tuple[Path, Path]:
 def worker(old: str, new: str) -> None:
     from imagefam.engine.diff import diff_states
     from imagefam.engine.loader import load_state
-    from imagefam.rules.policy import load_policy
+    from imagefam.engine.policy import load_policy
 
     policy = load_policy()
     t0, c0 = time.perf_counter(), time.process_time()

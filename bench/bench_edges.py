@@ -19,9 +19,9 @@ import timeit
 
 os.environ.setdefault("IMAGEFAM_NO_CACHE", "1")  # measure parsing too, not the parse cache
 
+from imagefam.engine.policy import load_policy
 from imagefam.rules.errors import Reporter, Source
 from imagefam.rules.parser import parse_module
-from imagefam.rules.policy import load_policy
 from imagefam.rules.regex import searcher
 
 FAMILY_PATTERN = "^[A-Za-z一-龥][A-Za-z0-9一-龥.:_-]{1,127}\\z"

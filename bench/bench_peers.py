@@ -4,7 +4,7 @@ Per decision, from the same Python inputs (a pydantic request object and an ``Im
 ``None``), each engine marshals what it needs and decides:
 
 * ``python (hand-written)`` -- the floor: plain Python reading the request and image directly.
-* ``imagefam compiled`` -- what ``imagefam.engine.checker.Session.step`` does per call and rule:
+* ``imagefam compiled`` -- what ``imagefam.engine.preflight.Session.step`` does per call and rule:
   build a ``Ctx`` (request, image, caller, channel, action, ...) and call the compiled
   ``rule.cond``; a null verdict counts as fired (fail closed), as ``decisions.evaluate`` does.
 * ``regopy`` -- ``bench/peers/imagefam.rego``. Marshalling: the input document as a Python dict
@@ -53,6 +53,7 @@ import yaml
 from pydantic import TypeAdapter
 from tabulate import tabulate
 
+from imagefam.engine.environment import EcsContext as Ctx
 from imagefam.engine.models import (
     IMAGE_FIELDS,
     CreateImageRequest,
@@ -60,8 +61,8 @@ from imagefam.engine.models import (
     ModifyImageAttributeRequest,
     Request,
 )
-from imagefam.rules.policy import Policy, Rule, load_policy
-from imagefam.rules.runtime import Ctx
+from imagefam.engine.policy import load_policy
+from imagefam.rules.compiled import Policy, Rule
 
 PEERS = Path(__file__).resolve().parent / "peers"
 CALLER = "1111111111111111"

@@ -126,10 +126,10 @@ def process_time(plan: Path, st: Path, runs: int) -> tuple[float, float, float]:
 
 
 def in_process(plan: Path, st: Path) -> dict[str, Any]:
-    from imagefam.engine.checker import check
     from imagefam.engine.loader import load_state
     from imagefam.engine.planformats import load_any_plan
-    from imagefam.rules.policy import load_policy
+    from imagefam.engine.policy import load_policy
+    from imagefam.engine.preflight import check
 
     policy = load_policy()
     state_ = load_state(st)

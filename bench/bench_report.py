@@ -22,8 +22,8 @@ import gen  # noqa: E402
 
 def worker(path: str) -> None:
     from imagefam.engine.loader import load_state
+    from imagefam.engine.policy import load_policy
     from imagefam.engine.report import report
-    from imagefam.rules.policy import load_policy
 
     policy = load_policy()
     t0, c0 = time.perf_counter(), time.process_time()

@@ -58,9 +58,9 @@ def cold_worker(trace_memory: bool) -> None:
 
 def bench_policy(warm_runs: int, cold_runs: int) -> dict[str, Any]:
     import imagefam
+    from imagefam.engine.policy import shipped_sources
     from imagefam.rules.errors import Reporter
     from imagefam.rules.parser import parse_module
-    from imagefam.rules.policy import shipped_sources
 
     policy = imagefam.load_policy()  # first load in this process: builds the grammar (cached)
     sources = shipped_sources()
@@ -140,8 +140,8 @@ def bench_decisions(state_size: int) -> dict[str, Any]:
     import gen
 
     import imagefam
+    from imagefam.engine.environment import EcsContext as Ctx
     from imagefam.engine.models import CreateImageRequest
-    from imagefam.rules.runtime import Ctx
 
     policy = imagefam.load_policy()
     acs = policy.rule("family-name-acs-prefix")

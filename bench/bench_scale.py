@@ -121,7 +121,7 @@ def worker(args: argparse.Namespace) -> None:
 
     # Fixed per-check cost: one check, the first S steps (and the session's setup) timed apart from
     # the rest, all on a fresh load (lazily built indexes included), so marginal = rest / (K - S).
-    from imagefam.engine.checker import Session
+    from imagefam.engine.preflight import Session
 
     s = min(args.setup_steps, len(steps))
     t, cpu = time.perf_counter(), time.process_time()

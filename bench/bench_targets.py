@@ -110,7 +110,7 @@ def load_split(path: str) -> dict[str, float]:
 
 def setup_worker(state_path: str, plan_path: str) -> None:
     import imagefam
-    from imagefam.engine.checker import Session
+    from imagefam.engine.preflight import Session
 
     policy = imagefam.load_policy()
     c = time.process_time()

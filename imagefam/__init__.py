@@ -18,22 +18,24 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine.checker import CheckResult, check
     from .engine.loader import Plan, Step, load_plan, load_state
     from .engine.models import Image
+    from .engine.parsing import InputError
     from .engine.planformats import load_any_plan
+    from .engine.policy import load_policy
+    from .engine.preflight import CheckResult, check
     from .engine.resolver import Trace, resolve
     from .engine.state import State
-    from .rules.errors import InputError, PolicyError
-    from .rules.policy import Policy, load_policy
+    from .rules.compiled import Policy
+    from .rules.errors import PolicyError
 
 _WHERE = {
-    "CheckResult": ".engine.checker", "check": ".engine.checker",
     "Plan": ".engine.loader", "Step": ".engine.loader", "load_plan": ".engine.loader",
-    "load_state": ".engine.loader", "Image": ".engine.models", "load_any_plan": ".engine.planformats",
+    "load_state": ".engine.loader", "Image": ".engine.models", "InputError": ".engine.parsing",
+    "load_any_plan": ".engine.planformats", "load_policy": ".engine.policy",
+    "CheckResult": ".engine.preflight", "check": ".engine.preflight",
     "Trace": ".engine.resolver", "resolve": ".engine.resolver", "State": ".engine.state",
-    "InputError": ".rules.errors", "PolicyError": ".rules.errors",
-    "Policy": ".rules.policy", "load_policy": ".rules.policy",
+    "Policy": ".rules.compiled", "PolicyError": ".rules.errors",
 }
 
 __all__ = [

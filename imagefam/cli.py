@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from .engine.aliyun import DEFAULT_OWNERS
+from .engine.parsing import InputError
 from .output import check_output_path, to_stdout, write_output
-from .rules.errors import InputError, PolicyError
+from .rules.errors import PolicyError
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -27,7 +29,7 @@ def _err(text: str) -> None:
 
 
 def _policy(args: argparse.Namespace, *, notices_on_stderr: bool = True):  # type: ignore[no-untyped-def]
-    from .rules.policy import load_policy
+    from .engine.policy import load_policy
 
     policy = load_policy(args.policy or (), default=not args.no_default_policy)
     if notices_on_stderr:
@@ -94,9 +96,9 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .engine.checker import check
     from .engine.ci import check_github, check_sarif
     from .engine.planformats import load_any_plan, redact
+    from .engine.preflight import check
     from .engine.render import check_junit, check_text, to_json_text
 
     policy = _policy(args, notices_on_stderr=args.format != "text")  # text: in the output
@@ -185,14 +187,14 @@ def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:
 
     from .engine.render import printable as _p
     from .engine.render import to_json_text
-    from .rules.runtime import render
+    from .rules.runtime import format_time
 
     rows = []
     for region in regions:
         t = resolver.trace(args.family, region, args.caller)
         img = t.image
         rows.append({"region": region, "image_id": img.ImageId if img else None,
-                     "creation_time": render(img.CreationTime) if img else None,
+                     "creation_time": format_time(img.CreationTime) if img else None,
                      "image_name": img.ImageName if img else None, "tie": t.tie,
                      "candidates": len(t.candidates)})
     if args.format == "json":
@@ -264,7 +266,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from .engine.aliyun import snapshot
     from .engine.render import to_json_text
 
-    owners = tuple(args.owners) if args.owners else ("self", "shared", "community", "system", "marketplace")
+    owners = tuple(args.owners) if args.owners else DEFAULT_OWNERS
     if not 1 <= args.page_size <= 100:
         raise InputError(f"--page-size must be 1 to 100 (DescribeImages PageSize), got {args.page_size}")
     data = snapshot(args.region, args.account, owners=owners, keep_all_public=args.keep_all_public,
@@ -276,7 +278,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_lint(args: argparse.Namespace) -> int:
-    from .rules.policy import load_policy
+    from .engine.policy import load_policy
 
     try:
         policy = load_policy(args.paths, default=not args.no_default_policy)
@@ -322,8 +324,8 @@ def _clip(text: str, n: int) -> str:
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
     from .engine import policytest
+    from .engine.policy import load_policy
     from .engine.render import printable as _p
-    from .rules.policy import load_policy
 
     policy = _policy(args)
 
@@ -458,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS).")
     p.add_argument("--region", required=True, nargs="+", metavar="R", type=_nonempty, help="region(s) to snapshot")
     p.add_argument("--account", metavar="UID", type=_nonempty, help="your account UID (learned from your images if omitted)")
-    p.add_argument("--owners", nargs="+", choices=["self", "shared", "community", "system", "marketplace"],
+    p.add_argument("--owners", nargs="+", choices=list(DEFAULT_OWNERS),
                    help="which images to query (default: all kinds)")
     p.add_argument("--keep-all-public", action="store_true",
                    help="keep public, community and Marketplace images that have no family")
@@ -488,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
     p.set_defaults(func=cmd_rules_test)
 
-    p = sub.add_parser("demo", help="the seed's story on a built-in state, each step explained")
+    p = sub.add_parser("demo", help="the ECS image family walkthrough (publish, share, roll back) on a built-in state, each step explained")
     p.add_argument("--write", metavar="DIR", help="instead, write the demo's state and plan files, and the state's HTML report "
                         "(report.html), into DIR")
     p.set_defaults(func=cmd_demo)

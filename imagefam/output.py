@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .rules.errors import InputError
+from .engine.parsing import InputError
 
 STDOUT_NAMES = ("-", "/dev/stdout")
 

@@ -15,15 +15,16 @@ if str(ROOT) not in sys.path:  # the package may not be installed into the venv
 
 import pytest  # noqa: E402
 
-import imagefam.rules.schema  # noqa: E402, F401  (registers the record types)
+from imagefam.engine.environment import ECS  # noqa: E402
+from imagefam.engine.environment import EcsContext as Ctx  # noqa: E402
 from imagefam.engine.models import Image  # noqa: E402
+from imagefam.engine.policy import load_policy  # noqa: E402
 from imagefam.rules import ast  # noqa: E402
-from imagefam.rules.checker import Checker, Scope  # noqa: E402
+from imagefam.rules.compiled import Policy  # noqa: E402
 from imagefam.rules.compiler import Compiler  # noqa: E402
 from imagefam.rules.errors import Diagnostic, PolicyError, Reporter, Source  # noqa: E402
 from imagefam.rules.parser import parse_expr, parse_module  # noqa: E402
-from imagefam.rules.policy import Policy, load_policy  # noqa: E402
-from imagefam.rules.runtime import Ctx  # noqa: E402
+from imagefam.rules.typecheck import Checker, Scope  # noqa: E402
 from imagefam.rules.types import STRING, Ty, record  # noqa: E402
 
 T0 = datetime(2020, 1, 3, tzinfo=UTC)
@@ -79,16 +80,22 @@ def typecheck(text: str, vars: dict[str, Ty] | None = None) -> tuple[ast.Expr | 
     expr = parse_expr(text, source, reporter)
     if expr is None:
         return None, None, reporter.diagnostics
-    checker = Checker(defs={}, reporters={source.name: reporter}, has_resolve=False)
+    checker = Checker(ECS, defs={}, reporters={source.name: reporter}, has_resolve=False)
     checker.reporter = reporter
     ty = checker.expr(expr, Scope({**checker.globals, **DEFAULT_VARS, **(vars or {})}, where="test"))
+    _LAST_TYPING[:] = [expr, checker.typing]
     return expr, ty, reporter.diagnostics
+
+
+#: The last expression typechecked here and its typed result, for compile_expr.
+_LAST_TYPING: list[Any] = []
 
 
 def compile_expr(text: str, vars: dict[str, Ty] | None = None) -> Any:
     expr, _, diags = typecheck(text, vars)
     assert expr is not None and not [d for d in diags if d.severity == "error"], [d.render() for d in diags]
-    return Compiler(defs={}).compile(expr)
+    assert _LAST_TYPING[0] is expr
+    return Compiler(ECS, defs={}, types=_LAST_TYPING[1]).compile(expr)
 
 
 def probe(params: str, body: str) -> Any:
@@ -97,10 +104,10 @@ def probe(params: str, body: str) -> Any:
     reporter = Reporter(source)
     module = parse_module(source, reporter)
     defs = {d.name: d for d in module.decls if isinstance(d, ast.Def)}
-    checker = Checker(defs, {source.name: reporter}, has_resolve=False)
+    checker = Checker(ECS, defs, {source.name: reporter}, has_resolve=False)
     checker.check_defs()
     assert "probe" in defs and not reporter.errors, [d.render() for d in reporter.diagnostics]
-    fn = Compiler(defs).def_fn("probe")
+    fn = Compiler(ECS, defs, checker.def_typing).def_fn("probe")
 
     def call(*args: Any, images: Any = (), **names: Any) -> Any:
         ctx = Ctx(images, **names)

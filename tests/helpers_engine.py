@@ -1,5 +1,5 @@
 """Shared helpers for the engine / CLI / contract tests (test_cli, test_contract, test_loader,
-test_resolver_properties, test_checker_properties).
+test_resolver_properties, test_preflight_properties).
 
 Holds: paths, a cached shipped policy, builders for state and plan files, CLI runners
 (in-process and subprocess), file hashing, the JSON-contract shape checkers, and an
@@ -27,7 +27,8 @@ if str(ROOT) not in sys.path:  # the package may not be installed into the venv
     sys.path.insert(0, str(ROOT))
 
 from imagefam.engine.models import Image  # noqa: E402
-from imagefam.rules.policy import Policy, load_policy  # noqa: E402
+from imagefam.engine.policy import load_policy  # noqa: E402
+from imagefam.rules.compiled import Policy  # noqa: E402
 
 DEMO_DIR = ROOT / "imagefam" / "engine" / "demo"
 POLICY_DIR = ROOT / "imagefam" / "policy"

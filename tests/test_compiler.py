@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from conftest import T0, compile_expr, ev, load, load_errors, make_image, probe
 
+from imagefam.engine.environment import EcsContext as Ctx
+from imagefam.engine.environment import request_type
 from imagefam.engine.models import CreateImageRequest, DeleteImageRequest, Family
 from imagefam.engine.store import ImageStore
-from imagefam.rules.runtime import Ctx
-from imagefam.rules.schema import request_type
 from imagefam.rules.types import record
 
 B: dict[str, Any] = {"t": True, "f": False, "n": None}
@@ -125,7 +125,7 @@ def test_attribute_of_null_image_and_request() -> None:
 def test_a_broken_non_null_contract_fails_closed() -> None:
     """`request` is never null in an action rule, so its paths compile to one attrgetter; code that
     evaluates a rule without a request gets a denial that says so, never an exception or an allow."""
-    from imagefam.engine.decisions import evaluate
+    from imagefam.engine.evaluation import evaluate
 
     policy = load('rule r on CreateImage deny when request.ImageFamily == "x" message "m"\n')
     finding = evaluate(policy.rules[0], Ctx(request=None))

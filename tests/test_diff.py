@@ -31,14 +31,14 @@ from test_resolver_properties import (
     images,
 )
 
-from imagefam.engine.checker import COMMUNITY
 from imagefam.engine.diff import diff_states
 from imagefam.engine.loader import state_from_data
 from imagefam.engine.models import Image
+from imagefam.engine.policy import load_policy
+from imagefam.engine.preflight import COMMUNITY
 from imagefam.engine.resolver import Resolver
 from imagefam.engine.state import State
 from imagefam.rules.errors import Source
-from imagefam.rules.policy import load_policy
 
 OLD = [
     img("m-a1", family="app-a", created="2020-01-01T00:00:00Z", IsPublic=True),
@@ -188,7 +188,7 @@ def _keys(text: str) -> object:
 def test_shipped_resolution_depends_only_on_its_family() -> None:
     res = shipped_policy().resolution
     assert res is not None and res.family_keys is not None
-    from imagefam.rules.runtime import Ctx
+    from imagefam.engine.environment import EcsContext as Ctx
 
     ctx = Ctx(family="acs:100001:web", region="r1", caller="200002")
     assert {k.family(ctx) for k in res.family_keys} == {"web"}

@@ -23,8 +23,8 @@ from conftest import T0, compile_expr, load, make_image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from imagefam.engine.environment import EcsContext as Ctx
 from imagefam.engine.store import ImageStore
-from imagefam.rules.runtime import Ctx
 
 EXAMPLES = int(os.environ.get("IMAGEFAM_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,

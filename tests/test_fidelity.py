@@ -33,10 +33,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imagefam.engine.aliyun import describe_images_to_native, snapshot
-from imagefam.engine.checker import Session, check
 from imagefam.engine.ci import check_github, check_sarif
 from imagefam.engine.loader import plan_from_data
 from imagefam.engine.models import Image
+from imagefam.engine.preflight import Session, check
 from imagefam.engine.render import api_body, check_junit, check_text, to_json_text, trace_text
 from imagefam.engine.report import report
 from imagefam.engine.resolver import Resolver

@@ -21,9 +21,9 @@ from imagefam.engine.demo import _path as demo_path
 from imagefam.engine.demo import report_page
 from imagefam.engine.loader import load_state
 from imagefam.engine.models import Image
+from imagefam.engine.policy import load_policy
 from imagefam.engine.report import report
 from imagefam.engine.state import State
-from imagefam.rules.policy import load_policy
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]

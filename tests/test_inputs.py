@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 import imagefam
 from imagefam import InputError
 from imagefam.engine import policytest
-from imagefam.rules.policy import load_policy
+from imagefam.engine.policy import load_policy
 
 FUZZ_SETTINGS = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture])

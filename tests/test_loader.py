@@ -427,7 +427,7 @@ def test_public_image_may_repeat_its_id_in_other_regions(tmp_path: Path, name: s
 
 def test_free_text_metadata_is_accepted_and_other_lower_case_keys_are_errors() -> None:
     from imagefam.engine.loader import plan_from_data
-    from imagefam.rules.errors import InputError
+    from imagefam.engine.parsing import InputError
 
     step = {"Action": "DeleteImage", "RegionId": "r1", "ImageId": "m-1", "name": "clean up", "comment": "x"}
     (s,) = plan_from_data({"caller": "1", "steps": [step]}).steps

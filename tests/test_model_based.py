@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from imagefam import load_policy
-from imagefam.engine.checker import Session
 from imagefam.engine.loader import plan_from_data
 from imagefam.engine.models import Image
+from imagefam.engine.preflight import Session
 from imagefam.engine.state import State
 from imagefam.rules.errors import Source
 

@@ -12,7 +12,7 @@ from helpers_engine import assert_clean_error, img, run_main, write_plan, write_
 
 from imagefam.engine import policytest
 from imagefam.engine.demo import run_demo
-from imagefam.rules.policy import load_policy, pack_names
+from imagefam.engine.policy import load_policy, pack_names
 
 
 def test_packs_are_off_by_default() -> None:

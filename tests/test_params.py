@@ -13,8 +13,8 @@ import pytest
 from helpers_engine import ROOT, M, assert_clean_error, img, run_main, write_plan, write_state
 
 from imagefam import InputError
+from imagefam.engine.actions import REQUESTS as ACTIONS
 from imagefam.engine.loader import plan_from_data
-from imagefam.engine.models import ACTIONS
 from imagefam.engine.params import catalogue
 
 sys.path.insert(0, str(ROOT / "tools"))

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 import pytest
 from conftest import load, load_errors, parse_decls, parse_one, rendered
 
+from imagefam.engine.environment import ECS
+from imagefam.engine.environment import EcsContext as Ctx
+from imagefam.engine.policy import load_policy
 from imagefam.rules import ast
-from imagefam.rules.checker import Checker
 from imagefam.rules.compiler import Compiler
 from imagefam.rules.errors import Reporter, Source
 from imagefam.rules.parser import MAX_BYTES, MAX_DEPTH, parse_expr
-from imagefam.rules.policy import load_policy
-from imagefam.rules.runtime import Ctx
+from imagefam.rules.typecheck import Checker
 
 # ---------------------------------------------------------------- declarations
 
@@ -503,10 +504,10 @@ def test_100000_term_or_chain_does_not_crash() -> None:
     assert isinstance(body, ast.BoolOp) and len(body.parts) == 100_000 and body.depth == 2
     # ... and it checks and compiles to a closure that evaluates without recursion
     reporter = Reporter(d.source)
-    checker = Checker({"a": d}, {d.source.name: reporter}, has_resolve=False)
+    checker = Checker(ECS, {"a": d}, {d.source.name: reporter}, has_resolve=False)
     checker.check_defs()
     assert not reporter.diagnostics
-    assert Compiler({"a": d}).def_fn("a")(Ctx()) is True
+    assert Compiler(ECS, {"a": d}, checker.def_typing).def_fn("a")(Ctx()) is True
 
 
 def test_oversized_file_is_rejected() -> None:

@@ -20,10 +20,10 @@ from helpers_engine import DEMO_DIR, M, N, assert_clean_error, run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagefam.engine.checker import check
 from imagefam.engine.loader import load_state
+from imagefam.engine.parsing import InputError
 from imagefam.engine.planformats import load_any_plan, skipped_summary
-from imagefam.rules.errors import InputError
+from imagefam.engine.preflight import check
 
 ROOT = Path(__file__).resolve().parents[1]
 TF = ROOT / "tests" / "data" / "terraform"

@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 from conftest import T0, load, load_errors, make_image
 
+from imagefam.engine.environment import EcsContext as Ctx
 from imagefam.engine.models import (
     CreateImageRequest,
     DeleteImageRequest,
     ModifyImageAttributeRequest,
 )
+from imagefam.engine.parsing import InputError
+from imagefam.engine.policy import load_policy, shipped_sources
 from imagefam.engine.store import ImageStore
-from imagefam.rules.errors import InputError, PolicyError, Source
-from imagefam.rules.policy import load_policy, shipped_sources
-from imagefam.rules.runtime import Ctx
+from imagefam.rules.errors import PolicyError, Source
 
 RULE = 'rule {id} on DeleteImage warn when {cond} message "m" cites "c"\n'
 
@@ -27,7 +28,7 @@ def shipped() -> object:
 
 
 def test_shipped_policy_loads_cleanly(shipped: object) -> None:
-    from imagefam.rules.policy import Policy
+    from imagefam.rules.compiled import Policy
 
     assert isinstance(shipped, Policy)
     assert shipped.warnings == []
@@ -316,7 +317,7 @@ def test_replacing_a_field_of_a_policy_does_not_duplicate_its_rules() -> None:
     """``dataclasses.replace`` re-runs ``__post_init__``: the per-action lists are rebuilt, not appended to."""
     import dataclasses
 
-    from imagefam.rules.policy import load_policy
+    from imagefam.engine.policy import load_policy
 
     policy = load_policy()
     before = {a: len(rs) for a, rs in policy.by_action.items()}

@@ -12,7 +12,8 @@ import pytest
 from conftest import ROOT
 
 from imagefam.engine import policytest
-from imagefam.rules.policy import Policy, load_policy
+from imagefam.engine.policy import load_policy
+from imagefam.rules.compiled import Policy
 
 RULE_FILES = ("naming", "quotas", "lifecycle", "launch", "resolution", "audit")
 

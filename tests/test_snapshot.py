@@ -24,7 +24,7 @@ from imagefam.engine.aliyun import (
     snapshot,
 )
 from imagefam.engine.loader import state_from_data
-from imagefam.rules.errors import InputError
+from imagefam.engine.parsing import InputError
 
 DATA = Path(__file__).parent / "data" / "aliyun"
 ME = "1234567890123456"

@@ -23,17 +23,17 @@ from conftest import compile_expr
 from helpers_engine import FUZZ_EXAMPLES, shipped_policy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_checker_properties import near_limit_state, quota_plans, scenarios, states
+from test_preflight_properties import near_limit_state, quota_plans, scenarios, states
 
 import imagefam
 from imagefam.engine import store as store_mod
-from imagefam.engine.checker import Session
+from imagefam.engine.environment import EcsContext as Ctx
 from imagefam.engine.loader import Plan
 from imagefam.engine.models import Image
+from imagefam.engine.preflight import Session
 from imagefam.engine.report import report
 from imagefam.engine.state import State
 from imagefam.engine.store import ImageStore, Overlay
-from imagefam.rules.runtime import Ctx
 
 SETTINGS = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

@@ -10,9 +10,9 @@ import pytest
 from conftest import ev, load, load_errors, make_image, typecheck
 from helpers_engine import M, img, run_main, write_plan, write_state
 
+from imagefam.engine.environment import format_value as render
 from imagefam.engine.loader import state_from_data
 from imagefam.engine.state import State
-from imagefam.rules.runtime import render
 from imagefam.rules.timefns import render_duration
 
 NOW = datetime(2020, 1, 10, tzinfo=UTC)
@@ -183,9 +183,9 @@ def test_without_taken_at_now_is_the_clock(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_steps_with_values_known_only_at_apply_see_now() -> None:
+    from imagefam.engine.environment import EcsContext as Ctx
     from imagefam.engine.loader import plan_from_data
     from imagefam.engine.unknowns import UnknownValues
-    from imagefam.rules.runtime import Ctx
 
     step = plan_from_data({"caller": M, "steps": [{"Action": "CreateImage", "RegionId": "cn-hangzhou"}]}).steps[0]
     step.unknown = {"ImageFamily": "known after apply"}

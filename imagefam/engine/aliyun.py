@@ -20,8 +20,8 @@ from types import ModuleType
 from typing import Any
 
 from .. import progress
-from ..rules.errors import InputError
 from .models import IMAGE_FIELDS
+from .parsing import InputError
 
 #: Every image state: ``DescribeImages`` returns only ``Available`` images unless told otherwise.
 ALL_STATUSES = "Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated"

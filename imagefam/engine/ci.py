@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..rules.policy import Policy
-from .checker import CheckResult
-from .decisions import Finding
+from ..rules.compiled import Policy
+from .evaluation import Finding
+from .preflight import CheckResult
 from .render import printable
 
 LEVEL = {"deny": "error", "warn": "warning", "info": "note"}

@@ -9,7 +9,7 @@ of each snapshot, so ``diff`` and ``resolve`` cannot disagree about what a famil
 Only resolutions that can have changed are computed. When the resolution policy's candidates are
 ``images where RegionId == region and ImageFamily == K and ...`` filters (a ``+`` of them, none
 ever null) and nothing else in it reads the state or the time (the shipped one; see
-:func:`~imagefam.rules.plans.family_keys`), a resolution can change only if an image its filters
+:func:`~imagefam.rules.indexplan.family_keys`), a resolution can change only if an image its filters
 pick was added, removed or changed and meets every requirement for that viewer (in either
 snapshot). Otherwise every resolution of both snapshots is computed.
 
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import progress
-from ..rules.compiler import Fn
-from ..rules.policy import Policy, ReadKey
-from ..rules.runtime import Ctx
-from .checker import COMMUNITY
+from ..rules.compiled import Policy, ReadKey
+from ..rules.runtime import Fn
+from .environment import EcsContext as Ctx
 from .models import Image
+from .preflight import COMMUNITY
 from .resolver import Resolver
 from .state import State
 

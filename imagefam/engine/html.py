@@ -30,11 +30,13 @@ from typing import Any
 from markupsafe import Markup
 
 from .. import progress
-from ..rules.policy import Policy, load_policy
-from ..rules.runtime import render
-from .decisions import Finding
+from ..rules.ast import SEVERITIES
+from ..rules.compiled import Policy
+from ..rules.runtime import format_time
+from .evaluation import Finding
 from .models import Image
-from .report import SEVERITIES, Report
+from .policy import load_policy
+from .report import Report
 from .resolver import Resolver
 from .state import State
 
@@ -164,7 +166,7 @@ class FindingGroup:
 
     @property
     def counts(self) -> dict[str, int]:
-        c = dict.fromkeys(SEVERITIES, 0)
+        c: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
         for f in self.findings:
             c[f.severity] = c.get(f.severity, 0) + 1
         return c
@@ -299,7 +301,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
             loose.append(f)
 
     def counts(items: list[Finding]) -> dict[str, int]:
-        c = dict.fromkeys(SEVERITIES, 0)
+        c: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
         for f in items:
             c[f.severity] = c.get(f.severity, 0) + 1
         return c
@@ -371,7 +373,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
     return {
         "title": title,
         "sources": list(sources),
-        "taken_at": render(state.taken_at) if state.taken_at else None,
+        "taken_at": format_time(state.taken_at) if state.taken_at else None,
         "summary": summary,
         "severities": SEVERITIES,
         "no_family": no_family,

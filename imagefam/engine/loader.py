@@ -1,6 +1,6 @@
 """Reading state and plan files (JSON, or YAML by extension) into validated models.
 
-Every problem is an :class:`~imagefam.rules.errors.InputError` whose message names the file,
+Every problem is an :class:`~.parsing.InputError` whose message names the file,
 the image or step (and its line where known) and the field, with a did-you-mean for near-miss
 keys. Inputs are only read.
 """
@@ -21,11 +21,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from .. import progress
-from ..rules.errors import InputError, did_you_mean
-from .models import ACTIONS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
+from ..rules.errors import did_you_mean
+from .actions import ACTIONS
+from .models import CHANNELS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
 from .params import catalogue, key_problem
 from .parsing import (
     Format,
+    InputError,
     compose_yaml,
     construct_yaml,
     decode,
@@ -448,15 +450,37 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
     action = raw.get("Action")
     if not isinstance(action, str):
         raise InputError(f"{where}: 'Action' (the ECS API action) is required")
-    model = ACTIONS.get(action)
-    if model is None:
+    spec = ACTIONS.get(action)
+    if spec is None:
         hint = did_you_mean(action, ACTIONS)
         raise InputError(f"{where}: unknown Action {action!r}" + (f"; {hint}" if hint else
                          f"; supported: {', '.join(ACTIONS)}"))
     where = f"{where} ({action})"
+    params, meta = _step_keys(raw, action, spec.request, where)
+    request = _step_request(spec.request, params, where)
+    warnings: list[str] = []
+    caller = _account(meta["caller"], f"{where}: caller") if "caller" in meta else plan_caller
+    if caller is None:
+        raise InputError(f"{where}: no caller: set 'caller' on the plan or the step")
+    channel = meta.get("channel", "api")
+    if channel not in CHANNELS:
+        raise InputError(f"{where}: channel must be {' or '.join(map(repr, CHANNELS))}, got {channel!r}")
+    creates = meta.get("creates")
+    if creates is not None:
+        if not spec.creates:
+            makers = " and ".join(a.name for a in ACTIONS.values() if a.creates)
+            raise InputError(f"{where}: 'creates' applies only to {makers}")
+        if not isinstance(creates, str) or not creates:
+            raise InputError(f"{where}: 'creates' must be the ImageId (a string) the new image gets")
+    return Step(index, action, request, caller, channel, creates, line, warnings)
+
+
+def _step_keys(raw: dict[Any, Any], action: str, model: type[Request], where: str
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A step's request parameters (``Name.N`` keys gathered into lists) and its metadata keys;
+    every unknown or malformed key is an error, up to ten of them reported at once."""
     params: dict[str, Any] = {}
     indexed: dict[str, dict[int, Any]] = {}
-    warnings: list[str] = []
     meta: dict[str, Any] = {}
     fields = model.model_fields
     problems: list[str] = []
@@ -488,6 +512,11 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
         if not isinstance(existing, list):
             raise InputError(f"{where}: {name} must be a list")
         params[name] = list(existing) + [items[k] for k in sorted(items)]
+    return params, meta
+
+
+def _step_request(model: type[Request], params: dict[str, Any], where: str) -> Request:
+    """The validated request model of a step's parameters."""
     for name in ("AddAccount", "RemoveAccount"):
         if name in params and isinstance(params[name], list):
             params[name] = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in params[name]]
@@ -505,16 +534,4 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
         number = getattr(request, name, None)
         if isinstance(number, int) and not low <= number <= high:
             raise InputError(f"{where}: {name}: must be {low} to {high}, got {number}")
-    caller = _account(meta["caller"], f"{where}: caller") if "caller" in meta else plan_caller
-    if caller is None:
-        raise InputError(f"{where}: no caller: set 'caller' on the plan or the step")
-    channel = meta.get("channel", "api")
-    if channel not in ("api", "console"):
-        raise InputError(f"{where}: channel must be 'api' or 'console', got {channel!r}")
-    creates = meta.get("creates")
-    if creates is not None:
-        if action not in ("CreateImage", "CopyImage"):
-            raise InputError(f"{where}: 'creates' applies only to CreateImage and CopyImage")
-        if not isinstance(creates, str) or not creates:
-            raise InputError(f"{where}: 'creates' must be the ImageId (a string) the new image gets")
-    return Step(index, action, request, caller, channel, creates, line, warnings)
+    return request

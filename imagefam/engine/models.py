@@ -11,13 +11,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 ImageStatus = Literal["Creating", "Waiting", "Available", "UnAvailable", "CreateFailed", "Deprecated"]
 OwnerAlias = Literal["system", "marketplace"]
 Channel = Literal["api", "console"]
+#: How a call is made: through the API, or the console (the plan step says which).
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 
 def _utc(value: datetime) -> datetime:
@@ -163,20 +165,6 @@ class ReplaceSystemDiskRequest(Request):
 class DescribeImageFromFamilyRequest(Request):
     RegionId: str
     ImageFamily: str
-
-
-#: Every action a plan may call, with the model of its request.
-ACTIONS: dict[str, type[Request]] = {
-    "CreateImage": CreateImageRequest,
-    "CopyImage": CopyImageRequest,
-    "ModifyImageAttribute": ModifyImageAttributeRequest,
-    "ModifyImageSharePermission": ModifyImageSharePermissionRequest,
-    "DeleteImage": DeleteImageRequest,
-    "RunInstances": RunInstancesRequest,
-    "CreateInstance": CreateInstanceRequest,
-    "ReplaceSystemDisk": ReplaceSystemDiskRequest,
-    "DescribeImageFromFamily": DescribeImageFromFamilyRequest,
-}
 
 
 @dataclass(frozen=True, slots=True)

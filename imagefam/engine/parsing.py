@@ -13,8 +13,7 @@
 - ``-`` as a path means standard input: JSON, or YAML when told so or when the text does not start
   like JSON.
 
-Every problem is an :class:`~imagefam.rules.errors.InputError` naming the file and, where known,
-the line and column.
+Every problem is an :class:`InputError` naming the file and, where known, the line and column.
 """
 
 from __future__ import annotations
@@ -29,7 +28,12 @@ from typing import Any, Literal
 import yaml
 
 from .. import progress
-from ..rules.errors import InputError
+
+
+class InputError(Exception):
+    """Bad input that is not rule text (a state, plan or rule file that cannot be read, a flag): a
+    message naming the file, line or field and what was expected; the command exits with 2."""
+
 
 Format = Literal["json", "yaml"]
 STDIN = "-"

@@ -15,10 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..rules.errors import InputError
-from ..rules.policy import Policy, Rule
-from .checker import check
+from ..rules.compiled import Policy, Rule
 from .loader import parse_data, plan_from_data, state_from_data
+from .parsing import InputError
+from .preflight import check
 from .resolver import Resolver
 from .state import State
 
@@ -199,7 +199,7 @@ def run(paths: Sequence[str | Path], policy: Policy,
     coverage = Coverage()
     results: list[CaseResult] = []
     if with_packs is None:
-        from ..rules.policy import load_policy
+        from .policy import load_policy
 
         def with_packs(packs: list[str]) -> Policy:
             return load_policy([f"pack:{p}" for p in packs])

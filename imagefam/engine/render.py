@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..rules.runtime import render
-from .checker import CheckResult
+from ..rules.runtime import format_time
 from .models import Image
+from .preflight import CheckResult
 from .resolver import Trace
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -105,7 +105,7 @@ def check_text(result: CheckResult) -> str:
 def trace_text(trace: Trace) -> str:
     head = f"family {_p(trace.family)} in {_p(trace.region)} for caller {_p(trace.caller)}: "
     out = [head + (f"{_p(trace.image.ImageId)} ({_p(trace.image.ImageName or 'no name')}, created "
-                   f"{render(trace.image.CreationTime)})" if trace.image else "no image")]
+                   f"{format_time(trace.image.CreationTime)})" if trace.image else "no image")]
     if not trace.candidates:
         out.append(f"  no image in {_p(trace.region)} has family {_p(repr(trace.family))} (by its own name)")
     rows = []
@@ -136,7 +136,7 @@ def api_body(trace: Trace) -> dict[str, Any]:
         alias = "self" if img.ImageOwnerId == trace.caller else "others"
     body: dict[str, Any] = {
         "ImageId": img.ImageId, "ImageName": img.ImageName or "", "ImageFamily": trace.family,
-        "ImageOwnerAlias": alias, "CreationTime": render(img.CreationTime), "Status": img.Status,
+        "ImageOwnerAlias": alias, "CreationTime": format_time(img.CreationTime), "Status": img.Status,
         "Description": img.Description or "",
         "Tags": {"Tag": [{"TagKey": k, "TagValue": v} for k, v in sorted((img.Tags or {}).items())]},
     }

@@ -13,14 +13,14 @@ from operator import attrgetter
 from typing import Any
 
 from .. import progress
-from ..rules.policy import Policy, load_policy
-from ..rules.runtime import Ctx
-from .decisions import Finding, evaluate
+from ..rules.ast import SEVERITIES
+from ..rules.compiled import Policy
+from .environment import EcsContext as Ctx
+from .evaluation import Finding, evaluate
 from .models import Account, Family, Image
+from .policy import load_policy
 from .resolver import Resolver
 from .state import State
-
-SEVERITIES = ("deny", "warn", "info")
 
 
 @dataclass

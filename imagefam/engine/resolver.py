@@ -11,20 +11,25 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from ..rules.errors import InputError
-from ..rules.policy import Policy, Resolution
-from ..rules.runtime import Ctx, render
+from ..rules.compiled import Policy, Resolution
+from ..rules.runtime import format_time
+from .environment import EcsContext as Ctx
 from .models import Image
+from .parsing import InputError
 from .state import State
 from .store import Images
+
+#: What resolution made of a candidate: the image chosen, one that also qualifies, or one a
+#: requirement excludes.
+Verdict = Literal["chosen", "eligible", "excluded"]
 
 
 @dataclass
 class Candidate:
     image: Image
-    verdict: str  # chosen | eligible | excluded
+    verdict: Verdict
     requirement: str | None
     reason: str
 
@@ -45,7 +50,7 @@ class Trace:
             "image_id": self.image.ImageId if self.image else None,
             "family": self.family, "region": self.region, "caller": self.caller,
             "candidates": [{
-                "image_id": c.image.ImageId, "creation_time": render(c.image.CreationTime),
+                "image_id": c.image.ImageId, "creation_time": format_time(c.image.CreationTime),
                 "status": c.image.Status, "verdict": c.verdict, "requirement": c.requirement,
                 "reason": c.reason,
             } for c in self.candidates],
@@ -222,7 +227,7 @@ class Resolver:
 def resolve(state: State, family: str, region: str, caller: str,
             policy: Policy | None = None) -> tuple[Image | None, Trace]:
     """The image ``family`` resolves to for ``caller`` in ``region``, and the trace explaining it."""
-    from ..rules.policy import load_policy
+    from .policy import load_policy
 
     trace = Resolver(policy or load_policy(), state.images, state.taken_at, now=state.now).trace(family, region, caller)
     return trace.image, trace

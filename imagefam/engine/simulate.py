@@ -1,25 +1,28 @@
 """The effects of an allowed API call on a state: which images appear, change or disappear.
 
-:func:`effects` is pure: it returns (before, after) pairs without touching the store; the
-checker applies them with :func:`apply` after computing resolutions before the change.
+Each function here is the effect of one action (:data:`.actions.ACTIONS` says which). Effects are
+pure: they return (before, after) pairs without touching the store; the checker applies them with
+:func:`apply` after computing resolutions before the change.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from ..rules.errors import InputError
-from .loader import Step
 from .models import (
     CopyImageRequest,
     CreateImageRequest,
-    DeleteImageRequest,
     Image,
     ModifyImageAttributeRequest,
     ModifyImageSharePermissionRequest,
 )
+from .parsing import InputError
 from .store import Images
+
+if TYPE_CHECKING:
+    from .loader import Step
 
 Change = tuple[Image | None, Image | None]
 TICK = timedelta(seconds=1)
@@ -62,40 +65,68 @@ def _new_image(store: Images, step: Step, taken_at: datetime | None, region: str
                  Status="Available", ImageOwnerId=step.caller, **fields)  # type: ignore[arg-type]
 
 
-def effects(store: Images, step: Step, taken_at: datetime | None = None) -> list[Change]:
-    """What ``step`` would change, as (before, after) image pairs; None means absent."""
+def _source(store: Images, step: Step) -> Image | None:
+    """The image a call names (by id in its region), if it is there."""
     r = step.request
-    if isinstance(r, CreateImageRequest):
-        return [(None, _new_image(store, step, taken_at, r.RegionId, ImageFamily=r.ImageFamily or None,
-                                  ImageName=r.ImageName, Description=r.Description))]
-    source = store.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
+    return store.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
+
+
+def _owned(store: Images, step: Step) -> Image | None:
+    """The image a call names, if the caller owns it: only the owner changes or deletes an image
+    (others' calls are refused or ignored)."""
+    source = _source(store, step)
+    return source if source is not None and source.ImageOwnerId == step.caller else None
+
+
+def create_image(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
+    r = step.request
+    assert isinstance(r, CreateImageRequest)
+    return [(None, _new_image(store, step, taken_at, r.RegionId, ImageFamily=r.ImageFamily or None,
+                              ImageName=r.ImageName, Description=r.Description))]
+
+
+def copy_image(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
+    """A new image in the destination region; the copy does not inherit the family."""
+    r, source = step.request, _source(store, step)
+    assert isinstance(r, CopyImageRequest)
     if source is None:
-        return []  # launches, describes, or an image that is not there: nothing changes
-    if isinstance(r, CopyImageRequest):  # the copy does not inherit the family
-        return [(None, _new_image(store, step, taken_at, r.DestinationRegionId,
-                                  ImageName=r.DestinationImageName or source.ImageName,
-                                  Description=r.DestinationDescription or source.Description))]
-    if source.ImageOwnerId != step.caller:
-        return []  # only the owner changes or deletes an image (others' calls are refused or ignored)
-    if isinstance(r, ModifyImageAttributeRequest):
-        changes: dict[str, object] = {}
-        if r.ImageFamily is not None:
-            changes["ImageFamily"] = r.ImageFamily or None
-        for name in ("Status", "ImageName", "Description"):
-            value = getattr(r, name)
-            if value is not None:
-                changes[name] = value
-        return [(source, dataclasses.replace(source, **changes))] if changes else []  # type: ignore[arg-type]
-    if isinstance(r, ModifyImageSharePermissionRequest):
-        removed = set(r.RemoveAccount[:SHARE_BATCH])
-        added = [x for x in r.AddAccount[:SHARE_BATCH] if x not in removed]
-        shared = tuple(dict.fromkeys([x for x in source.SharedWith if x not in removed] + added))
-        public = source.IsPublic if r.IsPublic is None else r.IsPublic
-        after = dataclasses.replace(source, SharedWith=shared, IsPublic=public)
-        return [] if after == source else [(source, after)]
-    if isinstance(r, DeleteImageRequest):
-        return [(source, None)]
-    return []
+        return []
+    return [(None, _new_image(store, step, taken_at, r.DestinationRegionId,
+                              ImageName=r.DestinationImageName or source.ImageName,
+                              Description=r.DestinationDescription or source.Description))]
+
+
+def modify_image_attribute(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
+    r, source = step.request, _owned(store, step)
+    assert isinstance(r, ModifyImageAttributeRequest)
+    if source is None:
+        return []
+    changes: dict[str, object] = {}
+    if r.ImageFamily is not None:
+        changes["ImageFamily"] = r.ImageFamily or None
+    for name in ("Status", "ImageName", "Description"):
+        value = getattr(r, name)
+        if value is not None:
+            changes[name] = value
+    return [(source, dataclasses.replace(source, **changes))] if changes else []  # type: ignore[arg-type]
+
+
+def modify_image_share_permission(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
+    r, source = step.request, _owned(store, step)
+    assert isinstance(r, ModifyImageSharePermissionRequest)
+    if source is None:
+        return []
+    removed = set(r.RemoveAccount[:SHARE_BATCH])
+    added = [x for x in r.AddAccount[:SHARE_BATCH] if x not in removed]
+    shared = tuple(dict.fromkeys([x for x in source.SharedWith if x not in removed] + added))
+    public = source.IsPublic if r.IsPublic is None else r.IsPublic
+    after = dataclasses.replace(source, SharedWith=shared, IsPublic=public)
+    return [] if after == source else [(source, after)]
+
+
+def delete_image(store: Images, step: Step, taken_at: datetime | None) -> list[Change]:
+    source = _owned(store, step)
+    return [] if source is None else [(source, None)]
 
 
 def apply(store: Images, changes: list[Change]) -> None:

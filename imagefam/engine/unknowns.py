@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..rules.policy import Rule
-from ..rules.runtime import Ctx
-from .decisions import Finding, evaluate
+from ..rules.compiled import Rule
+from .environment import EcsContext as Ctx
+from .evaluation import Finding, evaluate
 from .loader import Step
 
 RULE = "not-known-until-apply"

@@ -1,4 +1,5 @@
-"""The syntax tree of a rule file. Nodes carry their source span; the checker fills ``ty``.
+"""The syntax tree of a rule file. Nodes carry their source span; types live outside the tree, in
+the type checker's typed result per scope (so checking one scope never overwrites another's).
 
 Expressions are n-ary where the language is (``and``/``or`` chains, ``+`` chains), so a long
 chain is one wide node, not a deep one. ``depth`` is computed at construction: the parser
@@ -9,18 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from typing import Literal as Lit
 
 from .errors import Span
 
-if TYPE_CHECKING:
-    from .types import Ty
+#: An action rule (``rule ... on``) or an audit rule (``audit ... for each``).
+RuleKind = Lit["action", "audit"]
+#: What a rule that fires does: deny the call (or fail the report), warn, or note.
+Severity = Lit["deny", "warn", "info"]
+SEVERITIES: tuple[Severity, ...] = ("deny", "warn", "info")
 
 
 @dataclass(eq=False, slots=True)
 class Expr:
     span: Span
-    ty: Ty | None = field(default=None, init=False, repr=False)
     depth: int = field(default=1, init=False, repr=False)
 
     def children(self) -> tuple[Expr, ...]:
@@ -46,7 +50,7 @@ class Literal(Expr):
     """A string, int, bool, timestamp or null literal; ``kind`` names which."""
 
     value: str | int | bool | datetime | None = None
-    kind: str = "null"
+    kind: Lit["string", "int", "bool", "time", "null"] = "null"
 
 
 @dataclass(eq=False, slots=True)
@@ -68,21 +72,21 @@ class Name(Expr):
 class Attr(Expr):
     """``obj.Field``."""
 
-    obj: Expr | None = None
-    name: str = ""
-    name_span: Span | None = None
+    obj: Expr
+    name: str
+    name_span: Span
 
     def children(self) -> tuple[Expr, ...]:
-        return (self.obj,) if self.obj is not None else ()
+        return (self.obj,)
 
 
 @dataclass(eq=False, slots=True)
 class Call(Expr):
     """``f(args)``: a builtin function or a definition."""
 
-    func: str = ""
-    args: list[Expr] = field(default_factory=list)
-    func_span: Span | None = None
+    func: str
+    args: list[Expr]
+    func_span: Span
 
     def children(self) -> tuple[Expr, ...]:
         return tuple(self.args)
@@ -92,19 +96,19 @@ class Call(Expr):
 class Unary(Expr):
     """``not x`` or ``-x``."""
 
-    op: str = "not"
-    operand: Expr | None = None
+    op: Lit["not", "-"]
+    operand: Expr
 
     def children(self) -> tuple[Expr, ...]:
-        return (self.operand,) if self.operand is not None else ()
+        return (self.operand,)
 
 
 @dataclass(eq=False, slots=True)
 class BoolOp(Expr):
     """``a and b and c`` / ``a or b or c`` (three-valued, see docs/rules.md)."""
 
-    op: str = "and"
-    parts: list[Expr] = field(default_factory=list)
+    op: Lit["and", "or"]
+    parts: list[Expr]
 
     def children(self) -> tuple[Expr, ...]:
         return tuple(self.parts)
@@ -114,20 +118,20 @@ class BoolOp(Expr):
 class Compare(Expr):
     """Binary tests: ``== != < <= > >= in not-in startswith endswith contains matches``."""
 
-    op: str = "=="
-    left: Expr | None = None
-    right: Expr | None = None
+    op: str
+    left: Expr
+    right: Expr
 
     def children(self) -> tuple[Expr, ...]:
-        return tuple(x for x in (self.left, self.right) if x is not None)
+        return (self.left, self.right)
 
 
 @dataclass(eq=False, slots=True)
 class Arith(Expr):
     """``a + b - c``: ints add, strings and lists concatenate. ``ops[i]`` joins parts i and i+1."""
 
-    parts: list[Expr] = field(default_factory=list)
-    ops: list[str] = field(default_factory=list)
+    parts: list[Expr]
+    ops: list[str]
 
     def children(self) -> tuple[Expr, ...]:
         return tuple(self.parts)
@@ -135,35 +139,35 @@ class Arith(Expr):
 
 @dataclass(eq=False, slots=True)
 class If(Expr):
-    cond: Expr | None = None
-    then: Expr | None = None
-    orelse: Expr | None = None
+    cond: Expr
+    then: Expr
+    orelse: Expr
 
     def children(self) -> tuple[Expr, ...]:
-        return tuple(x for x in (self.cond, self.then, self.orelse) if x is not None)
+        return (self.cond, self.then, self.orelse)
 
 
 @dataclass(eq=False, slots=True)
 class Where(Expr):
     """``collection where condition``; inside, ``it`` is the element and bare fields are its."""
 
-    source: Expr | None = None
-    cond: Expr | None = None
+    source: Expr
+    cond: Expr
 
     def children(self) -> tuple[Expr, ...]:
-        return tuple(x for x in (self.source, self.cond) if x is not None)
+        return (self.source, self.cond)
 
 
 @dataclass(eq=False, slots=True)
 class Project(Expr):
     """``Field of collection``: the list of that field's values."""
 
-    field_name: str = ""
-    source: Expr | None = None
-    field_span: Span | None = None
+    field_name: str
+    source: Expr
+    field_span: Span
 
     def children(self) -> tuple[Expr, ...]:
-        return (self.source,) if self.source is not None else ()
+        return (self.source,)
 
 
 @dataclass(eq=False, slots=True)
@@ -215,9 +219,9 @@ class RuleDecl:
     """An action rule (``on``) or an audit rule (``for each``)."""
 
     id: str
-    kind: str  # "action" | "audit"
+    kind: RuleKind
     targets: list[tuple[str, Span]]  # actions, or the single audit scope
-    severity: str
+    severity: Severity
     cond: Expr
     clauses: Clauses
     span: Span
@@ -225,7 +229,7 @@ class RuleDecl:
 
 
 @dataclass(eq=False, slots=True)
-class Requirement:
+class RequireClause:
     name: str
     cond: Expr
     otherwise: Template | None
@@ -243,7 +247,7 @@ class OrderKey:
 class ResolveDecl:
     candidates: Expr
     shortlist: Expr | None
-    requirements: list[Requirement]
+    requirements: list[RequireClause]
     order: list[OrderKey]
     span: Span
     source: Any = None

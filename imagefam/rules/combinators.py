@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .runtime import Ctx
+from .runtime import Context as Ctx
+from .runtime import Fn
 
-Fn = Callable[[Ctx], Any]
 Test = tuple[Fn, Callable[[Any, Any], bool], Any]  # (getter, operator, constant)
 
 
@@ -84,14 +84,16 @@ def bucket_filter(c: Ctx, items: Any, cond: Fn) -> tuple[Any, ...] | None:
     saved = c.it
     out = []
     unknown = False
-    for item in items:
-        c.it = item
-        v = cond(c)
-        if v:
-            out.append(item)
-        elif v is None:
-            unknown = True
-    c.it = saved
+    try:
+        for item in items:
+            c.it = item
+            v = cond(c)
+            if v:
+                out.append(item)
+            elif v is None:
+                unknown = True
+    finally:
+        c.it = saved
     return None if unknown else tuple(out)
 
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from . import ast
-from .checker import BUILTINS, is_pascal
 from .combinators import bucket_filter, fused_tests, key_builder, kleene, matcher, tests_then
-from .plans import (
+from .environment import Environment
+from .indexplan import (
     INLINE_DEPTH,
     INLINE_NODES,
     cheap,
@@ -32,12 +31,11 @@ from .plans import (
     mentions_element,
     substitute,
 )
-from .regex import searcher, substituter
-from .runtime import CTX_NAMES, Ctx, render, sort_key
-from .timefns import TIME_BUILTINS
+from .regex import searcher
+from .runtime import Context as Ctx
+from .runtime import Fn, sort_key
 from .timefns import apply as apply_time
-
-Fn = Callable[[Ctx], Any]
+from .typecheck import Typing, is_pascal
 
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -57,9 +55,15 @@ def _costly(e: ast.Expr, defs: dict[str, ast.Def]) -> bool:
 
 
 class Compiler:
-    """Compiles expressions; ``defs`` maps definition names to their AST, compiled on first use."""
+    """Compiles expressions; ``defs`` maps definition names to their AST, compiled on first use.
+    ``types`` is the typed result of every expression compiled (see :mod:`.typecheck`)."""
 
-    def __init__(self, defs: dict[str, ast.Def]) -> None:
+    def __init__(self, env: Environment, defs: dict[str, ast.Def], types: Typing) -> None:
+        self.env = env
+        self.builtins = env.builtins
+        self.ctx_names = env.context_names
+        self.format_value = env.format_value
+        self.types = types
         self.defs = defs
         self._def_fns: dict[str, Fn] = {}
         self._params: dict[str, int] = {}  # parameter name -> index, while compiling a definition
@@ -120,7 +124,7 @@ class Compiler:
                 cells.append(cell)
                 continue
             if isinstance(x, ast.Where):
-                stack.append(x.source)  # type: ignore[arg-type]  # its condition binds its own element
+                stack.append(x.source)  # its condition binds its own element
             elif isinstance(x, ast.Call) and x.func in ("all", "any") and x.args:
                 stack.append(x.args[0])
             else:
@@ -148,7 +152,7 @@ class Compiler:
                 seen.add(x.func)
                 stack.append(self.defs[x.func].body)
             if isinstance(x, ast.Where):
-                stack.append(x.source)  # type: ignore[arg-type]
+                stack.append(x.source)
             elif isinstance(x, ast.Call) and x.func in ("all", "any") and x.args:
                 stack.append(x.args[0])
             else:
@@ -171,7 +175,7 @@ class Compiler:
             return lambda c: c.args[i]
         if name == "it":
             return operator.attrgetter("it")
-        if name in CTX_NAMES:
+        if name in self.ctx_names:
             return operator.attrgetter(name)
         if name in self.defs:
             folded = self._fold(e)
@@ -182,9 +186,10 @@ class Compiler:
             def const_def(c: Ctx) -> Any:
                 saved = c.args
                 c.args = ()
-                v = body(c)
-                c.args = saved
-                return v
+                try:
+                    return body(c)
+                finally:
+                    c.args = saved
 
             return const_def
         if is_pascal(name):  # a bare field of the current element
@@ -193,12 +198,11 @@ class Compiler:
         raise AssertionError(f"unchecked name {name}")  # pragma: no cover - the checker rejects it
 
     def _attr(self, e: ast.Attr) -> Fn:
-        assert e.obj is not None
         dotted = self._safe_path(e)
         if dotted is not None:  # e.g. request.ImageFamily: nothing on the way can be null
             return operator.attrgetter(dotted)
         get = operator.attrgetter(e.name)
-        if isinstance(e.obj, ast.Name) and e.obj.name in CTX_NAMES and e.obj.name not in self._params:
+        if isinstance(e.obj, ast.Name) and e.obj.name in self.ctx_names and e.obj.name not in self._params:
             path = operator.attrgetter(e.obj.name)
 
             def ctx_attr(c: Ctx) -> Any:
@@ -242,7 +246,7 @@ class Compiler:
 
     def _getter(self, e: ast.Expr) -> Fn | None:
         """A C-level callable reading ``e`` from the context (a context name or a non-null path)."""
-        if isinstance(e, ast.Name) and (e.name in CTX_NAMES or e.name == "it") and e.name not in self._params:
+        if isinstance(e, ast.Name) and (e.name in self.ctx_names or e.name == "it") and e.name not in self._params:
             return operator.attrgetter(e.name)
         if isinstance(e, ast.Attr):
             dotted = self._safe_path(e)
@@ -253,7 +257,6 @@ class Compiler:
         """(getter, operator, constant) for ``getter ==/!= constant``: two-valued, never null."""
         if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
             return None
-        assert e.left is not None and e.right is not None
         for side, const in ((e.left, e.right), (e.right, e.left)):
             if isinstance(const, ast.Literal) and not isinstance(side, ast.Literal):
                 get = self._getter(side)
@@ -269,21 +272,22 @@ class Compiler:
         parts = [e.name]
         obj = e.obj
         while isinstance(obj, ast.Attr):
-            if obj.ty is None or obj.ty.nullable:
+            ty = self.types.get(obj)
+            if ty is None or ty.nullable:
                 return None
             parts.append(obj.name)
             obj = obj.obj
         # the root: a context name, or the element `it` (set by where/all/any and the resolver;
         # typed nullable when its list can hold nulls)
-        if not (isinstance(obj, ast.Name) and (obj.name in CTX_NAMES or obj.name == "it")
-                and obj.name not in self._params
-                and obj.ty is not None and (not obj.ty.nullable or obj.name in self._nonnull)
-                and obj.ty.kind == "record"):
+        if not (isinstance(obj, ast.Name) and (obj.name in self.ctx_names or obj.name == "it")
+                and obj.name not in self._params):
+            return None
+        root = self.types.get(obj)
+        if root is None or root.kind != "record" or (root.nullable and obj.name not in self._nonnull):
             return None
         return ".".join([obj.name, *reversed(parts)])
 
     def _unary(self, e: ast.Unary) -> Fn:
-        assert e.operand is not None
         f = self.compile(e.operand)
         if e.op == "not":
             return lambda c: None if (v := f(c)) is None else not v
@@ -347,7 +351,7 @@ class Compiler:
                 acc = op(acc, v)
             return acc
 
-        if any(p.ty is not None and p.ty.kind in ("time", "duration") for p in e.parts):
+        if any((t := self.types.get(p)) is not None and t.kind in ("time", "duration") for p in e.parts):
             def time_arith(c: Ctx) -> Any:  # out of the range of dates: null, so the rule fails closed
                 acc = first(c)
                 for op, f in rest:
@@ -364,7 +368,6 @@ class Compiler:
         return arith
 
     def _if(self, e: ast.If) -> Fn:
-        assert e.cond is not None and e.then is not None and e.orelse is not None
         cond, a, b = self.compile(e.cond), self.compile(e.then), self.compile(e.orelse)
 
         def if_(c: Ctx) -> Any:
@@ -376,7 +379,6 @@ class Compiler:
         return if_
 
     def _compare(self, e: ast.Compare) -> Fn:
-        assert e.left is not None and e.right is not None
         op = e.op
         lhs, rhs = self._fold(e.left), self._fold(e.right)
         if isinstance(lhs, ast.Literal) and lhs.kind == "null" and op in ("==", "!="):
@@ -405,12 +407,6 @@ class Compiler:
         test: Callable[[Any, Any], Any]
         if op in _ORDER:
             test = _ORDER[op]
-        elif op == "in":
-            def test(a: Any, b: Any) -> bool:
-                return a in b
-        elif op == "not in":
-            def test(a: Any, b: Any) -> bool:
-                return a not in b
         elif op == "startswith":
             def test(a: Any, b: Any) -> bool:
                 return bool(a.startswith(b))
@@ -465,7 +461,6 @@ class Compiler:
 
     # ---- collections ----
     def _where(self, e: ast.Where) -> Fn:
-        assert e.cond is not None
         before = set(self._hoisted)
         cells = self._hoist(e.cond)
         try:
@@ -489,24 +484,24 @@ class Compiler:
         return where_once
 
     def _where_each(self, e: ast.Where) -> Fn:
-        assert e.source is not None and e.cond is not None
         plan = self._index_plan(e)
         src = self.compile(e.source)
         cond_fn = self.compile(e.cond)
         if plan is not None:
             fields, keyfns, multi, rest = plan
+            coll = src  # an indexed global: a context attribute
             key_of = key_builder(keyfns)
             cond = self.compile(rest) if rest is not None else None
             if multi is not None:  # `Field in values`: the union of one bucket per value
                 pos, values_fn = multi
 
                 def indexed_in(c: Ctx) -> tuple[Any, ...] | None:
-                    lookup = getattr(c.images, "lookup", None)
+                    lookup = getattr(coll(c), "lookup", None)
                     if lookup is None:
-                        return bucket_filter(c, c.images, cond_fn)
+                        return bucket_filter(c, coll(c), cond_fn)
                     values = values_fn(c)
                     if values is None:  # unknown values: exactly what a scan would give
-                        return bucket_filter(c, c.images, cond_fn)
+                        return bucket_filter(c, coll(c), cond_fn)
                     key = [f(c) if f is not None else None for f in keyfns]
                     found: list[Any] = []
                     for v in dict.fromkeys(values):
@@ -521,17 +516,17 @@ class Compiler:
                 select = matcher([(g, o, self.compile(v)) for g, o, v in fast])
 
                 def indexed_test(c: Ctx) -> tuple[Any, ...] | None:
-                    lookup = getattr(c.images, "lookup", None)
+                    lookup = getattr(coll(c), "lookup", None)
                     if lookup is None:
-                        return bucket_filter(c, c.images, cond_fn)
+                        return bucket_filter(c, coll(c), cond_fn)
                     return tuple(select(c, lookup(fields, key_of(c))))
 
                 return indexed_test
 
             def indexed(c: Ctx) -> tuple[Any, ...] | None:
-                lookup = getattr(c.images, "lookup", None)
+                lookup = getattr(coll(c), "lookup", None)
                 if lookup is None:  # a plain sequence (tests, embedding code): scan it
-                    return bucket_filter(c, c.images, cond_fn)
+                    return bucket_filter(c, coll(c), cond_fn)
                 bucket = lookup(fields, key_of(c))
                 return bucket_filter(c, bucket, cond) if cond is not None else tuple(bucket)
 
@@ -548,26 +543,26 @@ class Compiler:
     def _index_plan(self, e: ast.Where) -> tuple[tuple[str, ...], list[Fn | None], tuple[int, Fn] | None,
                                                   ast.Expr | None] | None:
         """(fields, key closures, the position and values of one ``Field in values`` conjunct,
-        remaining condition) when the source is the global ``images``."""
-        assert e.source is not None and e.cond is not None
-        if not (isinstance(e.source, ast.Name) and e.source.name == "images" and "images" not in self._params):
+        remaining condition) when the source is an indexed global (the environment's ``indexed``)."""
+        if not (isinstance(e.source, ast.Name) and e.source.name in self.env.indexed
+                and e.source.name not in self._params):
             return None
         conjuncts = e.cond.parts if isinstance(e.cond, ast.BoolOp) and e.cond.op == "and" else [e.cond]
         keyed: dict[str, Fn] = {}
         member: tuple[str, ast.Expr] | None = None
         rest: list[ast.Expr] = []
         for part in conjuncts:
-            field = indexable(part)
+            field = indexable(part, self.types)
             if field is not None and field[0] not in keyed:
                 keyed[field[0]] = self.compile(field[1])
                 continue
-            many = indexable_in(part)
+            many = indexable_in(part, self.types)
             if many is not None and member is None:
                 member = many
                 continue
             rest.append(part)
         if member is not None and member[0] in keyed:  # the field is already keyed by ==: filter
-            rest.append(next(p for p in conjuncts if indexable_in(p) == member))
+            rest.append(next(p for p in conjuncts if indexable_in(p, self.types) == member))
             member = None
         if not keyed and member is None:
             return None
@@ -584,7 +579,6 @@ class Compiler:
         return fields, [keyed.get(f) for f in fields], multi, remaining
 
     def _project(self, e: ast.Project) -> Fn:
-        assert e.source is not None
         src = self.compile(e.source)
         get = operator.attrgetter(e.field_name)
         return lambda c: None if (items := src(c)) is None else tuple(None if i is None else get(i) for i in items)
@@ -602,16 +596,50 @@ class Compiler:
                 args = tuple(f(c) for f in argfns)
                 saved, saved_it = c.args, c.it
                 c.args = args
-                v = body(c)
-                c.args, c.it = saved, saved_it
-                return v
+                try:
+                    return body(c)
+                finally:
+                    c.args, c.it = saved, saved_it
 
             return call_def
-        assert e.func in BUILTINS
-        if e.func in TIME_BUILTINS:
-            return self._time_builtin(e)
-        builder: Callable[[ast.Call], Fn] = getattr(self, "_b_" + e.func)
-        return builder(e)
+        return self.builtins[e.func].compile(self, e)
+
+    def distinct_counted(self, name: str, w: ast.Where, plain: Fn) -> Fn | None:
+        """``distinct(F of images where <index plan> [and F/G tests])`` from the collection's counts
+        of F per bucket, kept current as images change (``value_counts``): O(distinct values), not
+        O(bucket). ``F ==/!= v`` tests filter the values; one ``G != v`` on another field subtracts
+        the bucket's images with ``G == v``. Same answers as the ``where`` (the tests are two-valued)."""
+        plan = self._index_plan(w)
+        if plan is None or plan[2] is not None:
+            return None
+        fields, keyfns, _, rest = plan
+        parts = [] if rest is None else rest.parts if isinstance(rest, ast.BoolOp) and rest.op == "and" else [rest]
+        on_value: list[tuple[Callable[[Any, Any], bool], Fn]] = []
+        exclude: tuple[str, Fn] | None = None
+        for part in parts:
+            found = self._field_test(part)
+            if found is None:
+                return None
+            field, value = found
+            assert isinstance(part, ast.Compare)
+            if field == name:
+                on_value.append((operator.eq if part.op == "==" else operator.ne, self.compile(value)))
+            elif part.op == "!=" and exclude is None and field not in fields:
+                exclude = (field, self.compile(value))
+            else:
+                return None
+        return _counted_values(self.compile(w.source), fields, key_builder(keyfns), name, on_value, exclude, plain)
+
+    def _field_test(self, part: ast.Expr) -> tuple[str, ast.Expr] | None:
+        """(field, value) of ``F ==/!= value`` with a scalar element field and an element-free value."""
+        if not (isinstance(part, ast.Compare) and part.op in ("==", "!=")):
+            return None
+        for side, value in ((part.left, part.right), (part.right, part.left)):
+            field = element_field(side)
+            ty = self.types.get(side)
+            if field is not None and not mentions_element(value) and ty is not None and ty.kind != "list":
+                return field, value
+        return None
 
     def _inline(self, e: ast.Call) -> ast.Expr | None:
         """The body of a small definition with its arguments substituted, when that is exactly
@@ -637,34 +665,16 @@ class Compiler:
                 return None
             if uses[p] > 1 and not cheap(arg):
                 return None
-        return substitute(d.body, dict(zip(params, e.args, strict=True)))
+        return substitute(d.body, dict(zip(params, e.args, strict=True)), self.types)
 
-    def _time_builtin(self, e: ast.Call) -> Fn:
-        """``days``, ``hours``, ``age``: null in, null out; ``age`` reads ``now`` from the context."""
-        tb = TIME_BUILTINS[e.func]
-        fns = [self.compile(a) for a in e.args]
-        impl = tb.impl
-        if tb.needs_now:
-            (arg,) = fns
-            return lambda c: None if (v := arg(c)) is None or c.now is None else apply_time(impl, c.now, v)
-        (one,) = fns
-        return lambda c: None if (v := one(c)) is None else impl(v)
-
-    def _b_count(self, e: ast.Call) -> Fn:
-        if isinstance(e.args[0], ast.Where):
-            counter = self._count_where(e.args[0])
-            if counter is not None:
-                return counter
-        f = self.compile(e.args[0])
-        return lambda c: None if (v := f(c)) is None else len(v)
-
-    def _count_where(self, w: ast.Where) -> Fn | None:
+    def count_where(self, w: ast.Where) -> Fn | None:
         """``count(images where <index plan> [and Field ==/!= value])`` counted in place, without
         building the list (the quota rules): same answers as ``len`` of the ``where``."""
         plan = self._index_plan(w)
         if plan is None or plan[2] is not None:
             return None
         fields, keyfns, _, rest = plan
+        coll = self.compile(w.source)  # an indexed global: a context attribute
         key_of = key_builder(keyfns)
         fast = element_tests(rest) if rest is not None else None
         if rest is not None and fast is None:
@@ -677,7 +687,7 @@ class Compiler:
 
         if fast is None:
             def count_bucket(c: Ctx) -> int | None:
-                lookup = getattr(c.images, "lookup", None)
+                lookup = getattr(coll(c), "lookup", None)
                 if lookup is None:
                     return scanned(c)
                 return len(lookup(fields, key_of(c)))
@@ -686,203 +696,44 @@ class Compiler:
         select = matcher([(g, o, self.compile(v)) for g, o, v in fast])
 
         def count_test(c: Ctx) -> int | None:
-            lookup = getattr(c.images, "lookup", None)
+            lookup = getattr(coll(c), "lookup", None)
             if lookup is None:
                 return scanned(c)
             return len(select(c, lookup(fields, key_of(c))))
 
         return count_test
 
-    def _b_tag(self, e: ast.Call) -> Fn:
-        image, key = self.compile(e.args[0]), self.compile(e.args[1])
 
-        def tag(c: Ctx) -> str | None:
-            img, k = image(c), key(c)
-            if img is None or k is None or img.Tags is None:
-                return None
-            return img.Tags.get(k)  # type: ignore[no-any-return]
+def _counted_values(coll: Fn, fields: tuple[str, ...], key_of: Callable[[Ctx], tuple[Any, ...]], name: str,
+                    on_value: list[tuple[Callable[[Any, Any], bool], Fn]], exclude: tuple[str, Fn] | None,
+                    plain: Fn) -> Fn:
+    """The closure of :meth:`Compiler.distinct_counted`."""
+    get = operator.attrgetter(name)
+    xfields: tuple[str, ...] = ()
+    at = 0
+    if exclude is not None:
+        xfields = tuple(sorted((*fields, exclude[0])))
+        at = xfields.index(exclude[0])
 
-        return tag
-
-    def _b_exists(self, e: ast.Call) -> Fn:
-        f = self.compile(e.args[0])
-        return lambda c: None if (v := f(c)) is None else len(v) > 0
-
-    def _quantifier(self, e: ast.Call, want: bool) -> Fn:
-        src, cond = self.compile(e.args[0]), self.compile(e.args[1])
-
-        def quant(c: Ctx) -> Any:
-            items = src(c)
-            if items is None:
-                return None
-            saved = c.it
-            unknown = False
-            for item in items:
-                c.it = item
-                v = cond(c)
-                if v is want:
-                    c.it = saved
-                    return want
-                if v is None:
-                    unknown = True
-            c.it = saved
-            return None if unknown else not want
-
-        return quant
-
-    def _b_all(self, e: ast.Call) -> Fn:
-        return self._quantifier(e, False)
-
-    def _b_any(self, e: ast.Call) -> Fn:
-        return self._quantifier(e, True)
-
-    def _b_distinct(self, e: ast.Call) -> Fn:
-        f = self.compile(e.args[0])
-
-        def plain(c: Ctx) -> tuple[Any, ...] | None:
-            return None if (v := f(c)) is None else tuple(sorted(dict.fromkeys(v), key=sort_key))
-
-        arg = e.args[0]
-        if isinstance(arg, ast.Project) and isinstance(arg.source, ast.Where) and e.func not in self.defs:
-            return self._distinct_counted(arg.field_name, arg.source, plain) or plain
-        return plain
-
-    def _distinct_counted(self, name: str, w: ast.Where, plain: Fn) -> Fn | None:
-        """``distinct(F of images where <index plan> [and F/G tests])`` from the store's counts of
-        F per bucket, kept current as images change (``value_counts``): O(distinct values), not
-        O(bucket). ``F ==/!= v`` tests filter the values; one ``G != v`` on another field subtracts
-        the bucket's images with ``G == v``. Same answers as the ``where`` (the tests are two-valued)."""
-        plan = self._index_plan(w)
-        if plan is None or plan[2] is not None:
-            return None
-        fields, keyfns, _, rest = plan
-        parts = [] if rest is None else rest.parts if isinstance(rest, ast.BoolOp) and rest.op == "and" else [rest]
-        on_value: list[tuple[Callable[[Any, Any], bool], Fn]] = []
-        exclude: tuple[str, Fn] | None = None
-        for part in parts:
-            if not (isinstance(part, ast.Compare) and part.op in ("==", "!=")):
-                return None
-            assert part.left is not None and part.right is not None
-            for side, value in ((part.left, part.right), (part.right, part.left)):
-                field = element_field(side)
-                if field is not None and not mentions_element(value) and side.ty is not None and side.ty.kind != "list":
-                    break
-            else:
-                return None
-            if field == name:
-                on_value.append((operator.eq if part.op == "==" else operator.ne, self.compile(value)))
-            elif part.op == "!=" and exclude is None and field not in fields:
-                exclude = (field, self.compile(value))
-            else:
-                return None
-        key_of = key_builder(keyfns)
-        get = operator.attrgetter(name)
-        xfields: tuple[str, ...] = ()
-        at = 0
+    def distinct_counted(c: Ctx) -> tuple[Any, ...] | None:
+        images = coll(c)
+        counts_of = getattr(images, "value_counts", None)
+        if counts_of is None:  # a plain sequence: filter it
+            return plain(c)  # type: ignore[no-any-return]
+        key = key_of(c)
+        counts = counts_of(fields, key, name)
         if exclude is not None:
-            xfields = tuple(sorted((*fields, exclude[0])))
-            at = xfields.index(exclude[0])
+            xkey = list(key)
+            xkey.insert(at, exclude[1](c))
+            minus: dict[Any, int] = {}
+            for img in images.lookup(xfields, tuple(xkey)):
+                minus[get(img)] = minus.get(get(img), 0) + 1
+            values = [v for v, n in counts.items() if n > minus.get(v, 0)]
+        else:
+            values = list(counts)
+        for test, value_of in on_value:
+            k = value_of(c)
+            values = [v for v in values if test(v, k)]
+        return tuple(sorted(values, key=sort_key))
 
-        def distinct_counted(c: Ctx) -> tuple[Any, ...] | None:
-            counts_of = getattr(c.images, "value_counts", None)
-            if counts_of is None:  # a plain sequence: filter it
-                return plain(c)  # type: ignore[no-any-return]
-            lookup = c.images.lookup  # type: ignore[union-attr]
-            key = key_of(c)
-            counts = counts_of(fields, key, name)
-            if exclude is not None:
-                xkey = list(key)
-                xkey.insert(at, exclude[1](c))
-                minus: dict[Any, int] = {}
-                for img in lookup(xfields, tuple(xkey)):
-                    minus[get(img)] = minus.get(get(img), 0) + 1
-                values = [v for v, n in counts.items() if n > minus.get(v, 0)]
-            else:
-                values = list(counts)
-            for test, value_of in on_value:
-                k = value_of(c)
-                values = [v for v in values if test(v, k)]
-            return tuple(sorted(values, key=sort_key))
-
-        return distinct_counted
-
-    def _b_first(self, e: ast.Call) -> Fn:
-        items, n = self.compile(e.args[0]), self.compile(e.args[1])
-
-        def first(c: Ctx) -> tuple[Any, ...] | None:
-            v, k = items(c), n(c)
-            if v is None or k is None:
-                return None
-            return tuple(v[: max(k, 0)])
-
-        return first
-
-    def _unary_builtin(self, e: ast.Call, fn: Callable[[Any], Any]) -> Fn:
-        f = self.compile(e.args[0])
-        return lambda c: None if (v := f(c)) is None else fn(v)
-
-    def _b_len(self, e: ast.Call) -> Fn:
-        return self._unary_builtin(e, len)
-
-    def _b_lower(self, e: ast.Call) -> Fn:
-        return self._unary_builtin(e, str.lower)
-
-    def _b_upper(self, e: ast.Call) -> Fn:
-        return self._unary_builtin(e, str.upper)
-
-    def _b_str(self, e: ast.Call) -> Fn:
-        return self._unary_builtin(e, render)
-
-    def _extreme(self, e: ast.Call, pick: Callable[..., Any]) -> Fn:
-        def ext(items: tuple[Any, ...]) -> Any:
-            if not items or any(i is None for i in items):
-                return None
-            return pick(items)
-
-        return self._unary_builtin(e, ext)
-
-    def _b_max(self, e: ast.Call) -> Fn:
-        return self._extreme(e, max)
-
-    def _b_min(self, e: ast.Call) -> Fn:
-        return self._extreme(e, min)
-
-    def _b_coalesce(self, e: ast.Call) -> Fn:
-        a, b = self.compile(e.args[0]), self.compile(e.args[1])
-        return lambda c: b(c) if (v := a(c)) is None else v
-
-    def _b_replace_regex(self, e: ast.Call) -> Fn:
-        s, repl = self.compile(e.args[0]), self.compile(e.args[2])
-        pattern = e.args[1]
-        assert isinstance(pattern, ast.Literal)
-        sub = substituter(str(pattern.value))
-
-        def replace(c: Ctx) -> str | None:
-            v, r = s(c), repl(c)
-            if v is None or r is None:
-                return None
-            return sub(v, r)
-
-        return replace
-
-    def _b_days_between(self, e: ast.Call) -> Fn:
-        a, b = self.compile(e.args[0]), self.compile(e.args[1])
-
-        def days(c: Ctx) -> int | None:
-            x, y = a(c), b(c)
-            if not isinstance(x, datetime) or not isinstance(y, datetime):
-                return None
-            return int((y - x).total_seconds() // 86400)
-
-        return days
-
-    def _b_resolve(self, e: ast.Call) -> Fn:
-        fns = [self.compile(a) for a in e.args]
-
-        def resolve(c: Ctx) -> Any:
-            fam, region, caller = (f(c) for f in fns)
-            if fam is None or region is None or caller is None or c.resolve is None:
-                return None
-            return c.resolve(fam, region, caller)
-
-        return resolve
+    return distinct_counted

@@ -10,6 +10,7 @@ import difflib
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class Diagnostic:
     span: Span
     message: str
     hint: str | None = None
-    severity: str = "error"
+    severity: Literal["error", "warning"] = "error"
 
     def render(self) -> str:
         """``file:line:col: error: message``, the source line, a caret under the span, the hint."""
@@ -109,10 +110,6 @@ class PolicyError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(d.render() for d in self.diagnostics)
-
-
-class InputError(Exception):
-    """Bad input that is not rule text (a state or plan file, a flag): a message, exit code 2."""
 
 
 class Reporter:

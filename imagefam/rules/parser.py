@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark, Token, v_args
 from lark import __version__ as lark_version
@@ -248,8 +248,8 @@ class _Build(Transformer_NonRecursive[Token, Any]):
     def def_decl(self, meta: Any, c: list[Any]) -> ast.Def:
         return ast.Def(str(c[0]), c[1], c[2], _tspan(c[0], self.offset), self.source)
 
-    def severity(self, c: list[Any]) -> str:
-        return str(c[0])
+    def severity(self, c: list[Any]) -> ast.Severity:
+        return cast(ast.Severity, str(c[0]))
 
     def code_clause(self, c: list[Any]) -> tuple[str, Any]:
         self._escapes(c[0])
@@ -296,9 +296,9 @@ class _Build(Transformer_NonRecursive[Token, Any]):
                             self.source)
 
     @v_args(meta=True)
-    def requirement(self, meta: Any, c: list[Any]) -> ast.Requirement:
+    def requirement(self, meta: Any, c: list[Any]) -> ast.RequireClause:
         otherwise = self.template(c[2]) if c[2] is not None else None
-        return ast.Requirement(str(c[0]), c[1], otherwise, _tspan(c[0], self.offset))
+        return ast.RequireClause(str(c[0]), c[1], otherwise, _tspan(c[0], self.offset))
 
     @v_args(meta=True)
     def order_key(self, meta: Any, c: list[Any]) -> ast.OrderKey:
@@ -309,7 +309,7 @@ class _Build(Transformer_NonRecursive[Token, Any]):
 
     @v_args(meta=True)
     def resolve_decl(self, meta: Any, c: list[Any]) -> ast.ResolveDecl:
-        reqs = [x for x in c[1:] if isinstance(x, ast.Requirement)]
+        reqs = [x for x in c[1:] if isinstance(x, ast.RequireClause)]
         keys = [x for x in c[1:] if isinstance(x, ast.OrderKey)]
         short = c[1][1] if isinstance(c[1], tuple) else None
         return ast.ResolveDecl(c[0], short, reqs, keys, self._s(meta), self.source)

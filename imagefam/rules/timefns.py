@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .types import INT, STRING, TIME, Ty, record
+from .types import INT, STRING, TIME, Ty
 
 DURATION = Ty("duration")
 #: Kinds that ``< <= > >=``, ``max``/``min`` and ``order by`` accept.
@@ -61,16 +61,9 @@ def _parse_time(text: str) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _age(now: datetime, img: Any) -> timedelta:
-    return now - img.CreationTime  # type: ignore[no-any-return]
-
-
 TIME_BUILTINS: dict[str, TimeBuiltin] = {b.name: b for b in [
     TimeBuiltin("days", (INT,), DURATION, "days(n) -> duration: n days (n may be negative)", _days),
     TimeBuiltin("hours", (INT,), DURATION, "hours(n) -> duration: n hours (n may be negative)", _hours),
-    TimeBuiltin("age", (record("Image"),), DURATION,
-                "age(image) -> duration: now - image.CreationTime (negative for an image created after now)",
-                _age, needs_now=True),
     TimeBuiltin("parse_time", (STRING,), TIME.opt(),
                 "parse_time(string) -> time?: an ISO-8601 date or time (UTC unless it has a zone), "
                 "null if the text is not one", _parse_time),

@@ -12,15 +12,16 @@ import types as pytypes
 import typing
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
+Kind = Literal["string", "int", "bool", "time", "duration", "null", "enum", "list", "record", "map", "any"]
+
 
 @dataclass(frozen=True, slots=True)
 class Ty:
-    kind: str  # string int bool time duration null enum list record any
+    kind: Kind
     nullable: bool = False
     elem: Ty | None = None
     values: tuple[str, ...] = ()
@@ -65,72 +66,72 @@ def record(name: str) -> Ty:
     return Ty("record", record=name)
 
 
-#: Record types: name -> python class. Filled by :func:`register_record`.
-_RECORDS: dict[str, type] = {}
+class RecordTypes:
+    """The record types of an environment: name -> Python class (a pydantic model or a dataclass).
+
+    Field types are read off the class annotations, once per record; a field whose class is itself
+    one of these records has that record type."""
+
+    def __init__(self, classes: dict[str, type]) -> None:
+        self.classes = dict(classes)
+        self._names = {cls: name for name, cls in self.classes.items()}
+        self._fields: dict[str, dict[str, Ty]] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.classes
+
+    def names(self) -> list[str]:
+        return sorted(self.classes)
+
+    def fields(self, name: str) -> dict[str, Ty]:
+        """The fields of a record type, with their types, from the class's annotations."""
+        found = self._fields.get(name)
+        if found is None:
+            cls = self.classes[name]
+            hints = typing.get_type_hints(cls, include_extras=True)
+            if isinstance(cls, type) and issubclass(cls, BaseModel):
+                names = list(cls.model_fields)
+            else:
+                names = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
+            found = self._fields[name] = {n: self._from_annotation(hints[n]) for n in names}
+        return found
+
+    def _from_annotation(self, ann: Any) -> Ty:
+        origin = get_origin(ann)
+        if origin is Annotated:
+            return self._from_annotation(get_args(ann)[0])
+        if origin in (typing.Union, pytypes.UnionType):
+            args = [a for a in get_args(ann) if a is not type(None)]
+            nullable = len(args) != len(get_args(ann))
+            inner = self._from_annotation(args[0]) if len(args) == 1 else ANY
+            return inner.opt(nullable or inner.nullable)
+        if origin is typing.Literal:
+            return Ty("enum", values=tuple(str(v) for v in get_args(ann)))
+        if origin in (list, tuple):
+            args = [a for a in get_args(ann) if a is not Ellipsis]
+            return list_of(self._from_annotation(args[0]) if args else ANY)
+        if origin is dict or ann is dict:
+            return Ty("map")
+        simple = _SIMPLE.get(ann)
+        if simple is not None:
+            return simple
+        if isinstance(ann, type) and ann in self._names:
+            return record(self._names[ann])
+        return ANY
+
+    def parse_type_name(self, name: str, arg: Ty | None) -> Ty | None:
+        """A type written in a definition's parameter list (``string``, ``Image``, ``list[string]``)."""
+        simple = {"string": STRING, "int": INT, "bool": BOOL, "time": TIME, "duration": Ty("duration")}
+        if name in simple and arg is None:
+            return simple[name]
+        if name == "list" and arg is not None:
+            return list_of(arg)
+        if name in self.classes and arg is None:
+            return record(name)
+        return None
 
 
-def register_record(name: str, cls: type) -> None:
-    _RECORDS[name] = cls
-    record_fields.cache_clear()
-
-
-def _from_annotation(ann: Any) -> Ty:
-    origin = get_origin(ann)
-    if origin is Annotated:
-        return _from_annotation(get_args(ann)[0])
-    if origin in (typing.Union, pytypes.UnionType):
-        args = [a for a in get_args(ann) if a is not type(None)]
-        nullable = len(args) != len(get_args(ann))
-        inner = _from_annotation(args[0]) if len(args) == 1 else ANY
-        return inner.opt(nullable or inner.nullable)
-    if origin is Literal:
-        return Ty("enum", values=tuple(str(v) for v in get_args(ann)))
-    if origin in (list, tuple):
-        args = [a for a in get_args(ann) if a is not Ellipsis]
-        return list_of(_from_annotation(args[0]) if args else ANY)
-    if origin is dict or ann is dict:
-        return Ty("map")
-    if ann is str:
-        return STRING
-    if ann is bool:
-        return BOOL
-    if ann is int:
-        return INT
-    if ann is datetime:
-        return TIME
-    if isinstance(ann, type):
-        for name, cls in _RECORDS.items():
-            if cls is ann:
-                return record(name)
-    return ANY
-
-
-@cache
-def record_fields(name: str) -> dict[str, Ty]:
-    """The fields of a record type, with their types, from the model's annotations."""
-    cls = _RECORDS[name]
-    hints = typing.get_type_hints(cls, include_extras=True)
-    if isinstance(cls, type) and issubclass(cls, BaseModel):
-        names = list(cls.model_fields)
-    else:
-        names = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
-    return {n: _from_annotation(hints[n]) for n in names}
-
-
-def record_names() -> list[str]:
-    return sorted(_RECORDS)
-
-
-def parse_type_name(name: str, arg: Ty | None) -> Ty | None:
-    """A type written in a definition's parameter list (``string``, ``Image``, ``list[string]``)."""
-    simple = {"string": STRING, "int": INT, "bool": BOOL, "time": TIME, "duration": Ty("duration")}
-    if name in simple and arg is None:
-        return simple[name]
-    if name == "list" and arg is not None:
-        return list_of(arg)
-    if name in _RECORDS and arg is None:
-        return record(name)
-    return None
+_SIMPLE: dict[Any, Ty] = {str: STRING, bool: BOOL, int: INT, datetime: TIME}
 
 
 TYPE_NAMES = ("string", "int", "bool", "time", "duration", "list")
@@ -174,3 +175,18 @@ def unify(a: Ty, b: Ty) -> Ty | None:
     if a.is_text:
         return STRING.opt(nullable)
     return a.opt(nullable)
+
+
+def join(a: Ty, b: Ty) -> Ty:
+    """A type covering both ``a`` and ``b``: what the compiler may assume of an expression typed
+    once per scope (a rule on several actions). Nullable if either is; records of different
+    types stay records; anything else that does not unify is ``any``."""
+    if a == b:
+        return a
+    nullable = a.nullable or b.nullable
+    if a.kind == "record" and b.kind == "record":
+        return Ty("record", nullable, record=a.record if a.record == b.record else f"{a.record}|{b.record}")
+    if a.kind == "list" and b.kind == "list" and a.elem is not None and b.elem is not None:
+        return list_of(join(a.elem, b.elem)).opt(nullable)
+    u = unify(a, b)
+    return u.opt(nullable) if u is not None else ANY

@@ -1,4 +1,4 @@
-"""``imagefam demo``: the seed's story on a built-in state, every answer explained.
+"""``imagefam demo``: the ECS image family walkthrough on a built-in state, every answer explained.
 
 The files beside this module (``state.yaml`` and the plans) are the demo's inputs; ``imagefam demo
 --write DIR`` copies them out so the same commands can be run by hand.
@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from ...rules.policy import load_policy
-from ..checker import check
 from ..loader import load_plan, load_state
 from ..planformats import load_any_plan
+from ..policy import load_policy
+from ..preflight import check
 from ..render import check_text, trace_text
 from ..resolver import Resolver
 
@@ -45,7 +45,7 @@ def run_demo() -> str:
 
     resolve("1. M launches from its own family: the newest Available image wins; the Deprecated one is skipped",
             "app-a", "cn-hangzhou", M)
-    resolve("2. N uses M's shared family as acs:<M>:app-a (seed Example 1)", f"acs:{M}:app-a", "cn-hangzhou", N)
+    resolve("2. N uses M's shared family as acs:<M>:app-a (Example 1 of the ECS docs)", f"acs:{M}:app-a", "cn-hangzhou", N)
     resolve("3. P sees only the community image m-a1: the shared m-b1 is not visible to P",
             f"acs:{M}:app-a", "cn-hangzhou", P)
     resolve("4. Per region: in cn-shanghai the same family resolves to that region's newest image",
@@ -53,7 +53,7 @@ def run_demo() -> str:
     for n, (title, name) in enumerate([
         ("rollback by deprecating the newest image: DENIED, m-b1 is still shared with N", "rollback-denied.yaml"),
         ("the same rollback fixed: unshare first, deprecate, launch, then restore", "rollback-fixed.yaml"),
-        ("N copies the shared image and tries to join M's family (seed Examples 2 and 4)", "sharee.yaml"),
+        ("N copies the shared image and tries to join M's family (Examples 2 and 4 of the ECS docs)", "sharee.yaml"),
     ], start=5):
         result = check(state, load_plan(_path(name)), policy)
         out.append(_section(f"{n}. {title}", f"imagefam check {name} --state state.yaml", check_text(result)))

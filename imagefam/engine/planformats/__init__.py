@@ -13,9 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ...rules.errors import InputError
 from ..loader import Plan, _step_lines, parse_data, plan_from_data
-from ..parsing import Format, decode, display_name, is_yaml, read_input
+from ..parsing import Format, InputError, decode, display_name, is_yaml, read_input
 
 FORMATS = ("auto", "native", "terraform", "aliyun-cli")
 

@@ -24,9 +24,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...rules.errors import InputError, did_you_mean
+from ...rules.errors import did_you_mean
+from ..actions import ACTIONS
 from ..loader import Plan, plan_from_data
-from ..models import ACTIONS
+from ..parsing import InputError
 
 NOT_YET = "for scaling configurations (not checked yet)"
 REASONS = {"other": "without an aliyun ecs call", "ecs": "with an aliyun ecs call not about images",

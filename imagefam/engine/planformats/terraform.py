@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...rules.errors import InputError
 from ..loader import Plan, plan_from_data
+from ..parsing import InputError
 
 UNKNOWN = "(known after apply)"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import load, load_errors, rendered, typecheck
 
-from imagefam.rules.schema import request_type
+from imagefam.engine.environment import request_type
 from imagefam.rules.types import BOOL, INT, STRING, TIME, list_of, record
 
 
@@ -428,8 +428,8 @@ def test_all_errors_of_a_file_reported_together_in_order() -> None:
 
 
 def test_errors_across_files_sorted_by_file_then_position() -> None:
+    from imagefam.engine.policy import load_policy
     from imagefam.rules.errors import PolicyError, Source
-    from imagefam.rules.policy import load_policy
 
     with pytest.raises(PolicyError) as info:
         load_policy(default=False, sources=[

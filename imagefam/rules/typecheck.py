@@ -1,21 +1,25 @@
-"""Static checking: the AST against the schema of the state, each action's request and the builtins.
+"""Static checking: the AST against an environment (record types, the names of each target,
+globals, host functions) and the builtins.
 
-The checker annotates each expression's ``ty`` (giving the typed AST the compiler consumes) and
-reports every problem it finds, never only the first: unknown fields, actions, functions,
-definitions and names (each with a did-you-mean), wrong arity, type mismatches, string literals
-that are not a value of the enum they are compared with, request fields an action's request lacks,
-recursion among definitions.
+The checker types every expression of a scope into a typed result of its own (a map from node to
+type), leaving the AST untouched: a rule on several actions is checked once per action, and the
+compiler gets the join of those results. It reports every problem it finds, never only the first:
+unknown fields, actions, functions, definitions and names (each with a did-you-mean), wrong arity,
+type mismatches, string literals that are not a value of the enum they are compared with, request
+fields an action's request lacks, recursion among definitions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import ast
+from .builtins import CallTyping
+from .environment import Environment
 from .errors import Reporter, Span, did_you_mean
 from .regex import RegexError, compile_regex
-from .timefns import ARITH_RULES, NOW_TYPE, ORDERED, TIME_BUILTINS, arith_type, involves_time
+from .timefns import ARITH_RULES, ORDERED, arith_type, involves_time
 from .types import (
     ANY,
     BOOL,
@@ -26,11 +30,9 @@ from .types import (
     TYPE_NAMES,
     Ty,
     assignable,
+    join,
     list_of,
-    parse_type_name,
     record,
-    record_fields,
-    record_names,
     unify,
 )
 
@@ -38,6 +40,9 @@ COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=")
 #: Bound on expression depth plus the depth of the definitions it calls, so evaluation can never
 #: exhaust Python's stack.
 MAX_CALL_DEPTH = 150
+
+#: A typed result: the type of every expression node of one scope.
+Typing = dict[ast.Expr, Ty]
 
 
 @dataclass
@@ -53,55 +58,42 @@ class Scope:
         return Scope({**self.vars, "it": ty}, ty, self.where, self.unavailable)
 
 
-@dataclass
-class Builtin:
-    name: str
-    min_args: int
-    max_args: int
-    doc: str
-    binds_it: bool = False  # the last argument is evaluated per element, with ``it`` bound
-
-
-BUILTINS: dict[str, Builtin] = {b.name: b for b in [
-    Builtin("count", 1, 1, "count(list) -> int: number of elements"),
-    Builtin("exists", 1, 1, "exists(list) -> bool: the list is not empty"),
-    Builtin("all", 2, 2, "all(list, cond) -> bool: cond holds for every element (as `it`)", True),
-    Builtin("any", 2, 2, "any(list, cond) -> bool: cond holds for some element (as `it`)", True),
-    Builtin("distinct", 1, 1, "distinct(list) -> list: unique values, sorted"),
-    Builtin("first", 2, 2, "first(list, n) -> list: the first n elements (all when fewer)"),
-    Builtin("len", 1, 1, "len(string or list) -> int"),
-    Builtin("lower", 1, 1, "lower(string) -> string"),
-    Builtin("upper", 1, 1, "upper(string) -> string"),
-    Builtin("str", 1, 1, "str(value) -> string: the value as text"),
-    Builtin("max", 1, 1, "max(list of int/time/string) -> the largest, null when empty"),
-    Builtin("min", 1, 1, "min(list of int/time/string) -> the smallest, null when empty"),
-    Builtin("coalesce", 2, 2, "coalesce(a, b) -> a unless a is null, else b"),
-    Builtin("replace_regex", 3, 3, "replace_regex(string, \"pattern\", string) -> string"),
-    Builtin("days_between", 2, 2, "days_between(time, time) -> int: whole days from the first to the second"),
-    Builtin("resolve", 3, 3, "resolve(family, region, caller) -> Image?: the image the family resolves to"),
-    Builtin("tag", 2, 2, "tag(image, key) -> string?: the value of the image's tag `key`, null if it has none"),
-    *(Builtin(t.name, len(t.params), len(t.params), t.doc) for t in TIME_BUILTINS.values()),
-]}
-
-
 def is_pascal(name: str) -> bool:
     return name[:1].isupper()
 
+
+def join_typings(typings: list[Typing]) -> Typing:
+    """One typed result covering several scopes (see :func:`~imagefam.rules.types.join`)."""
+    if len(typings) == 1:
+        return typings[0]
+    out: Typing = {}
+    for typing in typings:
+        for node, ty in typing.items():
+            seen = out.get(node)
+            out[node] = ty if seen is None else join(seen, ty)
+    return out
 
 
 class Checker:
     """Types expressions for one policy. ``defs`` holds every definition in force (all files)."""
 
-    def __init__(self, defs: dict[str, ast.Def], reporters: dict[str, Reporter], has_resolve: bool) -> None:
+    def __init__(self, env: Environment, defs: dict[str, ast.Def], reporters: dict[str, Reporter],
+                 has_resolve: bool) -> None:
+        self.env = env
+        self.records = env.records
+        self.builtins = env.builtins
         self.defs = defs
         self.reporters = reporters
         self.has_resolve = has_resolve
         self.def_types: dict[str, Ty] = {}
         self.def_param_types: dict[str, list[Ty]] = {}
         self._seen: set[tuple[int, int, int, str]] = set()
-        self.globals: dict[str, Ty] = {"images": list_of(record("Image")), "taken_at": TIME.opt(), "now": NOW_TYPE}
+        self.globals: dict[str, Ty] = dict(env.globals)
         self.reporter: Reporter | None = None
         self.def_order: list[str] = []
+        #: The typed result being filled (one per scope); definitions share one.
+        self.typing: Typing = {}
+        self.def_typing: Typing = {}
 
     # ---- reporting ----
     def _rep(self, node_source: object) -> Reporter:
@@ -116,10 +108,125 @@ class Checker:
         self._seen.add(key)
         self.reporter.error(span, message, hint)
 
+    # ---- scopes ----
+    def rule_scopes(self, decl: ast.RuleDecl) -> list[Scope]:
+        """The scopes a rule's condition and message are checked in: one per action it names (or
+        its audit scope); unknown or repeated targets are reported and skipped."""
+        if decl.kind == "audit":
+            scope_name, span = decl.targets[0]
+            target = self.env.audits.get(scope_name)
+            if target is None:
+                self.error(span, f"unknown audit scope {scope_name!r}", did_you_mean(scope_name, self.env.audits)
+                           or "scopes: " + ", ".join(self.env.audits))
+                return []
+            return [Scope({**self.globals, **target.variables}, None, f"audit {decl.id}", dict(target.unavailable))]
+        scopes: list[Scope] = []
+        seen: set[str] = set()
+        action_type = Ty("enum", values=tuple(a for a, _ in decl.targets))
+        for action, span in decl.targets:
+            if action in seen:
+                self.error(span, f"action {action!r} is listed twice")
+            seen.add(action)
+            target = self.env.actions.get(action)
+            if target is None:
+                self.error(span, f"unknown action {action!r}",
+                           did_you_mean(action, self.env.actions) or "actions: " + ", ".join(self.env.actions))
+                continue
+            vars_ = {**self.globals, **target.variables, "action": action_type}
+            scopes.append(Scope(vars_, None, f"rule {decl.id} on {action}", dict(target.unavailable)))
+        return scopes
+
+    def resolution_scope(self) -> Scope:
+        res = self.env.resolution
+        return Scope({**self.globals, **res.variables}, None, "the resolution policy", dict(res.unavailable))
+
+    def _def_unavailable(self) -> dict[str, str]:
+        names = [f"`{g}`" for g in self.globals]
+        shown = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+        why = f"definitions see only their parameters, {shown}"
+        return {n: why for n in sorted(self.env.context_names - set(self.globals))}
+
+    # ---- rules and the resolution policy ----
+    def check_rule(self, decl: ast.RuleDecl) -> Typing:
+        """Check a rule in each of its scopes; the typed result covers them all."""
+        self.reporter = self._rep(decl.source)
+        if decl.clauses.message is None:
+            self.reporter.error(decl.span, f"rule {decl.id!r} has no message",
+                                'add: message "what is wrong, with {values}"')
+        if decl.clauses.cites is None:
+            self.reporter.warning(decl.span, f"rule {decl.id!r} cites no source",
+                                  'add: cites "the documentation sentence"')
+        typings = []
+        for scope in self.rule_scopes(decl):
+            self.typing = {}
+            self.expect(decl.cond, scope, "bool", "a rule condition")
+            for part in decl.clauses.message.parts if decl.clauses.message else []:
+                if isinstance(part, ast.Expr):
+                    self.expr(part, scope)
+            typings.append(self.typing)
+        return join_typings(typings)
+
+    def check_resolution(self, decl: ast.ResolveDecl) -> Typing:
+        self.reporter = self._rep(decl.source)
+        self.typing = {}
+        scope = self.resolution_scope()
+        self._no_resolution_inside(decl)
+        lists: list[tuple[str, ast.Expr]] = [("candidates", decl.candidates)]
+        if decl.shortlist is not None:
+            lists.append(("shortlist", decl.shortlist))
+        for what, expr in lists:
+            t = self.expr(expr, scope)
+            if t.kind not in ("any", "list") or (t.elem and t.elem.kind not in ("any", "record")):
+                self.error(expr.span, f"{what} must be a list of images, found {t}")
+        inner = scope.with_it(record(self.env.resolution.candidate))
+        names: set[str] = set()
+        for req in decl.requirements:
+            if req.name in names:
+                self.error(req.span, f"requirement {req.name!r} is named twice")
+            names.add(req.name)
+            self.expect(req.cond, inner, "bool", f"requirement {req.name}")
+            for part in req.otherwise.parts if req.otherwise else []:
+                if isinstance(part, ast.Expr):
+                    self.expr(part, inner)
+        for key in decl.order:
+            kt = self.expr(key.expr, inner)
+            if kt.kind not in ("any",) and kt.base() not in ORDERED:
+                self.error(key.span, f"an ordering key must be an int, time, duration or string, found {kt}")
+        return self.typing
+
+    def _no_resolution_inside(self, decl: ast.ResolveDecl) -> None:
+        via_defs = self.defs_using_resolution()
+        exprs = [decl.candidates, *(r.cond for r in decl.requirements), *(k.expr for k in decl.order),
+                 *([decl.shortlist] if decl.shortlist is not None else [])]
+        for expr in exprs:
+            for e in ast.walk(expr):
+                if isinstance(e, ast.Call) and (self._uses_resolution(e.func) or e.func in via_defs):
+                    self.error(e.func_span, f"the resolution policy cannot call {e.func}() "
+                               "(it would resolve families while resolving one)")
+
+    def _uses_resolution(self, func: str) -> bool:
+        b = self.builtins.get(func)
+        return b is not None and b.uses_resolution and func not in self.defs
+
     # ---- definitions ----
     def check_defs(self) -> None:
         """Type every definition once, callees first; report recursion and bad parameter types."""
         calls = {name: self._called_defs(d) for name, d in self.defs.items()}
+        self.def_order = self._callees_first(calls)
+        self.typing = self.def_typing
+        depth: dict[str, int] = {}
+        for name in self.def_order:
+            self._type_def(self.defs[name])
+            d = self.defs[name]
+            depth[name] = d.body.depth + max((depth.get(c, 0) for c in calls[name]), default=0)
+            if depth[name] > MAX_CALL_DEPTH and all(depth.get(c, 0) <= MAX_CALL_DEPTH for c in calls[name]):
+                self.reporter = self._rep(d.source)
+                self.error(d.span, f"definition {name!r} nests {depth[name]} levels deep through the definitions "
+                                   f"it calls; the limit is {MAX_CALL_DEPTH}",
+                           "flatten the chain of definitions")
+
+    def _callees_first(self, calls: dict[str, set[str]]) -> list[str]:
+        """Definitions in an order where each comes after those it calls; cycles are reported."""
         state: dict[str, int] = {}  # 1 visiting, 2 done
         order: list[str] = []
         for start in sorted(self.defs):
@@ -151,22 +258,12 @@ class Checker:
                 path.pop()
                 state[name] = 2
                 order.append(name)
-        self.def_order = order
-        depth: dict[str, int] = {}
-        for name in order:
-            self._type_def(self.defs[name])
-            d = self.defs[name]
-            depth[name] = d.body.depth + max((depth.get(c, 0) for c in calls[name]), default=0)
-            if depth[name] > MAX_CALL_DEPTH and all(depth.get(c, 0) <= MAX_CALL_DEPTH for c in calls[name]):
-                self.reporter = self._rep(d.source)
-                self.error(d.span, f"definition {name!r} nests {depth[name]} levels deep through the definitions "
-                                   f"it calls; the limit is {MAX_CALL_DEPTH}",
-                           "flatten the chain of definitions")
+        return order
 
-    def defs_using_resolve(self) -> set[str]:
-        """Definitions that call resolve(), directly or through other definitions."""
+    def defs_using_resolution(self) -> set[str]:
+        """Definitions that call a builtin that resolves families, directly or through other definitions."""
         direct = {n for n, d in self.defs.items() if any(
-            isinstance(e, ast.Call) and e.func == "resolve" for e in ast.walk(d.body))}
+            isinstance(e, ast.Call) and self._uses_resolution(e.func) for e in ast.walk(d.body))}
         calls = {n: self._called_defs(d) for n, d in self.defs.items()}
         out = set(direct)
         changed = True
@@ -196,7 +293,7 @@ class Checker:
         ptypes: list[Ty] = []
         for p in d.params or []:
             t = self._param_type(p.type)
-            if p.name[:1].isupper() or p.name == "it" or p.name in BUILTINS:
+            if p.name[:1].isupper() or p.name == "it" or p.name in self.builtins:
                 self.error(p.span, f"parameter name {p.name!r} is reserved",
                            "PascalCase names are fields and `it` is the current element; pick a lower-case name")
             ptypes.append(t)
@@ -206,24 +303,23 @@ class Checker:
         self.def_param_types[d.name] = ptypes
         if d.name in self.def_types:  # part of a cycle: already reported
             return
-        unavailable = {n: "definitions see only their parameters, `images`, `taken_at` and `now`"
-                       for n in ("request", "image", "caller", "channel", "action", "family", "region")}
-        self.def_types[d.name] = self.expr(d.body, Scope(vars_, None, f"definition {d.name}", unavailable))
+        self.def_types[d.name] = self.expr(d.body, Scope(vars_, None, f"definition {d.name}", self._def_unavailable()))
 
     def _param_type(self, t: ast.TypeRef) -> Ty:
         arg = self._param_type(t.arg) if t.arg else None
-        ty = parse_type_name(t.name, arg)
+        ty = self.records.parse_type_name(t.name, arg)
         if ty is None:
+            names = self.records.names()
             self.error(t.span, f"unknown type {str(t)!r}",
-                       did_you_mean(t.name, [*TYPE_NAMES, *record_names()]) or
-                       "types are string, int, bool, time, list[T] and " + ", ".join(record_names()))
+                       did_you_mean(t.name, [*TYPE_NAMES, *names]) or
+                       "types are string, int, bool, time, list[T] and " + ", ".join(names))
             return ANY
         return ty
 
     # ---- expressions ----
     def expr(self, e: ast.Expr, scope: Scope) -> Ty:
         ty = self._expr(e, scope)
-        e.ty = ty
+        self.typing[e] = ty
         return ty
 
     def expect(self, e: ast.Expr, scope: Scope, want: str, what: str) -> Ty:
@@ -263,7 +359,7 @@ class Checker:
                 return ANY
             return self.def_types.get(e.name, ANY)
         if scope.it is not None and scope.it.kind == "record" and is_pascal(e.name):
-            fields = record_fields(scope.it.record)
+            fields = self.records.fields(scope.it.record)
             if e.name in fields:
                 return self._field_type(fields[e.name], scope.it, e.name, e.span)
         if e.name in scope.unavailable:
@@ -271,10 +367,11 @@ class Checker:
             return ANY
         choices = [*scope.vars, *(d for d in self.defs if self.defs[d].params is None)]
         if scope.it is not None and scope.it.kind == "record":
-            choices += list(record_fields(scope.it.record))
+            choices += list(self.records.fields(scope.it.record))
         hint = did_you_mean(e.name, choices)
-        if is_pascal(e.name) and scope.it is None and e.name in record_fields("Image"):
-            hint = f"bare fields are only allowed inside 'where'; did you mean image.{e.name} or it.{e.name}?"
+        subject = self.env.subject
+        if is_pascal(e.name) and scope.it is None and subject and e.name in self.records.fields(subject[1]):
+            hint = f"bare fields are only allowed inside 'where'; did you mean {subject[0]}.{e.name} or it.{e.name}?"
         self.error(e.span, f"unknown name {e.name!r} in {scope.where}", hint)
         return ANY
 
@@ -285,15 +382,14 @@ class Checker:
         return t.opt() if owner.nullable else t
 
     def _attr(self, e: ast.Attr, scope: Scope) -> Ty:
-        assert e.obj is not None
         obj = self.expr(e.obj, scope)
-        span = e.name_span or e.span
+        span = e.name_span
         if obj.kind == "any":
             return ANY
         if obj.kind != "record":
             self.error(span, f"{obj} has no fields (looked for {e.name!r})")
             return ANY
-        fields = record_fields(obj.record)
+        fields = self.records.fields(obj.record)
         if e.name not in fields:
             label = self._record_label(obj.record)
             self.error(span, f"{label} has no field {e.name!r}", did_you_mean(e.name, fields) or
@@ -306,7 +402,6 @@ class Checker:
         return f"the {name[:-len('Request')]} request" if name.endswith("Request") else name
 
     def _unary(self, e: ast.Unary, scope: Scope) -> Ty:
-        assert e.operand is not None
         if e.op == "not":
             t = self.expect(e.operand, scope, "bool", "the operand of 'not'")
             return BOOL.opt(t.nullable)
@@ -365,7 +460,6 @@ class Checker:
         return acc.opt(nullable)
 
     def _if(self, e: ast.If, scope: Scope) -> Ty:
-        assert e.cond is not None and e.then is not None and e.orelse is not None
         c = self.expect(e.cond, scope, "bool", "the condition of 'if'")
         a, b = self.expr(e.then, scope), self.expr(e.orelse, scope)
         u = unify(a, b)
@@ -375,7 +469,6 @@ class Checker:
         return u.opt(u.nullable or c.nullable)
 
     def _where(self, e: ast.Where, scope: Scope) -> Ty:
-        assert e.source is not None and e.cond is not None
         src = self.expr(e.source, scope)
         elem = self._elem(src, e.source.span, "'where'")
         cond = self.expect(e.cond, scope.with_it(elem), "bool", "a 'where' condition")
@@ -391,7 +484,6 @@ class Checker:
         return src.elem
 
     def _project(self, e: ast.Project, scope: Scope) -> Ty:
-        assert e.source is not None
         src = self.expr(e.source, scope)
         elem = self._elem(src, e.source.span, "'of'")
         if elem.kind == "any":
@@ -399,15 +491,14 @@ class Checker:
         if elem.kind != "record":
             self.error(e.span, f"'{e.field_name} of' needs a list of records, found list[{elem}]")
             return ANY
-        fields = record_fields(elem.record)
+        fields = self.records.fields(elem.record)
         if e.field_name not in fields:
-            self.error(e.field_span or e.span, f"{elem.record} has no field {e.field_name!r}",
+            self.error(e.field_span, f"{elem.record} has no field {e.field_name!r}",
                        did_you_mean(e.field_name, fields))
             return ANY
         return list_of(self._field_type(fields[e.field_name], elem, e.field_name, e.span)).opt(src.nullable)
 
     def _compare(self, e: ast.Compare, scope: Scope) -> Ty:
-        assert e.left is not None and e.right is not None
         lt, rt = self.expr(e.left, scope), self.expr(e.right, scope)
         nullable = lt.nullable or rt.nullable
         op = e.op
@@ -460,13 +551,13 @@ class Checker:
             self.error(other.span, f"{other.value!r} is not a possible value here", hint)
 
     def _call(self, e: ast.Call, scope: Scope) -> Ty:
-        span = e.func_span or e.span
+        span = e.func_span
         if e.func in self.defs:
             return self._call_def(e, scope, span)
-        b = BUILTINS.get(e.func)
+        b = self.builtins.get(e.func)
         if b is None:
             self.error(span, f"unknown function {e.func!r}",
-                       did_you_mean(e.func, [*BUILTINS, *self.defs]))
+                       did_you_mean(e.func, [*self.builtins, *self.defs]))
             for a in e.args:
                 self.expr(a, scope)
             return ANY
@@ -479,82 +570,13 @@ class Checker:
         if b.binds_it:
             src = self.expr(e.args[0], scope)
             elem = self._elem(src, e.args[0].span, f"{e.func}()")
-            self.expect(e.args[1], scope.with_it(elem), "bool", f"the condition of {e.func}()")
-            return BOOL.opt(src.nullable)
-        tys = [self.expr(a, scope) for a in e.args]
-        return self._builtin(e, tys)
-
-    def _builtin(self, e: ast.Call, tys: list[Ty]) -> Ty:
-        name, args = e.func, e.args
-        nullable = any(t.nullable for t in tys)
-
-        def need(i: int, kinds: Iterable[str], what: str) -> None:
-            t = tys[i]
-            if t.kind not in ("any", "null") and t.base() not in kinds:
-                self.error(args[i].span, f"{name}() needs {what}, found {t}")
-
-        if name in ("count", "exists", "distinct", "max", "min"):
-            need(0, ["list"], "a list")
-            elem = tys[0].elem if tys[0].kind == "list" and tys[0].elem else ANY
-            if name == "count":
-                return INT.opt(nullable)
-            if name == "exists":
-                return BOOL.opt(nullable)
-            if name == "distinct":
-                if elem.kind == "record":
-                    self.error(args[0].span, "distinct() takes a list of values; project a field first, "
-                                             "e.g. distinct(ImageFamily of images)")
-                return list_of(elem).opt(nullable)
-            if elem.kind not in ("any", "null") and elem.base() not in ORDERED:
-                self.error(args[0].span, f"{name}() needs a list of ints, times, durations or strings, "
-                                         f"found list[{elem}]")
-            return elem.opt()
-        if name == "first":
-            need(0, ["list"], "a list")
-            need(1, ["int"], "a count (int)")
-            return tys[0].opt(nullable) if tys[0].kind == "list" else ANY
-        if name == "len":
-            need(0, ["string", "list"], "a string or a list")
-            return INT.opt(nullable)
-        if name in ("lower", "upper"):
-            need(0, ["string"], "a string")
-            return STRING.opt(nullable)
-        if name == "str":
-            return STRING.opt(nullable)
-        if name == "coalesce":
-            u = unify(tys[0], tys[1])
-            if u is None:
-                self.error(e.span, f"coalesce() arguments differ in type: {tys[0]} and {tys[1]}")
-                return ANY
-            return u.opt(tys[1].nullable)
-        if name == "replace_regex":
-            need(0, ["string"], "a string")
-            self._literal_regex(args[1])
-            need(2, ["string"], "a replacement string")
-            return STRING.opt(tys[0].nullable or tys[2].nullable)
-        if name == "days_between":
-            need(0, ["time"], "a time")
-            need(1, ["time"], "a time")
-            return INT.opt(nullable)
-        if name == "tag":
-            need(0, ["record"], "an Image")
-            if tys[0].kind == "record" and tys[0].record != "Image":
-                self.error(args[0].span, f"tag() needs an Image, found {tys[0]}")
-            need(1, ["string"], "a tag key (string)")
-            return STRING.opt()
-        if name in TIME_BUILTINS:
-            tb = TIME_BUILTINS[name]
-            for i, want in enumerate(tb.params):
-                if not assignable(tys[i], want):
-                    self.error(args[i].span, f"{name}() needs {want}, found {tys[i]}", tb.doc)
-            return tb.result.opt(nullable or tb.result.nullable)
-        if name == "resolve":
-            if not self.has_resolve:
-                self.error(e.span, "resolve() needs a resolution policy ('resolve candidates ...') in force")
-            for i in range(3):
-                need(i, ["string"], "strings: family, region, caller")
-            return record("Image").opt()
-        return ANY  # pragma: no cover - every builtin is handled above
+            cond = self.expect(e.args[1], scope.with_it(elem), "bool", f"the condition of {e.func}()")
+            tys = [src, cond]
+        else:
+            tys = [self.expr(a, scope) for a in e.args]
+        if b.uses_resolution and not self.has_resolve:
+            self.error(e.span, f"{e.func}() needs a resolution policy ('resolve candidates ...') in force")
+        return b.type_of(CallTyping(e, tys, self.error, self._literal_regex))
 
     def _call_def(self, e: ast.Call, scope: Scope, span: Span) -> Ty:
         d = self.defs[e.func]

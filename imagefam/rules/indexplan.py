@@ -11,9 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast
-from .checker import is_pascal
+from .typecheck import Typing, is_pascal
 
-Fn = Callable[..., Any]
+#: Reads a field of an element (an ``operator.attrgetter``).
+Getter = Callable[[Any], Any]
+
 
 def guards(tests: list[ast.Expr], stop: bool) -> frozenset[str]:
     """Context names that ``x != null`` tests (``x == null`` for ``or``) prove not null after them."""
@@ -21,7 +23,6 @@ def guards(tests: list[ast.Expr], stop: bool) -> frozenset[str]:
     out = set()
     for t in tests:
         if isinstance(t, ast.Compare) and t.op == want:
-            assert t.left is not None and t.right is not None
             for side, const in ((t.left, t.right), (t.right, t.left)):
                 if isinstance(const, ast.Literal) and const.kind == "null" and isinstance(side, ast.Name):
                     out.add(side.name)
@@ -37,13 +38,13 @@ INLINE_NODES = 60
 def cheap(e: ast.Expr) -> bool:
     """Cheap enough to evaluate twice: a literal, a name or an attribute path."""
     while isinstance(e, ast.Attr):
-        assert e.obj is not None
         e = e.obj
     return isinstance(e, ast.Name | ast.Literal)
 
 
-def substitute(e: ast.Expr, args: dict[str, ast.Expr]) -> ast.Expr:
-    """A copy of ``e`` with parameter names replaced by argument expressions (shared, not copied)."""
+def substitute(e: ast.Expr, args: dict[str, ast.Expr], types: Typing) -> ast.Expr:
+    """A copy of ``e`` with parameter names replaced by argument expressions (shared, not copied).
+    Each copied node gets the type of its original in ``types``."""
     if isinstance(e, ast.Name) and e.name in args:
         return args[e.name]
     if not e.children():
@@ -52,9 +53,11 @@ def substitute(e: ast.Expr, args: dict[str, ast.Expr]) -> ast.Expr:
     for f in dataclasses.fields(new):
         value = getattr(new, f.name)
         if isinstance(value, ast.Expr):
-            setattr(new, f.name, substitute(value, args))
+            setattr(new, f.name, substitute(value, args, types))
         elif isinstance(value, list) and value and isinstance(value[0], ast.Expr):
-            setattr(new, f.name, [substitute(v, args) for v in value])
+            setattr(new, f.name, [substitute(v, args, types) for v in value])
+    if e in types:
+        types[new] = types[e]
     return new
 
 
@@ -66,24 +69,27 @@ def element_field(e: ast.Expr) -> str | None:
     return None
 
 
-def indexable(part: ast.Expr) -> tuple[str, ast.Expr] | None:
+def _scalar(e: ast.Expr, types: Typing) -> bool:
+    ty = types.get(e)
+    return ty is not None and ty.kind != "list"
+
+
+def indexable(part: ast.Expr, types: Typing) -> tuple[str, ast.Expr] | None:
     """``Field == expr`` (either way round) with a scalar field and an element-free expr."""
     if not (isinstance(part, ast.Compare) and part.op == "=="):
         return None
-    assert part.left is not None and part.right is not None
     for a, b in ((part.left, part.right), (part.right, part.left)):
         name = element_field(a)
-        if name is not None and a.ty is not None and a.ty.kind != "list" and not mentions_element(b):
+        if name is not None and _scalar(a, types) and not mentions_element(b):
             return name, b
     return None
 
 
-def element_test(e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], ast.Expr] | None:
+def element_test(e: ast.Expr) -> tuple[Getter, Callable[[Any, Any], bool], ast.Expr] | None:
     """(field getter, operator, value) for ``Field ==/!= value`` with an element-free value: the
     comparison is two-valued, so filtering by it gives exactly what the closure would."""
     if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
         return None
-    assert e.left is not None and e.right is not None
     for side, value in ((e.left, e.right), (e.right, e.left)):
         name = element_field(side)
         if name is not None and not mentions_element(value):
@@ -91,21 +97,19 @@ def element_test(e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], ast.Expr]
     return None
 
 
-def element_tests(e: ast.Expr) -> list[tuple[Fn, Callable[[Any, Any], bool], ast.Expr]] | None:
+def element_tests(e: ast.Expr) -> list[tuple[Getter, Callable[[Any, Any], bool], ast.Expr]] | None:
     """:func:`element_test` for a single test or an ``and`` of them, else None."""
     parts = e.parts if isinstance(e, ast.BoolOp) and e.op == "and" else [e]
     tests = [element_test(p) for p in parts]
     return None if any(t is None for t in tests) else [t for t in tests if t is not None]
 
 
-def indexable_in(part: ast.Expr) -> tuple[str, ast.Expr] | None:
+def indexable_in(part: ast.Expr, types: Typing) -> tuple[str, ast.Expr] | None:
     """``Field in values`` with a scalar field and an element-free list of values."""
     if not (isinstance(part, ast.Compare) and part.op == "in"):
         return None
-    assert part.left is not None and part.right is not None
     name = element_field(part.left)
-    if (name is not None and part.left.ty is not None and part.left.ty.kind != "list"
-            and not mentions_element(part.right)):
+    if name is not None and _scalar(part.left, types) and not mentions_element(part.right):
         return name, part.right
     return None
 
@@ -118,7 +122,6 @@ def mentions_element(e: ast.Expr) -> bool:
         if isinstance(x, ast.Name) and (x.name == "it" or is_pascal(x.name)):
             return True
         if isinstance(x, ast.Where):
-            assert x.source is not None
             stack.append(x.source)  # its condition binds its own element
             continue
         if isinstance(x, ast.Call) and x.func in ("all", "any") and x.args:
@@ -143,7 +146,7 @@ class ReadKey:
     member: tuple[str, ast.Expr] | None
 
 
-def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ReadKey] | None:
+def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def], types: Typing) -> list[ReadKey] | None:
     """What a resolution can read, when every read of the state in ``block`` (a resolution
     policy's shortlist or candidates first, then its requirements and order keys) is an
     ``images where RegionId == region and ImageFamily == K and ...``.
@@ -161,7 +164,7 @@ def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ReadKey
     parts = lists.parts if isinstance(lists, ast.Arith) and all(op == "+" for op in lists.ops) else [lists]
     for part in parts:
         if not (isinstance(part, ast.Where) and isinstance(part.source, ast.Name) and part.source.name == "images"
-                and part.cond is not None and part.cond.ty is not None and not part.cond.ty.nullable):
+                and (cond_ty := types.get(part.cond)) is not None and not cond_ty.nullable):
             return None
     nodes = [n for e in block for n in ast.walk(e)]
 
@@ -171,16 +174,15 @@ def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ReadKey
     for n in nodes:
         if not (isinstance(n, ast.Where) and isinstance(n.source, ast.Name) and n.source.name == "images"):
             continue
-        assert n.cond is not None
         parts = n.cond.parts if isinstance(n.cond, ast.BoolOp) and n.cond.op == "and" else [n.cond]
         eq: dict[str, ast.Expr] = {}
         member: tuple[str, ast.Expr] | None = None
         for part in parts:
-            found = indexable(part)
+            found = indexable(part, types)
             if found is not None and found[0] not in eq and only(found[1], ("family", "region", "caller")):
                 eq[found[0]] = found[1]
                 continue
-            many = indexable_in(part)
+            many = indexable_in(part, types)
             if many is not None and member is None and only(many[1], ("family", "region", "caller")):
                 member = many
         region, family = eq.get("RegionId"), eq.get("ImageFamily")
@@ -188,21 +190,26 @@ def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ReadKey
                 family, ("family",)):
             keys.append(ReadKey(eq, member))
             allowed.add(id(n.source))
+    for n in [*nodes, *_in_defs(nodes, defs)]:
+        if isinstance(n, ast.Name) and (n.name in TIME_NAMES or (n.name == "images" and id(n) not in allowed)):
+            return None
+        if isinstance(n, ast.Call) and n.func in TIME_BUILTINS and n.func not in defs:
+            return None
+    return keys or None
+
+
+def _in_defs(nodes: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ast.Expr]:
+    """The nodes of the definitions ``nodes`` call, transitively (their parameters left out)."""
     seen: set[str] = set()
     pending = list(nodes)
-    in_defs: list[ast.Expr] = []
-    while pending:  # the definitions the block calls, transitively
+    out: list[ast.Expr] = []
+    while pending:
         n = pending.pop()
         name = n.func if isinstance(n, ast.Call) else n.name if isinstance(n, ast.Name) else None
         if name in defs and name not in seen:
             seen.add(name)
             body = ast.walk(defs[name].body)
             params = {p.name for p in defs[name].params or []}
-            in_defs += [m for m in body if not (isinstance(m, ast.Name) and m.name in params)]
+            out += [m for m in body if not (isinstance(m, ast.Name) and m.name in params)]
             pending += body
-    for n in [*nodes, *in_defs]:
-        if isinstance(n, ast.Name) and (n.name in TIME_NAMES or (n.name == "images" and id(n) not in allowed)):
-            return None
-        if isinstance(n, ast.Call) and n.func in TIME_BUILTINS and n.func not in defs:
-            return None
-    return keys or None
+    return out

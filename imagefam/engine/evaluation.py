@@ -2,6 +2,8 @@
 
 A condition that is null (a value it needs is missing) or that raises counts as *fired*, with a
 message that says it could not be evaluated: a deny rule then denies. Nothing is allowed silently.
+A closure that raises leaves the context as it found it (closures restore ``it`` and ``args`` in
+``finally`` blocks), so the next rule runs on the same context.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.policy import Rule
-from ..rules.runtime import Ctx
+from ..rules.ast import Severity
+from ..rules.compiled import Rule
+from ..rules.runtime import Context as Ctx
 
 
 @dataclass
@@ -18,7 +21,7 @@ class Finding:
     """One fired rule: in a check step (violation/warning/note) or in a report."""
 
     rule: str
-    severity: str
+    severity: Severity
     message: str
     error_code: str | None = None
     cites: str | None = None
@@ -32,7 +35,6 @@ def evaluate(rule: Rule, ctx: Ctx) -> Finding | None:
     try:
         verdict = rule.cond(ctx)
     except Exception as err:  # a bug in a builtin must not allow a step: fail closed
-        ctx.it, ctx.args = None, ()
         return Finding(rule.id, rule.severity, f"rule {rule.id} could not be evaluated ({type(err).__name__}: {err})",
                        rule.code, rule.cites, unevaluable=True)
     if verdict is False:
@@ -40,7 +42,6 @@ def evaluate(rule: Rule, ctx: Ctx) -> Finding | None:
     try:
         evidence = rule.explain(ctx)
     except Exception:
-        ctx.it, ctx.args = None, ()
         evidence = []
     if verdict is None:
         nulls = ", ".join(text for text, value in evidence if value == "null")
@@ -51,6 +52,5 @@ def evaluate(rule: Rule, ctx: Ctx) -> Finding | None:
     try:
         message = rule.message(ctx)
     except Exception as err:
-        ctx.it, ctx.args = None, ()
         message = f"rule {rule.id} fired (its message failed: {type(err).__name__})"
     return Finding(rule.id, rule.severity, message, rule.code, rule.cites, evidence)

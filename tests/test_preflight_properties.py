@@ -39,9 +39,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 import imagefam
-from imagefam.engine.checker import COMMUNITY, Session
 from imagefam.engine.loader import Plan, plan_from_data
 from imagefam.engine.models import Image
+from imagefam.engine.preflight import COMMUNITY, Session
 from imagefam.engine.render import check_text
 from imagefam.engine.state import State
 

@@ -1,0 +1,202 @@
+"""Compiled declarations: the :class:`Rule`, :class:`Resolution` and :class:`Policy` that decisions
+run, and how the last stage of loading builds them from checked declarations.
+
+A compiled rule holds closures (see :mod:`.compiler`): its condition, its message, and an
+explainer that reports the values of its sub-conditions when it fires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast
+from .compiler import Compiler
+from .errors import Diagnostic, Source, Span
+from .indexplan import family_keys
+from .runtime import Context, Fn
+
+
+@dataclass
+class Rule:
+    """A compiled action or audit rule."""
+
+    id: str
+    kind: ast.RuleKind
+    targets: tuple[str, ...]  # actions, or (scope,)
+    severity: ast.Severity
+    code: str | None
+    cites: str | None
+    file: str
+    line: int
+    shipped: bool
+    cond: Fn
+    message: Fn
+    explain: Callable[[Context], list[tuple[str, str]]]
+    text: str = ""  # the condition's source text
+
+
+@dataclass
+class Requirement:
+    """A compiled ``require name: cond [otherwise "..."]`` of the resolution policy."""
+
+    name: str
+    cond: Fn
+    otherwise: Fn | None
+    text: str
+
+
+@dataclass
+class ReadKey:
+    """The images one ``images where`` of the resolution policy can pick, given ``family``,
+    ``region`` and ``caller`` in the context: ``fields`` equal to ``values`` and, when ``member`` is
+    set, that field in ``member_values``. ``family`` is the ``ImageFamily`` value alone (it reads
+    only ``family``)."""
+
+    fields: tuple[str, ...]
+    values: tuple[Fn, ...]
+    member: str | None
+    member_values: Fn | None
+    family: Fn
+
+
+@dataclass
+class Resolution:
+    """The compiled resolution policy: candidates, named requirements, ordering."""
+
+    candidates: Fn
+    requirements: list[Requirement]
+    order: list[tuple[Fn, bool, str]]  # key, descending, source text
+    candidates_text: str
+    file: str
+    line: int
+    shortlist: Fn | None = None  # the candidates that can pass; used when no trace is asked for
+    #: The order keys as (field, descending) when each is a plain non-null field of the candidate:
+    #: then resolution sorts in C and stops at the first candidate meeting every requirement.
+    order_fields: list[tuple[str, bool]] | None = None
+    #: What ``Resolver.image`` can read, when that is only images picked by ``images where
+    #: RegionId == region and ImageFamily == K and ...`` (see :func:`~imagefam.rules.indexplan.family_keys`);
+    #: None when a resolution may read anything else.
+    family_keys: list[ReadKey] | None = None
+
+    @property
+    def order_text(self) -> str:
+        return ", ".join(f"{t} {'desc' if d else 'asc'}" for _, d, t in self.order)
+
+
+@dataclass
+class Policy:
+    rules: list[Rule]
+    resolution: Resolution | None
+    files: list[str]
+    warnings: list[Diagnostic] = field(default_factory=list)
+    #: What the user's files changed in the shipped policy ("rule x ... replaces the shipped rule")
+    #: and files a policy folder holds that were not read: said to the user, never silent.
+    notices: list[str] = field(default_factory=list)
+    # derived from ``rules`` on every construction (``dataclasses.replace`` included), never passed in
+    by_action: dict[str, list[Rule]] = field(init=False, repr=False)
+    audits: dict[str, list[Rule]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_action, self.audits = {}, {}
+        for r in self.rules:
+            if r.kind == "action":
+                for a in r.targets:
+                    self.by_action.setdefault(a, []).append(r)
+            else:
+                self.audits.setdefault(r.targets[0], []).append(r)
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def span_text(source: Source, span: Span) -> str:
+    """The source text of ``span``, its lines joined by spaces (time linear in the span: the file
+    is split into lines once, however many spans are asked for)."""
+    lines = source.lines()[span.line - 1: span.end_line]
+    if not lines:
+        return ""
+    if len(lines) == 1:
+        return lines[0][span.col - 1: span.end_col - 1]
+    lines[0] = lines[0][span.col - 1:]
+    lines[-1] = lines[-1][: span.end_col - 1]
+    return " ".join(ln.strip() for ln in lines)
+
+
+def compile_template(compiler: Compiler, tpl: ast.Template | None, default: str) -> Fn:
+    if tpl is None:
+        return lambda c: default
+    parts: list[Any] = [compiler.compile(p) if isinstance(p, ast.Expr) else p for p in tpl.parts]
+    format_value = compiler.format_value
+
+    def message(c: Context) -> str:
+        return "".join(p if isinstance(p, str) else format_value(p(c)) for p in parts)
+
+    return message
+
+
+def _explainer(compiler: Compiler, cond: ast.Expr, source: Source) -> Callable[[Context], list[tuple[str, str]]]:
+    """Closures that report the values of a rule's sub-conditions, run only when it fires."""
+    parts = cond.parts if isinstance(cond, ast.BoolOp) and cond.op == "and" else [cond]
+    probes: list[tuple[str, Fn]] = []
+    for p in parts:
+        if isinstance(p, ast.Compare) and not isinstance(p.left, ast.Literal):
+            probes.append((span_text(source, p.left.span), compiler.compile(p.left)))
+            if not isinstance(p.right, ast.Literal | ast.ListLit):
+                probes.append((span_text(source, p.right.span), compiler.compile(p.right)))
+        else:
+            probes.append((span_text(source, p.span), compiler.compile(p)))
+    format_value = compiler.format_value
+
+    def explain(c: Context) -> list[tuple[str, str]]:
+        return [(text, format_value(fn(c))) for text, fn in probes]
+
+    return explain
+
+
+def compile_rule(compiler: Compiler, decl: ast.RuleDecl, shipped: bool) -> Rule:
+    return Rule(
+        id=decl.id, kind=decl.kind, targets=tuple(t for t, _ in decl.targets), severity=decl.severity,
+        code=decl.clauses.code, cites=decl.clauses.cites, file=decl.source.name, line=decl.span.line,
+        shipped=shipped, cond=compiler.compile(decl.cond),
+        message=compile_template(compiler, decl.clauses.message, f"rule {decl.id} fired"),
+        explain=_explainer(compiler, decl.cond, decl.source), text=span_text(decl.source, decl.cond.span),
+    )
+
+
+def _order_fields(compiler: Compiler, decl: ast.ResolveDecl) -> list[tuple[str, bool]] | None:
+    """The order keys as plain non-null fields of the candidate, or None if one is not."""
+    fields: list[tuple[str, bool]] = []
+    for k in decl.order:
+        e = k.expr
+        name = e.name if isinstance(e, ast.Name) and e.name[:1].isupper() else (
+            e.name if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and e.obj.name == "it" else None)
+        ty = compiler.types.get(e)
+        if name is None or ty is None or ty.nullable:
+            return None
+        fields.append((name, k.descending))
+    return fields or None
+
+
+def compile_resolution(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
+    reqs = [Requirement(r.name, compiler.compile(r.cond),
+                        compile_template(compiler, r.otherwise, "") if r.otherwise else None,
+                        span_text(decl.source, r.cond.span)) for r in decl.requirements]
+    order = [(compiler.compile(k.expr), k.descending, span_text(decl.source, k.expr.span)) for k in decl.order]
+    short = compiler.compile(decl.shortlist) if decl.shortlist is not None else None
+    return Resolution(compiler.compile(decl.candidates), reqs, order,
+                      span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short,
+                      _order_fields(compiler, decl), _read_keys(compiler, decl))
+
+
+def _read_keys(compiler: Compiler, decl: ast.ResolveDecl) -> list[ReadKey] | None:
+    """What the resolution without a trace reads: the shortlist (else the candidates), requirements
+    and order keys (see :func:`~.indexplan.family_keys`)."""
+    block = [decl.shortlist if decl.shortlist is not None else decl.candidates,
+             *(r.cond for r in decl.requirements), *(k.expr for k in decl.order)]
+    found = family_keys(block, compiler.defs, compiler.types)
+    return None if found is None else [
+        ReadKey(tuple(sorted(k.eq)), tuple(compiler.compile(k.eq[f]) for f in sorted(k.eq)),
+                k.member[0] if k.member else None, compiler.compile(k.member[1]) if k.member else None,
+                compiler.compile(k.eq["ImageFamily"])) for k in found]

@@ -1,0 +1,92 @@
+"""What rules are checked and compiled against, injected from outside: the environment.
+
+The language knows nothing about the world it describes. An :class:`Environment` says what
+there is: the record types, the names every expression sees (globals), the targets a rule can
+name (each action with the names it sees, each audit scope with its own), what a ``resolve``
+block sees, the host functions (builtins implemented by the embedding program) and the class of
+the evaluation context. :func:`~imagefam.rules.policy.load_policy`, the type checker and the
+compiler all take one. The ECS environment is built in :mod:`imagefam.engine.environment`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .builtins import BUILTINS, Builtin
+from .runtime import Context, value_formatter
+from .types import RecordTypes, Ty
+
+
+@dataclass(frozen=True)
+class Target:
+    """The names an action rule (``on X``) or an audit rule (``for each X``) sees, beyond the globals."""
+
+    name: str
+    variables: Mapping[str, Ty]
+    #: Names that exist elsewhere but not here, each with why (for the error message).
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResolutionScope:
+    """What a ``resolve`` block sees: its variables, and the record type of each candidate (``it``)."""
+
+    variables: Mapping[str, Ty]
+    candidate: str
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Environment:
+    records: RecordTypes
+    #: Names every expression sees, definitions included (e.g. the state's images).
+    globals: Mapping[str, Ty]
+    actions: Mapping[str, Target]
+    audits: Mapping[str, Target]
+    resolution: ResolutionScope
+    #: The evaluation context class: a :class:`~imagefam.rules.runtime.Context` with a slot for
+    #: every global, every target variable and every host function (named as the function).
+    context: type[Context]
+    #: Builtins the environment adds to the language's: functions of its record types (ECS:
+    #: ``tag``, ``age``), and host functions, which read their implementation from the context.
+    functions: Mapping[str, Builtin] = field(default_factory=dict)
+    #: Globals that are collections answering ``lookup(fields, key)`` from hash indexes.
+    indexed: frozenset[str] = frozenset()
+    #: Record fields that name a record in messages (``{image}`` renders as its ImageId).
+    display_fields: tuple[str, ...] = ()
+    #: A record whose fields, written bare outside ``where``, get a hint naming this variable.
+    subject: tuple[str, str] | None = None  # (variable, record)
+
+    @cached_property
+    def builtins(self) -> dict[str, Builtin]:
+        """The language's builtins and the host functions: one table."""
+        return {**BUILTINS, **self.functions}
+
+    @cached_property
+    def context_names(self) -> frozenset[str]:
+        """Every name a compiled closure reads from the context (not parameters, not ``it``)."""
+        names = set(self.globals) | set(self.resolution.variables) | {"action"}
+        for target in (*self.actions.values(), *self.audits.values()):
+            names |= set(target.variables)
+        return frozenset(names)
+
+    @cached_property
+    def format_value(self) -> Callable[[Any], str]:
+        """A value as message text (records by their display field)."""
+        return value_formatter(self.display_fields)
+
+    def reserved(self, name: str) -> bool:
+        """Whether a definition may not take ``name``: a builtin or a name the context provides."""
+        return name in self.builtins or name in self.context_names or name == "it"
+
+    def check(self) -> None:
+        """Fail fast on an inconsistent environment (a programming error, not a user one)."""
+        slots = set()
+        for klass in self.context.__mro__:
+            slots |= set(getattr(klass, "__slots__", ()))
+        missing = (self.context_names | {b.name for b in self.functions.values() if b.host}) - slots
+        if missing:
+            raise TypeError(f"{self.context.__name__} has no slot for {sorted(missing)}")
