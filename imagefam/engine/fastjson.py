@@ -20,34 +20,19 @@ checked after decoding, each with a C-level pass:
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC
 from functools import cache
 from operator import attrgetter, countOf
 
 import msgspec
 
+from .gcpause import gc_paused
 from .models import Image
 from .parsing import key_count
 
 #: A fraction of a second with more than 6 digits: msgspec rounds it, pydantic truncates.
 _LONG_FRACTION = re.compile(rb"\.[0-9]{7}")
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cycle collection while a million objects are made (none of them in a cycle): each
-    collection would walk every object made so far."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _State(msgspec.Struct, forbid_unknown_fields=True):

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from .. import progress
 from ..rules.errors import did_you_mean
 from .actions import ACTIONS
+from .gcpause import gc_paused
 from .models import CHANNELS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
 from .params import catalogue, key_problem
 from .parsing import (
@@ -136,8 +137,6 @@ def load_state(path: str | Path, account: str | None = None, stdin_format: Forma
     p = Path(name)
     with progress.stage(f"checking {p.name} ({len(raw) / 1e6:,.1f} MB)"):
         if not is_yaml(path, stdin_format, raw):
-            from .fastjson import gc_paused
-
             fast = _fast_json(raw)  # msgspec, when it gives what pydantic would
             if fast is not None:
                 del raw  # a quarter of the peak memory for a large file

@@ -17,6 +17,7 @@ from ..rules.ast import SEVERITIES
 from ..rules.compiled import Policy
 from .environment import EcsContext as Ctx
 from .evaluation import Finding, evaluate
+from .gcpause import gc_paused
 from .models import Account, Family, Image
 from .policy import load_policy
 from .resolver import Resolver
@@ -53,22 +54,34 @@ class Report:
 def scopes(state: State) -> tuple[list[Family], list[Account]]:
     fams: dict[tuple[str | None, str, str], list[Image]] = {}
     accts: dict[tuple[str, str], list[Image]] = {}
-    for img in state.images:
-        if img.ImageFamily is not None:
-            fams.setdefault((img.ImageOwnerId, img.RegionId, img.ImageFamily), []).append(img)
-        if img.ImageOwnerId is not None and img.ImageOwnerAlias is None:
-            accts.setdefault((img.ImageOwnerId, img.RegionId), []).append(img)
-    by_id = attrgetter("ImageId")  # C-level: a lambda per image was a tenth of a report at 1M images
+    add_family, add_account = fams.setdefault, accts.setdefault
+    images = list(state.images)
+    # C-level getters and bound methods: this loop runs once per image (a third of a report at 1M)
+    for img, (owner, region, family, alias) in zip(images, map(_SCOPE_FIELDS, images), strict=True):
+        if family is not None:
+            add_family((owner, region, family), []).append(img)
+        if owner is not None and alias is None:
+            add_account((owner, region), []).append(img)
+    by_id = attrgetter("ImageId")
     families = [Family(name, region, owner, tuple(sorted(imgs, key=by_id)))
                 for (owner, region, name), imgs in sorted(fams.items(), key=lambda kv: (kv[0][0] or "", kv[0][1], kv[0][2]))]
     accounts = [Account(owner, region, tuple(sorted(imgs, key=by_id)),
-                        tuple(sorted({i.ImageFamily for i in imgs if i.ImageFamily is not None})))
+                        tuple(sorted(set(map(_FAMILY, imgs)) - {None})))
                 for (owner, region), imgs in sorted(accts.items())]
     return families, accounts
 
 
+_SCOPE_FIELDS = attrgetter("ImageOwnerId", "RegionId", "ImageFamily", "ImageOwnerAlias")
+_FAMILY = attrgetter("ImageFamily")
+
+
 def report(state: State, policy: Policy | None = None) -> Report:
     """Run every audit rule of ``policy`` over ``state``."""
+    with gc_paused():  # the scopes and findings over 1M images: 6.8 -> 5.3 s CPU without collections
+        return _report(state, policy)
+
+
+def _report(state: State, policy: Policy | None) -> Report:
     policy = policy or load_policy()
     # the snapshot does not change during a report, so each resolution is computed once
     resolver = Resolver(policy, state.images, state.taken_at, memo=True, now=state.now) if policy.resolution else None
