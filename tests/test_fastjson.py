@@ -101,6 +101,10 @@ def test_an_ordinary_state_takes_the_fast_path(tmp_path: Path, monkeypatch: pyte
     '{"Images": [], }',
     '[]',
     b'\xef\xbb\xbf{"Images": []}',                                         # byte order mark
+    _state(BASE, ScalingConfigurations=[{"ScalingConfigurationId": "asc-1", "ScalingGroupId": "asg-1",
+                                         "RegionId": "cn-hangzhou", "OwnerId": "100001", "ImageFamily": "web"}],
+           Instances=[{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "OwnerId": "100001", "ImageId": "m-1"}]),
+    _state(BASE, ScalingConfigurations=[{"ScalingConfigurationId": "asc-1"}]),  # consumers: pydantic's path
     b'{"Images": [{"ImageId": "\xff"}]}',
 ])
 def test_the_fast_path_matches_pydantic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str | bytes) -> None:

@@ -15,7 +15,8 @@ checked after decoding, each with a C-level pass:
   decoded state holds values (an unknown key, a repeated key, or a key given its default value
   sends the file to pydantic, whose own checks then name it).
 
-``TakenAt`` (one value) is validated by pydantic itself.
+``TakenAt`` (one value) is validated by pydantic itself. A state that also lists scaling
+configurations or instances goes to pydantic as a whole (they are few; the images are many).
 """
 
 from __future__ import annotations
