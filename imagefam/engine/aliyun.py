@@ -154,25 +154,10 @@ def native_image(raw: Mapping[str, Any], account: str | None = None, *, region: 
     image_id = _text(raw.get("ImageId"), where, "ImageId")
     if image_id is not None and where == "image":
         where = f"image {image_id}"
-    alias_raw = _text(raw.get("ImageOwnerAlias"), where, "ImageOwnerAlias")
-    alias = alias_raw.lower() if alias_raw is not None else None
-    if alias is not None and alias not in _OWNER_ALIASES:
-        raise InputError(f"{where}: ImageOwnerAlias: expected one of {', '.join(_OWNER_ALIASES)}, "
-                         f"got {_show(alias_raw)}")
-    owner = _uid(raw.get("ImageOwnerId"), where, "ImageOwnerId")
-    if alias == "self":
-        if owner is None:
-            owner = account
-        elif account is not None and owner != account:
-            raise InputError(f"{where}: ImageOwnerId {owner} of an own image (ImageOwnerAlias self) "
-                             f"is not the account {account}: check --account and the credentials")
+    alias, owner = _alias_and_owner(raw, account, where)
     is_public = _flag(raw.get("IsPublic"), where, "IsPublic")
     self_shared = _flag(raw.get("IsSelfShared"), where, "IsSelfShared")
-    family = _text(raw.get("ImageFamily"), where, "ImageFamily")
-    if family is not None and owner is not None and alias not in ("system", "marketplace"):
-        prefix = f"acs:{owner}:"
-        if family.startswith(prefix) and len(family) > len(prefix):
-            family = family[len(prefix):]
+    family = _owner_family(_text(raw.get("ImageFamily"), where, "ImageFamily"), owner, alias)
 
     out: dict[str, Any] = {}
     if image_id is not None:
@@ -204,6 +189,33 @@ def native_image(raw: Mapping[str, Any], account: str | None = None, *, region: 
     if tags:
         out["Tags"] = tags
     return out
+
+
+def _alias_and_owner(raw: Mapping[str, Any], account: str | None, where: str) -> tuple[str | None, str | None]:
+    """The image's ``ImageOwnerAlias`` (lower case, checked) and ``ImageOwnerId`` (an own image
+    without one gets ``account``; an own image of another account is an error)."""
+    alias_raw = _text(raw.get("ImageOwnerAlias"), where, "ImageOwnerAlias")
+    alias = alias_raw.lower() if alias_raw is not None else None
+    if alias is not None and alias not in _OWNER_ALIASES:
+        raise InputError(f"{where}: ImageOwnerAlias: expected one of {', '.join(_OWNER_ALIASES)}, "
+                         f"got {_show(alias_raw)}")
+    owner = _uid(raw.get("ImageOwnerId"), where, "ImageOwnerId")
+    if alias == "self":
+        if owner is None:
+            owner = account
+        elif account is not None and owner != account:
+            raise InputError(f"{where}: ImageOwnerId {owner} of an own image (ImageOwnerAlias self) "
+                             f"is not the account {account}: check --account and the credentials")
+    return alias, owner
+
+
+def _owner_family(family: str | None, owner: str | None, alias: str | None) -> str | None:
+    """A custom image's family as its owner names it: ``acs:<owner UID>:<name>`` becomes ``<name>``."""
+    if family is not None and owner is not None and alias not in ("system", "marketplace"):
+        prefix = f"acs:{owner}:"
+        if family.startswith(prefix) and len(family) > len(prefix):
+            family = family[len(prefix):]
+    return family
 
 
 def describe_images_to_native(body: Mapping[str, Any], account: str | None = None, *,
@@ -444,6 +456,33 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
     with ``OwnerId`` the caller's UID and ``RegionId`` the request's (the APIs return neither for
     scaling configurations).
     """
+    wanted, kinds = _snapshot_scope(regions, owners, page_size)
+    if account is not None:
+        account = str(account).strip() or None
+    models = _sdk("alibabacloud_ecs20140526.models")
+    factory = client_factory or default_client_factory()
+    errors = _sdk_errors()
+    taken_at = (now or datetime.now(UTC)).astimezone(UTC)
+    clients: dict[str, Any] = {}
+    listed = _list_images(wanted, kinds, clients, factory, models, page_size, errors)
+    if account is None:
+        account = _learn_account(listed)
+    found, own = _collect_images(wanted, listed, account, keep_all_public)
+    _add_share_accounts(found, own, clients, models, page_size, errors)
+    images = [_ordered(img) for region in sorted(found) for _, img in sorted(found[region].items())]
+    data: dict[str, Any] = {"TakenAt": taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "Images": images}
+    if consumers:
+        if account is None:
+            raise InputError("--consumers records whose scaling configurations and instances they are, but your "
+                             "account UID is unknown (no own images to learn it from): pass --account UID")
+        ess = ess_client_factory or default_client_factory(client_module_name="alibabacloud_ess20220222.client")
+        data["ScalingConfigurations"], data["Instances"] = _consumers(wanted, account, clients, ess, page_size,
+                                                                      errors)
+    return data
+
+
+def _snapshot_scope(regions: Sequence[str], owners: Iterable[str], page_size: int) -> tuple[list[str], set[str]]:
+    """The regions (deduplicated, in order) and owner kinds a snapshot asks for, checked."""
     wanted = list(dict.fromkeys(r.strip() for r in regions if r and r.strip()))
     if not wanted:
         raise InputError("name at least one region to snapshot (--region)")
@@ -453,16 +492,14 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
         raise InputError(f"unknown owner kind {', '.join(unknown)}; expected {', '.join(OWNER_QUERIES)}")
     if isinstance(page_size, bool) or not 1 <= page_size <= 100:
         raise InputError(f"page size must be 1 to 100, got {page_size}")
-    if account is not None:
-        account = str(account).strip() or None
-    models = _sdk("alibabacloud_ecs20140526.models")
-    factory = client_factory or default_client_factory()
-    errors = _sdk_errors()
-    taken_at = (now or datetime.now(UTC)).astimezone(UTC)
+    return wanted, kinds
 
-    # 1. List every region's images (raw bodies), one query per owner kind.
-    clients: dict[str, Any] = {}
-    listed: list[tuple[str, str, dict[str, Any]]] = []  # (region, owner kind, body)
+
+def _list_images(wanted: list[str], kinds: set[str], clients: dict[str, Any], factory: ClientFactory, models: Any,
+                 page_size: int, errors: tuple[type[BaseException], ...]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every region's raw ``DescribeImages`` bodies as (region, owner kind, body), one query per
+    owner kind; the client of each region is made here and kept in ``clients``."""
+    listed: list[tuple[str, str, dict[str, Any]]] = []
     for region in wanted:
         client = clients[region] = factory(region)
         for kind, (alias, is_public) in OWNER_QUERIES.items():
@@ -481,17 +518,23 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
                 return _image_items(body, what)
 
             listed.extend((region, kind, body) for body in _pages(fetch, items, page_size, what))
+    return listed
 
-    # 2. Learn the caller's UID from its own images when not given.
-    if account is None:
-        uids = {uid for _, kind, body in listed if kind == "self"
-                for raw in _image_items(body, "DescribeImages") if isinstance(raw, Mapping)
-                if (uid := _uid(raw.get("ImageOwnerId"), "DescribeImages", "ImageOwnerId")) is not None}
-        if len(uids) > 1:
-            raise InputError(f"own images have several owners ({', '.join(sorted(uids))}): pass --account")
-        account = uids.pop() if uids else None
 
-    # 3. Convert, filter, deduplicate.
+def _learn_account(listed: list[tuple[str, str, dict[str, Any]]]) -> str | None:
+    """The caller's UID from the ``ImageOwnerId`` of its own images (None when it has none)."""
+    uids = {uid for _, kind, body in listed if kind == "self"
+            for raw in _image_items(body, "DescribeImages") if isinstance(raw, Mapping)
+            if (uid := _uid(raw.get("ImageOwnerId"), "DescribeImages", "ImageOwnerId")) is not None}
+    if len(uids) > 1:
+        raise InputError(f"own images have several owners ({', '.join(sorted(uids))}): pass --account")
+    return uids.pop() if uids else None
+
+
+def _collect_images(wanted: list[str], listed: list[tuple[str, str, dict[str, Any]]], account: str | None,
+                    keep_all_public: bool) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, list[str]]]:
+    """The listed images converted, filtered and deduplicated per region, and each region's own
+    ImageIds in the order they were listed."""
     found: dict[str, dict[str, dict[str, Any]]] = {region: {} for region in wanted}
     own: dict[str, list[str]] = {region: [] for region in wanted}
     for region, kind, body in listed:
@@ -506,9 +549,14 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
             if kind == "self" and "ImageId" in img and img["ImageId"] not in found[region]:
                 own[region].append(img["ImageId"])
             _merge(found[region], img)
+    return found, own
 
-    # 4. Who each own image is shared with.
-    for region in wanted:
+
+def _add_share_accounts(found: dict[str, dict[str, dict[str, Any]]], own: dict[str, list[str]],
+                        clients: dict[str, Any], models: Any, page_size: int,
+                        errors: tuple[type[BaseException], ...]) -> None:
+    """Who each own image is shared with (``DescribeImageSharePermission``), set on ``found``."""
+    for region in own:
         client = clients[region]
         for image_id in own[region]:
             what = f"{region}: DescribeImageSharePermission ImageId={image_id}"
@@ -530,17 +578,6 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
                 img.pop("SharedWithUnknown", None)
             else:  # IsSelfShared without listed accounts (e.g. shared with a group) stays unknown
                 img.pop("SharedWith", None)
-
-    images = [_ordered(img) for region in sorted(found) for _, img in sorted(found[region].items())]
-    data: dict[str, Any] = {"TakenAt": taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "Images": images}
-    if consumers:
-        if account is None:
-            raise InputError("--consumers records whose scaling configurations and instances they are, but your "
-                             "account UID is unknown (no own images to learn it from): pass --account UID")
-        ess = ess_client_factory or default_client_factory(client_module_name="alibabacloud_ess20220222.client")
-        data["ScalingConfigurations"], data["Instances"] = _consumers(wanted, account, clients, ess, page_size,
-                                                                      errors)
-    return data
 
 
 def _consumers(regions: list[str], account: str, clients: dict[str, Any], ess_factory: ClientFactory,

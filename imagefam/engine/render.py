@@ -7,7 +7,7 @@ from typing import Any
 
 from ..rules.runtime import format_time
 from .models import Consumer, Image
-from .preflight import CheckResult
+from .preflight import CheckResult, FamilyChange, StepResult
 from .resolver import Trace
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -47,53 +47,19 @@ def _day(img: Image) -> str:
 
 
 def check_text(result: CheckResult) -> str:
-    from .planformats import describe, skipped_summary
+    from .planformats import skipped_summary
 
-    sourced = any(s.step.source for s in result.steps)
-    rows = []
-    for s in result.steps:
-        fired = [_p(f.rule) for f in s.violations] + [f"{_p(f.rule)} (warn)" for f in s.warnings]
-        fired += ["unknown-parameter (warn)"] * len(s.step.warnings)
-        target = getattr(s.step.request, "ImageId", None) or getattr(s.step.request, "ImageFamily", None) or ""
-        rows.append([s.step.index, _p(s.step.action), _p(target), _p(s.step.caller), "ALLOW" if s.allowed else "DENY",
-                     "\n".join(fired) or "-", _p(s.resolved_image_id or s.created_image_id or "")]
-                    + ([_p(describe(s.step.source))] if sourced else []))
-    out = [tabulate(rows, headers=["step", "action", "target", "caller", "decision", "rules", "image"]
-                    + (["from"] if sourced else []), tablefmt="simple")]
+    out = [_steps_table(result)]
     for s in result.steps:
         if s.allowed and not s.warnings and not s.step.warnings:
             continue
-        where = f" (line {s.step.line})" if s.step.line else ""
-        if s.step.source and s.step.source.get("kind") == "terraform":
-            where = f" ({_p(describe(s.step.source))})"
-        out.append(f"\nstep {s.step.index} {_p(s.step.action)}{where}: "
-                   f"{'denied' if not s.allowed else 'allowed with warnings'}")
-        for f in s.violations:
-            code = f" [{_p(f.error_code)}]" if f.error_code else ""
-            out.append(f"  DENY {_p(f.rule)}{code}: {_p(f.message)}")
-            for text, value in f.evidence:
-                out.append(f"       {_p(text)} = {_p(value)}")
-            if f.cites:
-                out.append(f"       cites: {_p(f.cites)}")
-        for f in s.warnings:
-            out.append(f"  WARN {_p(f.rule)}: {_p(f.message)}")
-        for w in s.step.warnings:
-            out.append(f"  WARN unknown-parameter: {_p(w)}")
+        out.extend(_step_findings(s))
     notes = sorted({_p(f.message) for s in result.steps for f in s.notes})
     if notes:
         out.append("")
         out.extend(f"note: {n}" for n in notes)
     if result.family_changes:
-        ties = any(c.tie for c in result.family_changes)
-        rows = [[c.step, _p(c.region), _p(c.family), _p(c.viewer or c.owner or ""), _p(c.before or "(none)"),
-                 _p(c.after or "(none)")] + (["tie" if c.tie else ""] if ties else [])
-                for c in result.family_changes]
-        out.append("\nfamily resolution changes:")
-        out.append(tabulate(rows, headers=["step", "region", "family", "seen by", "before", "after"]
-                            + (["tie"] if ties else []), tablefmt="simple"))
-        if ties:
-            out.append("tie: before or after the step, several Available images share the newest CreationTime; "
-                       "ECS documents no tie rule, so the server's pick may differ")
+        out.extend(_family_changes_text(result.family_changes))
     consumers = [(s.step.index, c) for s in result.steps for c in s.consumers]
     if consumers:  # another account's: its account and a count, never ids
         rows = [[i, c.Kind, c.Id if c.Id is not None else f"{c.Count} of account {c.OwnerId}", c.RegionId,
@@ -107,6 +73,61 @@ def check_text(result: CheckResult) -> str:
     if summary:
         out.append(summary)
     return "\n".join(out) + "\n"
+
+
+def _steps_table(result: CheckResult) -> str:
+    """One row per step: action, target, caller, decision, the rules that fired, the image."""
+    from .planformats import describe
+
+    sourced = any(s.step.source for s in result.steps)
+    rows = []
+    for s in result.steps:
+        fired = [_p(f.rule) for f in s.violations] + [f"{_p(f.rule)} (warn)" for f in s.warnings]
+        fired += ["unknown-parameter (warn)"] * len(s.step.warnings)
+        target = getattr(s.step.request, "ImageId", None) or getattr(s.step.request, "ImageFamily", None) or ""
+        rows.append([s.step.index, _p(s.step.action), _p(target), _p(s.step.caller), "ALLOW" if s.allowed else "DENY",
+                     "\n".join(fired) or "-", _p(s.resolved_image_id or s.created_image_id or "")]
+                    + ([_p(describe(s.step.source))] if sourced else []))
+    return tabulate(rows, headers=["step", "action", "target", "caller", "decision", "rules", "image"]
+                    + (["from"] if sourced else []), tablefmt="simple")
+
+
+def _step_findings(s: StepResult) -> list[str]:
+    """A denied or warned step's lines: each denial with its evidence and citation, each warning."""
+    from .planformats import describe
+
+    where = f" (line {s.step.line})" if s.step.line else ""
+    if s.step.source and s.step.source.get("kind") == "terraform":
+        where = f" ({_p(describe(s.step.source))})"
+    out = [f"\nstep {s.step.index} {_p(s.step.action)}{where}: "
+           f"{'denied' if not s.allowed else 'allowed with warnings'}"]
+    for f in s.violations:
+        code = f" [{_p(f.error_code)}]" if f.error_code else ""
+        out.append(f"  DENY {_p(f.rule)}{code}: {_p(f.message)}")
+        for text, value in f.evidence:
+            out.append(f"       {_p(text)} = {_p(value)}")
+        if f.cites:
+            out.append(f"       cites: {_p(f.cites)}")
+    for f in s.warnings:
+        out.append(f"  WARN {_p(f.rule)}: {_p(f.message)}")
+    for w in s.step.warnings:
+        out.append(f"  WARN unknown-parameter: {_p(w)}")
+    return out
+
+
+def _family_changes_text(changes: list[FamilyChange]) -> list[str]:
+    """The family resolution changes table, and what a tie means when there is one."""
+    ties = any(c.tie for c in changes)
+    rows = [[c.step, _p(c.region), _p(c.family), _p(c.viewer or c.owner or ""), _p(c.before or "(none)"),
+             _p(c.after or "(none)")] + (["tie" if c.tie else ""] if ties else [])
+            for c in changes]
+    out = ["\nfamily resolution changes:",
+           tabulate(rows, headers=["step", "region", "family", "seen by", "before", "after"]
+                    + (["tie"] if ties else []), tablefmt="simple")]
+    if ties:
+        out.append("tie: before or after the step, several Available images share the newest CreationTime; "
+                   "ECS documents no tie rule, so the server's pick may differ")
+    return out
 
 
 def consumers_text(consumers: list[Consumer]) -> str:

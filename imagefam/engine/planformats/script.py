@@ -325,19 +325,42 @@ class _Script:
         while i < len(words) and words[i].text.startswith("-"):  # global flags before the product
             region = self.region_flag(words, i) or region
             i = self.flag(words, i, line)
+        target = self.target(words, i, line)
+        if target is None:
+            return
+        product, action = target
+        data: dict[str, Any] = {"Action": action}
+        unknown: dict[str, str] = {}
+        region = self.params(words, i + 2, line, data, unknown, region)
+        if product == "ess":  # Auto Scaling calls have no RegionId: --region is the step's region key
+            if region is not None:
+                scratch: dict[str, str] = {}
+                value = self.value(region, "region", scratch)
+                if scratch:
+                    self.skip(line, "ess-region")
+                    return
+                data["region"] = value
+        else:
+            self.region(data, unknown, region, line)
+        self._lists(data, unknown)
+        self.calls.append(_Call(line, data, unknown))
+
+    def target(self, words: list[Word], i: int, line: int) -> tuple[str, str] | None:
+        """(product, action) of a call whose product is ``words[i]``: None (recorded as skipped)
+        for another product, an Auto Scaling action imagefam does not check or an unknown ecs action."""
         if i >= len(words):
             self.skip(line, "other")
-            return
+            return None
         product = words[i].text.lower()
         if product not in ("ecs", "ess"):
             self.skip(line, "other")
-            return
+            return None
         if i + 1 >= len(words):
             raise self.error(line, f"aliyun {product} without an action")
         action = words[i + 1].text
         if product == "ess" and action not in SCALING_ACTIONS:
             self.skip(line, "other")
-            return
+            return None
         if "-" in action or action[:1].islower():
             raise self.error(line, f"imagefam reads the PascalCase form of aliyun ecs calls "
                              f"(aliyun ecs DeleteImage --ImageId ...), got {action!r}")
@@ -346,10 +369,13 @@ class _Script:
             if close:
                 raise self.error(line, f"unknown ecs action {action!r}; did you mean {close[0]!r}?")
             self.skip(line, "ecs")
-            return
-        data: dict[str, Any] = {"Action": action}
-        unknown: dict[str, str] = {}
-        i += 2
+            return None
+        return product, action
+
+    def params(self, words: list[Word], i: int, line: int, data: dict[str, Any], unknown: dict[str, str],
+               region: Word | None) -> Word | None:
+        """Read the ``--Name value`` parameters from ``words[i]`` on into ``data``; the ``--region``
+        word (the last given, else ``region``)."""
         while i < len(words):
             w = words[i]
             if not w.text.startswith("--"):
@@ -370,18 +396,7 @@ class _Script:
                 continue
             region = self.region_flag(words, i) or region
             i = self.flag(words, i, line)
-        if product == "ess":  # Auto Scaling calls have no RegionId: --region is the step's region key
-            if region is not None:
-                scratch: dict[str, str] = {}
-                value = self.value(region, "region", scratch)
-                if scratch:
-                    self.skip(line, "ess-region")
-                    return
-                data["region"] = value
-        else:
-            self.region(data, unknown, region, line)
-        self._lists(data, unknown)
-        self.calls.append(_Call(line, data, unknown))
+        return region
 
     def region(self, data: dict[str, Any], unknown: dict[str, str], region: Word | None, line: int) -> None:
         if region is not None:
