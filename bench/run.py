@@ -302,6 +302,16 @@ def main(argv: list[str] | None = None) -> int:
                          f"CPU {r['load_cpu_s']:.1f} s + {r['diff_cpu_s']:.1f} s (target: under 30 s in all); "
                          f"{r['resolution_changes']:,} resolution changes, {r['status']:,} status changes; "
                          f"peak RSS {r['peak_rss_mib']:,.0f} MiB"])
+    if not args.skip_scale:
+        n = 10_000 if args.quick else 100_000
+        sub("bench_consumers.py", ["--json", str(C.OUT / "consumers.json"), "--n", str(n),
+                                   "--configs", str(n // 10), "--instances", str(n)])
+        r = json.loads((C.OUT / "consumers.json").read_text())
+        rows.append(["check + consumers", f"check per step, {r['configs']:,} scaling configurations and "
+                     f"{r['instances']:,} instances vs none", C.human_n(r["n"]),
+                     f"{r['with_us_per_step']:.1f} vs {r['without_us_per_step']:.1f} µs CPU",
+                     f"{r['ratio']:.2f}x (target <= {r['target']}x); {r['consumers_reported']:,} consumers "
+                     f"reported over {r['steps']:,} steps"])
     if not args.skip_peers:
         try:
             import cedarpy  # noqa: F401

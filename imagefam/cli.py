@@ -156,7 +156,9 @@ def _sensitive_forms(plans: list[Any]) -> tuple[str, ...]:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from .engine.render import api_body, to_json_text, trace_text
+    from .engine.consumers import launching_from
+    from .engine.consumers import to_json as consumers_json
+    from .engine.render import api_body, consumers_text, to_json_text, trace_text
     from .engine.resolver import Resolver
 
     policy = _policy(args)
@@ -167,8 +169,10 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     if args.all_regions:
         return _resolve_all(args, state.regions(), resolver)
     trace = resolver.trace(args.family, args.region, args.caller)
+    users = (launching_from(state.consumers, state.images, trace.image, resolver.image, args.caller)
+             if trace.image is not None and state.consumers else [])
     if args.format == "json":
-        text = to_json_text(trace.to_json())
+        text = to_json_text({**trace.to_json(), "consumers": consumers_json(users, with_change=False)})
     elif args.format == "api":
         text = to_json_text(api_body(trace))
         if trace.image is not None and trace.image.ImageOwnerId != args.caller:
@@ -177,7 +181,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
                   "(one version of its reference says only the caller's custom images), so ECS may answer {} "
                   f"although RunInstances with this family launches {trace.image.ImageId}", file=sys.stderr)
     else:
-        text = trace_text(trace)
+        text = trace_text(trace) + consumers_text(users)
     write_output(text, args.output)
     return EXIT_OK if trace.image else EXIT_FAIL
 
@@ -242,6 +246,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from .engine.consumers import family_consumers
     from .engine.diff import diff_states
     from .engine.loader import load_state
     from .engine.render import diff_text, to_json_text
@@ -253,7 +258,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
     new = load_state(args.new, args.account, args.stdin_format)
     for note in [*old.notes, *new.notes]:
         sys.stderr.write(f"imagefam: warning: {note}\n")
-    d = diff_states(old, new, policy)
+    # who launches from a family that now resolves to another image: the new snapshot's configurations
+    store = new.consumers if new.consumers else None
+    d = diff_states(old, new, policy, consumers=(
+        (lambda region, name, viewer: family_consumers(store, region, name, viewer)) if store is not None else None))
     if args.format == "json":
         text = to_json_text(d.to_json())
     else:
@@ -270,7 +278,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if not 1 <= args.page_size <= 100:
         raise InputError(f"--page-size must be 1 to 100 (DescribeImages PageSize), got {args.page_size}")
     data = snapshot(args.region, args.account, owners=owners, keep_all_public=args.keep_all_public,
-                    page_size=args.page_size)
+                    page_size=args.page_size, consumers=args.consumers)
     write_output(to_json_text(data), args.output)
     if args.output:
         sys.stderr.write(f"imagefam: wrote {len(data['Images'])} images to {args.output}\n")
@@ -466,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep public, community and Marketplace images that have no family")
     p.add_argument("--page-size", type=int, default=100, metavar="N",
                    help="DescribeImages PageSize, 1 to 100 (default 100)")
+    p.add_argument("--consumers", action="store_true",
+                   help="also record who launches from the images: DescribeScalingConfigurations (Auto Scaling) "
+                        "and DescribeInstances, as ScalingConfigurations and Instances")
     _add_output_flag(p)
     _add_progress_flags(p)
     p.set_defaults(func=cmd_snapshot)

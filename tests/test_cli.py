@@ -32,7 +32,8 @@ from helpers_engine import (
 )
 
 DEMO_FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml", "terraform-plan.json",
-              "deprecate-shared.sh", "promotion-state.yaml", "promotion-team.rules", "promotion.yaml")
+              "deprecate-shared.sh", "promotion-state.yaml", "promotion-team.rules", "promotion.yaml",
+              "scaling-state.yaml", "scale-out-denied.yaml", "scale-out-fixed.yaml")
 
 
 @pytest.fixture

@@ -266,3 +266,19 @@ def test_demo_write_includes_the_report(tmp_path: Path, capsys: pytest.CaptureFi
     assert page == report_page()
     state = load_state(tmp_path / "state.yaml")
     assert len(state.images) == 5
+
+
+def test_the_page_counts_who_launches_from_each_family() -> None:
+    from imagefam.engine.consumers import ConsumerStore
+    from imagefam.engine.models import Instance, ScalingConfiguration
+
+    policy = load_policy()
+    state = State.of([img("m-1"), img("m-2", 1)], T0 + timedelta(days=400))
+    assert "Who launches from each family" not in H.report_html(state, report(state, policy), policy)
+    state.consumers = ConsumerStore(
+        [ScalingConfiguration("asc-1", "asg-1", "r1", "1001", "web"),
+         ScalingConfiguration("asc-2", "asg-2", "r1", "2002", "acs:1001:web", LifecycleState="Inactive")],
+        [Instance("i-1", "r1", "1001", "m-1")])
+    page = Page(H.report_html(state, report(state, policy), policy))
+    assert "Who launches from each family (1 families)" in page.text
+    assert "1001 r1 web 2 1 1" in page.text

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from imagefam import load_policy
+from imagefam.engine.consumers import ConsumerStore
 from imagefam.engine.loader import plan_from_data
-from imagefam.engine.models import Image
+from imagefam.engine.models import Image, Instance, ScalingConfiguration
 from imagefam.engine.preflight import Session
 from imagefam.engine.state import State
 from imagefam.rules.errors import Source
@@ -50,12 +51,97 @@ class Img:
     unknown: bool = False  # shared with accounts the state does not list (IsSelfShared)
 
 
+@dataclass
+class Cfg:
+    """A scaling configuration: launches from ``image`` by id, else from ``family``."""
+
+    id: str
+    region: str
+    owner: str
+    family: str | None
+    image: str | None
+    active: bool = True
+    group: str = ""
+
+
+@dataclass
+class Inst:
+    id: str
+    region: str
+    owner: str
+    image: str
+
+
 class Reference:
     """The documented behaviour, written as plainly as possible."""
 
     def __init__(self) -> None:
         self.images: dict[str, Img] = {}
         self.clock = datetime(2020, 1, 1, tzinfo=UTC)
+        self.configs: dict[str, Cfg] = {}
+        self.instances: list[Inst] = []
+
+    # consumers (Auto Scaling reference: ImageFamily launches the family's latest Available image;
+    # an ImageId launches that image while it exists, Deprecated too)
+    def launches(self, c: Cfg) -> str | None:
+        if c.image is not None:
+            i = self.images.get(c.image)
+            ok = i is not None and i.region == c.region and i.status in ("Available", "Deprecated")
+            return c.image if ok and i is not None and self.visible(i, c.owner) else None
+        return self.resolve(c.family, c.region, c.owner) if c.family else None
+
+    def consumer_denials(self, who: str, action: str, p: dict[str, object], img: Img) -> set[str]:
+        """What a step on an image the caller owns does to the Active configurations and instances."""
+        deny: set[str] = set()
+        if action not in ("ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage"):
+            return deny
+        after = Reference()
+        after.images = {k: replace(v, shared=list(v.shared)) for k, v in self.images.items()}
+        after.clock = self.clock
+        after.apply(who, action, p, "m-unused")
+        for c in self.configs.values():
+            if not c.active or self.launches(c) is None or after.launches(c) is not None:
+                continue
+            if c.image is None:
+                deny.add("scaling-family-unresolvable")
+            elif action != "ModifyImageAttribute":
+                deny.add("scaling-image-removed")
+        if action == "DeleteImage" and not p.get("Force") and any(
+                i.image == img.id and i.region == img.region for i in self.instances):
+            deny.add("ImageUsingByInstance")
+        return deny
+
+    def decide_scaling(self, who: str, action: str, p: dict[str, object]) -> set[str]:
+        deny: set[str] = set()
+        fam, image = p.get("ImageFamily"), p.get("ImageId")
+        if fam and image:
+            deny.add("scaling-config-image-and-family")
+        if action == "ModifyScalingConfiguration":
+            c = self.configs.get(str(p["ScalingConfigurationId"]))
+            region = c.region if c is not None and c.owner == who else None
+        else:
+            region = str(p["region"])
+        if fam and region is None:
+            deny.add("scaling-config-region-unknown")  # fails closed: the family cannot be checked
+        if fam and not image and region is not None and self.resolve(str(fam), region, who) is None:
+            deny.add("scaling-config-family")
+        return deny
+
+    def apply_scaling(self, who: str, action: str, p: dict[str, object], new_id: str) -> None:
+        fam, image = p.get("ImageFamily") or None, p.get("ImageId") or None
+        if action == "CreateScalingConfiguration":
+            group = str(p["ScalingGroupId"])  # a group's first configuration is active, a later one not
+            self.configs[new_id] = Cfg(new_id, str(p["region"]), who, None if image else str(fam) if fam else None,
+                                       str(image) if image else None,
+                                       not any(c.group == group for c in self.configs.values()), group)
+            return
+        c = self.configs.get(str(p["ScalingConfigurationId"]))
+        if c is None or c.owner != who:
+            return
+        if image is not None:
+            c.image, c.family = str(image), None
+        if fam is not None:
+            c.family, c.image = str(fam), None
 
     # visibility and resolution (seed: "Family name visibility across accounts")
     def visible(self, i: Img, who: str) -> bool:
@@ -119,6 +205,8 @@ class Reference:
                     and self.resolve(str(fam), region, who) is None):
                 deny.add("InvalidImageFamily.MissingAvailableImage")
             return deny
+        if owned:
+            deny |= self.consumer_denials(who, action, p, img)
         shared = bool(img.shared) or img.public or img.unknown
         creating = img.status in ("Creating", "Waiting")
         if action in ("ModifyImageAttribute", "ModifyImageSharePermission", "DeleteImage") and not owned:
@@ -199,8 +287,13 @@ class CheckerMatchesReference(RuleBasedStateMachine):
                                                st.sampled_from(("Available", "Deprecated", "Creating", "Waiting")),
                                                st.lists(st.sampled_from(ACCOUNTS), max_size=2, unique=True),
                                                st.booleans(), st.sampled_from((False, False, True))),
-                                     max_size=6))
-    def seed(self, seed_images: list[tuple[str, str, str | None, str, list[str], bool, bool]]) -> None:
+                                     max_size=6),
+                seed_configs=st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(REGIONS),
+                                                st.integers(0, 8), st.sampled_from(ACCOUNTS), st.booleans()),
+                                      max_size=4),
+                seed_instances=st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.integers(0, 7)), max_size=3))
+    def seed(self, seed_images: list[tuple[str, str, str | None, str, list[str], bool, bool]],
+             seed_configs: list[tuple[str, str, int, str, bool]], seed_instances: list[tuple[str, int]]) -> None:
         engine: list[Image] = []
         for k, (region, owner, fam, status, shared, public, unknown) in enumerate(seed_images):
             iid = f"m-s{k}"
@@ -214,7 +307,24 @@ class CheckerMatchesReference(RuleBasedStateMachine):
                                 CreationTime=i.created, Status=i.status,  # type: ignore[arg-type]
                                 SharedWith=tuple(i.shared), IsPublic=i.public, SharedWithUnknown=i.unknown,
                                 ImageOwnerAlias=i.alias))  # type: ignore[arg-type]
-        self.session = Session(State.of(engine, taken_at=self.ref.clock), POLICY)
+        state = State.of(engine, taken_at=self.ref.clock)
+        ids = sorted(self.ref.images)
+        for k, (owner, region, pick, fam_owner, active) in enumerate(seed_configs):
+            if pick < len(ids):  # pinned to a seeded image
+                cfg = Cfg(f"asc-s{k}", region, owner, None, ids[pick], active)
+            else:
+                name = "web" if fam_owner == owner else f"acs:{fam_owner}:web"
+                cfg = Cfg(f"asc-s{k}", region, owner, name, None, active)
+            cfg.group = f"asg-{cfg.id}"
+            self.ref.configs[cfg.id] = cfg
+        for k, (owner, pick) in enumerate(seed_instances):
+            img = self.ref.images[ids[pick % len(ids)]]
+            self.ref.instances.append(Inst(f"i-s{k}", img.region, owner, img.id))
+        state.consumers = ConsumerStore(
+            [ScalingConfiguration(c.id, f"asg-{c.id}", c.region, c.owner, c.family, c.image, None,
+                                  "Active" if c.active else "Inactive") for c in self.ref.configs.values()],
+            [Instance(i.id, i.region, i.owner, i.image) for i in self.ref.instances])
+        self.session = Session(state, POLICY)
 
     def _image_ids(self) -> list[str]:
         return [*sorted(self.ref.images), "m-missing"]
@@ -223,18 +333,47 @@ class CheckerMatchesReference(RuleBasedStateMachine):
         self.n += 1
         new_id = f"m-n{self.n}"
         step = {"Action": action, **params, "caller": who}
-        if action in ("CreateImage", "CopyImage"):
+        if action in ("CreateImage", "CopyImage", "CreateScalingConfiguration"):
             step["creates"] = new_id
         result = self.session.step(plan_from_data({"steps": [step]}).steps[0])
-        expected = self.ref.decide(who, action, params)
+        scaling = action.endswith("ScalingConfiguration")
+        expected = (self.ref.decide_scaling if scaling else self.ref.decide)(who, action, params)
         got = {f.error_code or f.rule for f in result.violations}
         assert got == expected, (action, params, who, got, expected)
         if action == "RunInstances" and params.get("ImageFamily"):
             want = self.ref.resolve(str(params["ImageFamily"]), str(params["RegionId"]), who)
             assert result.resolved_image_id == want
         if not expected:
-            self.ref.apply(who, action, params, new_id)
+            (self.ref.apply_scaling if scaling else self.ref.apply)(who, action, params, new_id)
         self.steps += 1
+
+    @rule(who=st.sampled_from(ACCOUNTS), region=st.sampled_from(REGIONS), owner=st.sampled_from(ACCOUNTS),
+          pin=st.booleans(), data=st.data())
+    def scale_create(self, who: str, region: str, owner: str, pin: bool, data: st.DataObject) -> None:
+        params: dict[str, object] = {"ScalingGroupId": f"asg-{who}", "region": region}
+        if pin:
+            params["ImageId"] = data.draw(st.sampled_from(self._image_ids()))
+        if not pin or data.draw(st.booleans()):
+            params["ImageFamily"] = "web" if owner == who else f"acs:{owner}:web"
+        self._do(who, "CreateScalingConfiguration", params)
+
+    @rule(who=st.sampled_from(ACCOUNTS), owner=st.sampled_from(ACCOUNTS), data=st.data())
+    def scale_modify(self, who: str, owner: str, data: st.DataObject) -> None:
+        if not self.ref.configs:
+            return
+        cid = data.draw(st.sampled_from(sorted(self.ref.configs)))
+        params: dict[str, object] = {"ScalingConfigurationId": cid}
+        if data.draw(st.booleans()):
+            params["ImageId"] = data.draw(st.sampled_from(self._image_ids()))
+        else:
+            params["ImageFamily"] = data.draw(st.sampled_from(("web", "db", f"acs:{owner}:web")))
+        self._do(who, "ModifyScalingConfiguration", params)
+
+    @rule(who=st.sampled_from(ACCOUNTS), data=st.data())
+    def force_delete(self, who: str, data: st.DataObject) -> None:
+        iid = data.draw(st.sampled_from(self._image_ids()))
+        region = self.ref.images[iid].region if iid in self.ref.images else "r1"
+        self._do(who, "DeleteImage", {"RegionId": region, "ImageId": iid, "Force": True})
 
     @rule(who=st.sampled_from(ACCOUNTS), region=st.sampled_from(REGIONS), fam=st.sampled_from(NAMES))
     def create(self, who: str, region: str, fam: str) -> None:
@@ -293,6 +432,14 @@ class CheckerMatchesReference(RuleBasedStateMachine):
                     for region in REGIONS:
                         got = self.session.resolve(name, region, who) if self.session.resolve else None
                         assert (got.ImageId if got else None) == self.ref.resolve(name, region, who)
+
+    @invariant()
+    def consumers_agree(self) -> None:
+        if not hasattr(self, "session"):
+            return
+        engine = {c.ScalingConfigurationId: (c.RegionId, c.OwnerId, c.ImageFamily, c.ImageId)
+                  for c in self.session.state.consumers.configs.values()}
+        assert engine == {c.id: (c.region, c.owner, c.family, c.image) for c in self.ref.configs.values()}
 
     @invariant()
     def images_agree(self) -> None:

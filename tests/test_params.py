@@ -66,7 +66,7 @@ def test_the_generator_covers_auto_scaling_under_both_api_versions_names() -> No
     if importlib.util.find_spec("alibabacloud_ess20220222") is None:
         pytest.skip("the Auto Scaling SDK is not installed")
     for action in ("CreateScalingConfiguration", "ModifyScalingConfiguration"):
-        package, model = gen_params.OPTIONAL_SOURCES[action]
+        package, model = gen_params.SOURCES[action]
         names = set(gen_params.action_params(action, package, model))
         assert {"DataDisk.N.Size", "DataDisks.N.Size", "DataDisk.N.Category", "SystemDisk.Category",
                 "ImageFamily", "ScalingConfigurationId" if action.startswith("Modify") else "ScalingGroupId"} <= names

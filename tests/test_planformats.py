@@ -87,6 +87,9 @@ def test_terraform_plan_maps_every_resource_in_apply_order() -> None:
                                                         "RegionId": "cn-hangzhou"}),
         ("alicloud_image.rename", "ModifyImageAttribute", {"RegionId": "cn-shanghai", "ImageId": "m-s1",
                                                            "ImageFamily": "app-c"}),
+        # an Auto Scaling call: the provider's region is the step's region key (no RegionId)
+        ("alicloud_ess_scaling_configuration.web", "CreateScalingConfiguration",
+         {"ScalingGroupId": "asg-1", "ImageId": "m-b1"}),
         ('module.images.alicloud_image.app["web"]', "CreateImage",
          {"RegionId": "cn-hangzhou", "InstanceId": "i-web", "ImageFamily": "web", "ImageName": "web-v1"}),
         # for_each over alicloud_image.app in a module: the instance with the same key
@@ -100,14 +103,34 @@ def test_terraform_skipped_changes_are_counted_with_reasons() -> None:
     reasons = {s["source"]["address"]: s["reason"] for s in plan.skipped or []}
     assert reasons == {
         "alicloud_instance.db": "changing nothing imagefam checks",
-        "alicloud_ess_scaling_configuration.web": "for scaling configurations (not checked yet)",
         "alicloud_vpc.main": "not about images",
         "data.alicloud_images.ubuntu": "not about images",
         "alicloud_security_group.web": "without a change",
     }
     assert skipped_summary(plan.skipped) == (
-        "skipped 5 resource changes: 2 not about images, 1 changing nothing imagefam checks, 1 for scaling "
-        "configurations (not checked yet), 1 without a change")
+        "skipped 4 resource changes: 2 not about images, 1 changing nothing imagefam checks, 1 without a change")
+
+
+def test_terraform_scaling_configurations_become_auto_scaling_steps(tmp_path: Path) -> None:
+    plan = load_any_plan(TF / "images.plan.json", caller=M)
+    [scale] = [s for s in plan.steps if s.action == "CreateScalingConfiguration"]
+    assert (scale.region, scale.creates) == ("cn-hangzhou", "alicloud_ess_scaling_configuration.web")
+    path = tf_plan(tmp_path, [
+        change("alicloud_ess_scaling_configuration.a", ["update"], {"id": "asc-1", "image_id": "m-1"},
+               {"id": "asc-1", "image_id": "m-2"}),
+        change("alicloud_ess_scaling_configuration.b", ["update"], {"id": "asc-2", "image_id": "m-1", "active": True},
+               {"id": "asc-2", "image_id": "m-1", "active": False}),
+        change("alicloud_ess_scaling_configuration.c", ["delete"], {"id": "asc-3", "image_id": "m-1"}, None)])
+    plan = load_any_plan(path, caller=M)
+    assert [(s.action, s.region, s.request.model_dump(exclude_defaults=True)) for s in plan.steps] == [
+        ("ModifyScalingConfiguration", "cn-hangzhou", {"ScalingConfigurationId": "asc-1", "ImageId": "m-2"})]
+    assert skipped_summary(plan.skipped) == "skipped 2 resource changes: 2 changing nothing imagefam checks"
+    no_region = tf_plan(tmp_path, [change("alicloud_ess_scaling_configuration.a", ["create"], None,
+                                          {"scaling_group_id": "asg-1", "image_id": "m-1"})], providers={})
+    plan = load_any_plan(no_region, caller=M)
+    assert plan.steps == []
+    assert skipped_summary(plan.skipped) == (
+        "skipped 1 resource change: 1 for scaling configurations in a region the plan does not say")
 
 
 @pytest.mark.parametrize(("name", "order"), [
@@ -311,13 +334,25 @@ def test_script_calls_become_steps(tmp_path: Path) -> None:
         (9, "CreateImage", {"RegionId": "cn-hangzhou", "InstanceId": "i-9", "ImageFamily": "app-a"}, {}),
         (10, "ModifyImageSharePermission", {"RegionId": "cn-hangzhou", "ImageId": "$IMAGE_ID",
                                             "AddAccount": ("$SHAREE",)}, {"AddAccount": "$SHAREE, line 10"}),
+        (12, "ModifyScalingConfiguration", {"ScalingConfigurationId": "asc-1", "ImageId": "m-b1"}, {}),
         (13, "RunInstances", {"RegionId": "$REGION", "ImageFamily": "app-a"}, {"RegionId": "$REGION, line 13"}),
     ]
     assert plan.steps[2].creates == "$IMAGE_ID"
-    assert [s["source"]["line"] for s in plan.skipped or []] == [2, 11, 12]
-    assert skipped_summary(plan.skipped) == ("skipped 3 lines: 1 for scaling configurations (not checked yet), "
-                                             "1 with an aliyun ecs call not about images, 1 without an aliyun ecs "
-                                             "call")
+    assert plan.steps[4].region is None  # no --region: the state's region of the configuration
+    assert [s["source"]["line"] for s in plan.skipped or []] == [2, 11]
+    assert skipped_summary(plan.skipped) == ("skipped 2 lines: 1 with an aliyun ecs call not about images, "
+                                             "1 without an aliyun ecs call")
+
+
+def test_script_auto_scaling_calls_take_region_as_the_steps_region(tmp_path: Path) -> None:
+    text = ("aliyun ess CreateScalingConfiguration --region cn-hangzhou --ScalingGroupId asg-1 --ImageFamily app-a\n"
+            'aliyun ess ModifyScalingConfiguration --region "$R" --ScalingConfigurationId asc-1 --ImageId m-1\n'
+            "aliyun ess DescribeScalingGroups --region cn-hangzhou\n")
+    plan = load_any_plan(write(tmp_path, "scale.sh", text), caller=M)
+    assert [(s.action, s.region) for s in plan.steps] == [("CreateScalingConfiguration", "cn-hangzhou")]
+    assert skipped_summary(plan.skipped) == (
+        "skipped 2 lines: 1 with an aliyun ess call whose --region is known only when the script runs, "
+        "1 without an aliyun ecs call")
 
 
 def test_script_variable_a_rule_needs_is_unknown_and_the_created_image_is_known(tmp_path: Path) -> None:
@@ -325,7 +360,7 @@ def test_script_variable_a_rule_needs_is_unknown_and_the_created_image_is_known(
     share = result["steps"][3]
     # $IMAGE_ID is the image the script created (no image-not-found); share-limit needs the unknown account
     assert [(v["rule"], "$SHAREE, line 10" in v["message"]) for v in share["violations"]] == [("share-limit", True)]
-    launch = result["steps"][4]
+    launch = result["steps"][5]
     assert launch["decision"] == "deny"
     assert any(w["rule"] == "not-known-until-apply" and "$REGION, line 13" in w["message"]
                for w in launch["warnings"])

@@ -42,7 +42,7 @@ def test_shipped_policy_loads_cleanly(shipped: object) -> None:
     for action, rules in shipped.by_action.items():
         assert all(action in r.targets and r.kind == "action" for r in rules)
     for scope, rules in shipped.audits.items():
-        assert scope in ("image", "family", "account")
+        assert scope in ("image", "family", "account", "scaling_configuration", "instance")
         assert all(r.kind == "audit" and r.targets == (scope,) for r in rules)
     assert sorted(shipped.files) == sorted(s.name for s in shipped_sources())
 

@@ -91,6 +91,34 @@ class FakeEcsClient:
             {"headers": {}, "statusCode": 200, "body": body})
 
 
+    def describe_instances(self, request: Any) -> Any:
+        assert isinstance(request, self.models.DescribeInstancesRequest)
+        params = request.to_map()
+        assert params["RegionId"] == self.region and params["PageSize"] == PAGE
+        page = params["PageNumber"]
+        self.calls.append(("DescribeInstances", self.region, page))
+        body = self._body(f"DescribeInstances.{self.region}.{page}.json", "DescribeInstances.empty.json", page)
+        return self.models.DescribeInstancesResponse().from_map({"headers": {}, "statusCode": 200, "body": body})
+
+
+class FakeEssClient:
+    """Stands in for ``alibabacloud_ess20220222.client.Client`` (Auto Scaling)."""
+
+    def __init__(self, region: str, models: Any, calls: list[tuple[Any, ...]]) -> None:
+        self.region, self.models, self.calls = region, models, calls
+
+    def describe_scaling_configurations(self, request: Any) -> Any:
+        assert isinstance(request, self.models.DescribeScalingConfigurationsRequest)
+        params = request.to_map()
+        assert params["RegionId"] == self.region and params["PageSize"] == PAGE
+        page = params["PageNumber"]
+        self.calls.append(("DescribeScalingConfigurations", self.region, page))
+        path = DATA / f"DescribeScalingConfigurations.{self.region}.{page}.json"
+        body = recorded(path.name if path.exists() else "DescribeScalingConfigurations.empty.json")
+        return self.models.DescribeScalingConfigurationsResponse().from_map(
+            {"headers": {}, "statusCode": 200, "body": body})
+
+
 @pytest.fixture
 def models() -> Any:
     return pytest.importorskip("alibabacloud_ecs20140526.models")
@@ -453,3 +481,79 @@ def test_snapshot_command_without_credentials_is_an_input_error(monkeypatch: pyt
     assert cli.main(["snapshot", "--region", "cn-hangzhou"]) == 2
     err = capsys.readouterr().err
     assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in err and "Traceback" not in err
+
+
+# ---- snapshot --consumers: Auto Scaling configurations and instances ----
+
+@pytest.fixture
+def ess_factory(calls: list[tuple[Any, ...]]) -> Any:
+    ess_models = pytest.importorskip("alibabacloud_ess20220222.models")
+
+    def make(region: str) -> FakeEssClient:
+        return FakeEssClient(region, ess_models, calls)
+
+    return make
+
+
+def test_snapshot_consumers_pages_both_apis_and_fills_owner_and_region(
+        factory: Any, ess_factory: Any, calls: list[tuple[Any, ...]]) -> None:
+    data = take(factory, consumers=True, ess_client_factory=ess_factory)
+    assert [c[1:] for c in calls if c[0] == "DescribeScalingConfigurations"] == [
+        ("cn-hangzhou", 1), ("cn-hangzhou", 2), ("cn-shanghai", 1)]
+    assert [c[1:] for c in calls if c[0] == "DescribeInstances"] == [("cn-hangzhou", 1), ("cn-shanghai", 1)]
+    assert data["ScalingConfigurations"] == [
+        {"ScalingConfigurationId": "asc-bp1base0000000001", "ScalingGroupId": "asg-bp1base000000001",
+         "RegionId": "cn-hangzhou", "OwnerId": ME, "ImageFamily": f"acs:{SHARER}:base", "LifecycleState": "Active",
+         "ScalingConfigurationName": "base"},
+        {"ScalingConfigurationId": "asc-bp1web00000000001", "ScalingGroupId": "asg-bp1web0000000001",
+         "RegionId": "cn-hangzhou", "OwnerId": ME, "ImageFamily": "web", "LifecycleState": "Active",
+         "ScalingConfigurationName": "web-family"},
+        {"ScalingConfigurationId": "asc-bp1web00000000002", "ScalingGroupId": "asg-bp1web0000000001",
+         "RegionId": "cn-hangzhou", "OwnerId": ME, "ImageId": "m-bp1web0000000000001", "ImageName": "web-v1",
+         "LifecycleState": "Inactive", "ScalingConfigurationName": "web-pinned-v1"},
+    ]
+    assert data["Instances"] == [
+        {"InstanceId": "i-bp1web0000000000001", "RegionId": "cn-hangzhou", "OwnerId": ME,
+         "ImageId": "m-bp1web0000000000002", "Status": "Running"},
+        {"InstanceId": "i-bp1web0000000000002", "RegionId": "cn-hangzhou", "OwnerId": ME,
+         "ImageId": "m-bp1web0000000000003", "Status": "Stopped"},
+    ]
+    assert data["Images"] == recorded("snapshot.expected.json")["Images"]  # images as without --consumers
+
+
+def test_a_consumers_snapshot_loads_and_checks(factory: Any, ess_factory: Any) -> None:
+    import imagefam.engine.preflight as checker
+    from imagefam.engine.loader import plan_from_data
+
+    state = state_from_data(take(factory, consumers=True, ess_client_factory=ess_factory), Path("x"))
+    assert len(state.consumers.configs) == 3 and len(state.consumers.instances) == 2
+    # deleting web v3 (Deprecated) is refused: an instance was created from it
+    out = checker.check(state, plan_from_data({"caller": ME, "steps": [
+        {"Action": "DeleteImage", "RegionId": "cn-hangzhou", "ImageId": "m-bp1web0000000000003"}]})).to_json()
+    assert [v["rule"] for v in out["steps"][0]["violations"]] == ["image-in-use"]
+
+
+def test_snapshot_consumers_needs_the_account(models: Any, ess_factory: Any, calls: list[tuple[Any, ...]]) -> None:
+    def no_own_images(region: str) -> Any:
+        client = FakeEcsClient(region, models, calls)
+        client._body = lambda name, empty, page, **fill: {**recorded(empty), **fill}  # type: ignore[method-assign]
+        return client
+
+    with pytest.raises(InputError, match="pass --account UID"):
+        snapshot(["cn-shanghai"], None, no_own_images, owners=["self"], page_size=PAGE, now=NOW, consumers=True,
+                 ess_client_factory=ess_factory)
+
+
+def test_consumer_bodies_convert_in_both_api_versions_shapes() -> None:
+    old = {"ScalingConfigurations": {"ScalingConfiguration": [
+        {"ScalingConfigurationId": "asc-1", "ScalingGroupId": "asg-1", "ImageId": "m-1", "LifecycleState": "Active"}]}}
+    new = {"ScalingConfigurations": [
+        {"ScalingConfigurationId": "asc-1", "ScalingGroupId": "asg-1", "ImageId": "m-1", "LifecycleState": "Active"}]}
+    assert (aliyun.describe_scaling_configurations_to_native(old, ME, "r1")
+            == aliyun.describe_scaling_configurations_to_native(new, ME, "r1")
+            == [{"ScalingConfigurationId": "asc-1", "ScalingGroupId": "asg-1", "RegionId": "r1", "OwnerId": ME,
+                 "ImageId": "m-1", "LifecycleState": "Active"}])
+    with pytest.raises(InputError, match=r"ScalingConfigurations\[0\]: ImageId: expected a string"):
+        aliyun.describe_scaling_configurations_to_native({"ScalingConfigurations": [{"ImageId": ["x"]}]}, ME, "r1")
+    with pytest.raises(InputError, match="Instances: expected a list"):
+        aliyun.describe_instances_to_native({"Instances": {"Instance": "x"}}, ME, "r1")

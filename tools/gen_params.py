@@ -41,14 +41,12 @@ SOURCES: dict[str, tuple[str, str]] = {
     "CreateInstance": (ECS, "CreateInstanceRequest"),
     "ReplaceSystemDisk": (ECS, "ReplaceSystemDiskRequest"),
     "DescribeImageFromFamily": (ECS, "DescribeImageFromFamilyRequest"),
-}
-
-#: Actions of other SDKs the generator knows how to read; an action moves to SOURCES when
-#: imagefam models it (Auto Scaling scaling configurations: issue 12).
-OPTIONAL_SOURCES: dict[str, tuple[str, str]] = {
     "CreateScalingConfiguration": (ESS, "CreateScalingConfigurationRequest"),
     "ModifyScalingConfiguration": (ESS, "ModifyScalingConfigurationRequest"),
 }
+
+#: Actions of other SDKs the generator knows how to read but imagefam does not model (none today).
+OPTIONAL_SOURCES: dict[str, tuple[str, str]] = {}
 
 #: Per SDK package: a 2022-02-22 name -> the older API version's name the aliyun CLI sends. Both
 #: are accepted (Auto Scaling's ``DataDisks.N.Size`` is the CLI's ``DataDisk.N.Size``).

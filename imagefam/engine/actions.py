@@ -29,7 +29,7 @@ class Action:
     request: type[models.Request]
     #: Launches from the image its ImageFamily resolves to (the step reports resolved_image_id).
     launches: bool = False
-    #: Makes a new image (a plan step may give its ImageId with ``creates``).
+    #: Makes a new image or scaling configuration (a plan step may give its id with ``creates``).
     creates: bool = False
     #: What an allowed call changes in the state; None: nothing (launches, describes).
     effect: Effect | None = None
@@ -46,6 +46,10 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     Action("CreateInstance", models.CreateInstanceRequest, launches=True),
     Action("ReplaceSystemDisk", models.ReplaceSystemDiskRequest),
     Action("DescribeImageFromFamily", models.DescribeImageFromFamilyRequest, launches=True),
+    # Auto Scaling: no RegionId (the step's `region` key); they change no image, but what a scaling
+    # group launches from (imagefam.engine.consumers, applied by the pre-flight session)
+    Action("CreateScalingConfiguration", models.CreateScalingConfigurationRequest, creates=True),
+    Action("ModifyScalingConfiguration", models.ModifyScalingConfigurationRequest),
 ]}
 
 

@@ -233,6 +233,61 @@ def describe_images_to_native(body: Mapping[str, Any], account: str | None = Non
     return out
 
 
+# ---- consumers: DescribeInstances and DescribeScalingConfigurations bodies (pure, no SDK) ----
+
+#: What a snapshot keeps of each consumer, in the native format's field order.
+CONFIG_FIELDS = ("ScalingConfigurationId", "ScalingGroupId", "RegionId", "OwnerId", "ImageFamily", "ImageId",
+                 "ImageName", "LifecycleState", "ScalingConfigurationName")
+INSTANCE_FIELDS = ("InstanceId", "RegionId", "OwnerId", "ImageId", "Status")
+
+
+def _listed(body: Mapping[str, Any], key: str, inner: str, source: str) -> list[Any]:
+    """``body[key]`` as a list: the 2022-02-22 SDK's bare list or the older ``{inner: [...]}``."""
+    value = body.get(key)
+    if isinstance(value, Mapping):
+        value = value.get(inner)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{source}: {key}: expected a list, got {_show(value)}")
+    return value
+
+
+def _consumer(raw: Any, fields: tuple[str, ...], fill: dict[str, str], where: str) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise InputError(f"{where}: expected an object, got {_show(raw)}")
+    out: dict[str, Any] = {}
+    for key in fields:
+        value = fill.get(key) or _text(raw.get(key), where, key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def describe_scaling_configurations_to_native(body: Mapping[str, Any], account: str, region: str,
+                                              source: str = "DescribeScalingConfigurations") -> list[dict[str, Any]]:
+    """A ``DescribeScalingConfigurations`` body as native ``ScalingConfigurations`` entries. The API
+    returns neither the owner nor the region: ``account`` and ``region`` (the request's) fill them."""
+    if not isinstance(body, Mapping):
+        raise InputError(f"{source}: expected an object with 'ScalingConfigurations', got {type(body).__name__}")
+    return [_consumer(raw, CONFIG_FIELDS, {"RegionId": region, "OwnerId": account},
+                      f"{source}: ScalingConfigurations[{i}]")
+            for i, raw in enumerate(_listed(body, "ScalingConfigurations", "ScalingConfiguration", source))]
+
+
+def describe_instances_to_native(body: Mapping[str, Any], account: str, region: str,
+                                 source: str = "DescribeInstances") -> list[dict[str, Any]]:
+    """A ``DescribeInstances`` body as native ``Instances`` entries (``account`` fills ``OwnerId``)."""
+    if not isinstance(body, Mapping):
+        raise InputError(f"{source}: expected an object with 'Instances', got {type(body).__name__}")
+    out = []
+    for i, raw in enumerate(_listed(body, "Instances", "Instance", source)):
+        entry = _consumer(raw, INSTANCE_FIELDS, {"OwnerId": account}, f"{source}: Instances.Instance[{i}]")
+        entry.setdefault("RegionId", region)
+        out.append(entry)
+    return out
+
+
 # ---- the SDK ----
 
 def _sdk(module: str) -> ModuleType:
@@ -256,7 +311,8 @@ def _sdk_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def default_client_factory(environ: Mapping[str, str] | None = None) -> ClientFactory:
+def default_client_factory(environ: Mapping[str, str] | None = None,
+                           client_module_name: str = "alibabacloud_ecs20140526.client") -> ClientFactory:
     """Makes ``alibabacloud_ecs20140526.client.Client`` per region from the environment's credentials.
 
     Reads ``ALIBABA_CLOUD_ACCESS_KEY_ID``, ``ALIBABA_CLOUD_ACCESS_KEY_SECRET`` and, for STS
@@ -264,7 +320,7 @@ def default_client_factory(environ: Mapping[str, str] | None = None) -> ClientFa
     (an :class:`InputError` says what to install or set); makes no API call.
     """
     env = os.environ if environ is None else environ
-    client_module = _sdk("alibabacloud_ecs20140526.client")
+    client_module = _sdk(client_module_name)
     openapi_models = _sdk("alibabacloud_tea_openapi.models")
     key_id = env.get(ENV_ACCESS_KEY_ID, "").strip()
     secret = env.get(ENV_ACCESS_KEY_SECRET, "").strip()
@@ -365,7 +421,8 @@ def _ordered(img: dict[str, Any]) -> dict[str, Any]:
 
 def snapshot(regions: Sequence[str], account: str | None = None, client_factory: ClientFactory | None = None,
              *, owners: Iterable[str] = DEFAULT_OWNERS, page_size: int = 100, keep_all_public: bool = False,
-             now: datetime | None = None) -> dict[str, Any]:
+             now: datetime | None = None, consumers: bool = False,
+             ess_client_factory: ClientFactory | None = None) -> dict[str, Any]:
     """Native state data (``{"TakenAt": ..., "Images": [...]}``) of the images the caller sees in ``regions``.
 
     In each region, ``DescribeImages`` (``Status`` every state, ``PageSize`` ``page_size``) is paged
@@ -380,6 +437,12 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
     ``ImageOwnerId`` (it is needed to record images shared with you). ``client_factory(region)``
     makes the SDK client (default :func:`default_client_factory`: environment credentials).
     API errors, a missing SDK or missing credentials raise :class:`InputError`.
+
+    With ``consumers``, each region's ``DescribeInstances`` (ECS) and
+    ``DescribeScalingConfigurations`` (Auto Scaling, SDK ``alibabacloud-ess20220222``, client from
+    ``ess_client_factory``) are paged through too, into ``Instances`` and ``ScalingConfigurations``
+    with ``OwnerId`` the caller's UID and ``RegionId`` the request's (the APIs return neither for
+    scaling configurations).
     """
     wanted = list(dict.fromkeys(r.strip() for r in regions if r and r.strip()))
     if not wanted:
@@ -469,4 +532,51 @@ def snapshot(regions: Sequence[str], account: str | None = None, client_factory:
                 img.pop("SharedWith", None)
 
     images = [_ordered(img) for region in sorted(found) for _, img in sorted(found[region].items())]
-    return {"TakenAt": taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "Images": images}
+    data: dict[str, Any] = {"TakenAt": taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "Images": images}
+    if consumers:
+        if account is None:
+            raise InputError("--consumers records whose scaling configurations and instances they are, but your "
+                             "account UID is unknown (no own images to learn it from): pass --account UID")
+        ess = ess_client_factory or default_client_factory(client_module_name="alibabacloud_ess20220222.client")
+        data["ScalingConfigurations"], data["Instances"] = _consumers(wanted, account, clients, ess, page_size,
+                                                                      errors)
+    return data
+
+
+def _consumers(regions: list[str], account: str, clients: dict[str, Any], ess_factory: ClientFactory,
+               page_size: int, errors: tuple[type[BaseException], ...]) -> tuple[list[Any], list[Any]]:
+    ecs_models = _sdk("alibabacloud_ecs20140526.models")
+    ess_models = _sdk("alibabacloud_ess20220222.models")
+    configs: list[dict[str, Any]] = []
+    instances: list[dict[str, Any]] = []
+    ess_page = min(page_size, 50)  # DescribeScalingConfigurations: PageSize at most 50
+    for region in regions:
+        ess = ess_factory(region)
+        what = f"{region}: DescribeScalingConfigurations"
+
+        def fetch_configs(page: int, region: str = region, what: str = what, ess: Any = ess) -> dict[str, Any]:
+            request = ess_models.DescribeScalingConfigurationsRequest(region_id=region, page_number=page,
+                                                                      page_size=ess_page)
+            return _call(ess.describe_scaling_configurations, request, f"{what} page {page}", errors)
+
+        def config_items(body: dict[str, Any], what: str = what) -> list[Any]:
+            return _listed(body, "ScalingConfigurations", "ScalingConfiguration", what)
+
+        for body in _pages(fetch_configs, config_items, ess_page, what):
+            configs += describe_scaling_configurations_to_native(body, account, region, what)
+        client = clients[region]
+        what = f"{region}: DescribeInstances"
+
+        def fetch_instances(page: int, region: str = region, what: str = what, client: Any = client
+                            ) -> dict[str, Any]:
+            request = ecs_models.DescribeInstancesRequest(region_id=region, page_number=page, page_size=page_size)
+            return _call(client.describe_instances, request, f"{what} page {page}", errors)
+
+        def instance_items(body: dict[str, Any], what: str = what) -> list[Any]:
+            return _listed(body, "Instances", "Instance", what)
+
+        for body in _pages(fetch_instances, instance_items, page_size, what):
+            instances += describe_instances_to_native(body, account, region, what)
+    configs.sort(key=lambda c: (c.get("RegionId", ""), c.get("ScalingConfigurationId", "")))
+    instances.sort(key=lambda i: (i.get("RegionId", ""), i.get("InstanceId", "")))
+    return configs, instances

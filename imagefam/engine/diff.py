@@ -13,10 +13,10 @@ ever null) and nothing else in it reads the state or the time (the shipped one; 
 pick was added, removed or changed and meets every requirement for that viewer (in either
 snapshot). Otherwise every resolution of both snapshots is computed.
 
-Consumers (instances and scaling groups that launch from a family) are not part of states yet:
-``diff_states(..., consumers=fn)`` is where they plug in. ``fn(region, family, viewer)`` returns
-the consumers a resolution change moves, and each change then carries them (and its JSON entry a
-``consumers`` key).
+Consumers: ``diff_states(..., consumers=fn)``: ``fn(region, family, viewer)`` returns the
+consumers a resolution change moves, and each change then carries them (and its JSON entry a
+``consumers`` key). ``imagefam diff`` passes the new snapshot's scaling configurations that name
+the family (:func:`~imagefam.engine.consumers.family_consumers`) when it lists any.
 """
 
 from __future__ import annotations

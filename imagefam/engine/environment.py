@@ -22,24 +22,35 @@ from ..rules.runtime import Context, Fn, IndexedCollection
 from ..rules.timefns import DURATION, NOW_TYPE, TimeBuiltin
 from ..rules.types import STRING, TIME, Ty, list_of, record
 from .actions import ACTIONS
-from .models import AUDIT_SCOPES, CHANNELS, Account, Family, Image
+from .models import (
+    AUDIT_SCOPES,
+    CHANNELS,
+    SCALING_ACTIONS,
+    Account,
+    Consumer,
+    Family,
+    Image,
+    Instance,
+    ScalingConfiguration,
+)
 
 CHANNEL = Ty("enum", values=CHANNELS)
 #: The record types rules can name, besides each action's request.
-RECORDS: tuple[type, ...] = (Image, Family, Account)
+RECORDS: tuple[type, ...] = (Image, Family, Account, Consumer, ScalingConfiguration, Instance)
 
 
 class EcsContext(Context):
     """The names an ECS rule can see. A check session sets ``request``, ``image``, ``caller``,
     ``channel`` and ``action`` per step; a report sets one audit scope per subject."""
 
-    __slots__ = ("account", "action", "caller", "channel", "family", "image", "images", "now", "region",
-                 "request", "resolve", "taken_at")
+    __slots__ = ("account", "action", "caller", "channel", "consumers", "family", "image", "images", "instance",
+                 "now", "region", "request", "resolve", "scaling_configuration", "taken_at")
 
     def __init__(self, images: IndexedCollection | tuple[Any, ...] = (), *, request: Any = None, image: Any = None,
                  caller: Any = None, channel: Any = None, action: Any = None, family: Any = None,
                  region: Any = None, account: Any = None, taken_at: Any = None, now: Any = None,
-                 resolve: Callable[[str, str, str], Any] | None = None) -> None:
+                 resolve: Callable[[str, str, str], Any] | None = None, scaling_configuration: Any = None,
+                 instance: Any = None) -> None:
         self.images = images
         self.request = request
         self.image = image
@@ -54,14 +65,24 @@ class EcsContext(Context):
         self.it: Any = None
         self.args: tuple[Any, ...] = ()
         self.resolve = resolve
+        self.consumers: tuple[Any, ...] = ()  # a check step's: see imagefam.engine.consumers
+        #: the configuration a ModifyScalingConfiguration names; also the audit scope
+        self.scaling_configuration = scaling_configuration
+        self.instance = instance  # audit scope
 
 
 def _action_target(action: str) -> Target:
     model = ACTIONS[action].request
     req = record(model.__name__)
-    variables: dict[str, Ty] = {"request": req, "caller": STRING, "channel": CHANNEL}
+    variables: dict[str, Ty] = {"request": req, "caller": STRING, "channel": CHANNEL,
+                                "consumers": list_of(record(Consumer.__name__))}
     unavailable = {"family": "it is an audit scope", "account": "it is an audit scope",
                    "region": "write request.RegionId"}
+    if action in SCALING_ACTIONS:  # no RegionId parameter: the step's region key, else the state's
+        variables["region"] = STRING.opt()
+        del unavailable["region"]
+    if action == "ModifyScalingConfiguration":
+        variables["scaling_configuration"] = record(ScalingConfiguration.__name__).opt()
     if "ImageId" in model.model_fields:
         variables["image"] = record("Image").opt()
     else:

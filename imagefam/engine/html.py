@@ -419,6 +419,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
                      "width": GUTTER + PLOT + RIGHT, "mid": GUTTER + PLOT / 2},
         "community": COMMUNITY, "view_notes": VIEW_NOTES,
         "has_resolution": resolver is not None,
+        "consumers": rep.consumers,  # per family: scaling configurations (Active) and instances
     }
 
 

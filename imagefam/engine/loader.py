@@ -7,6 +7,7 @@ keys. Inputs are only read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable
@@ -22,7 +23,18 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from .. import progress
 from ..rules.errors import did_you_mean
 from .actions import ACTIONS
-from .models import CHANNELS, IMAGE_FIELDS, Channel, Image, Request, UtcTime
+from .consumers import ConsumerStore
+from .models import (
+    CHANNELS,
+    IMAGE_FIELDS,
+    SCALING_ACTIONS,
+    Channel,
+    Image,
+    Instance,
+    Request,
+    ScalingConfiguration,
+    UtcTime,
+)
 from .params import catalogue, key_problem
 from .parsing import (
     Format,
@@ -47,6 +59,8 @@ class StateFile(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True, val_temporal_unit="seconds")
     TakenAt: UtcTime | None = None
     Images: list[Image]
+    ScalingConfigurations: list[ScalingConfiguration] = []
+    Instances: list[Instance] = []
 
 
 @cache
@@ -89,6 +103,13 @@ def _image_label(data: Any, index: int) -> str:
     return f"Images[{index}]" + (f" ({image_id})" if isinstance(image_id, str) and image_id else "")
 
 
+_LIST_FIELDS: dict[str, tuple[str, ...]] = {
+    "Images": IMAGE_FIELDS,
+    "ScalingConfigurations": tuple(f.name for f in dataclasses.fields(ScalingConfiguration)),
+    "Instances": tuple(f.name for f in dataclasses.fields(Instance)),
+}
+
+
 def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
     """Readable lines for a state file's validation errors."""
     lines = []
@@ -100,7 +121,8 @@ def state_errors(err: ValidationError, data: Any, path: Path) -> list[str]:
             where = _image_label(data, loc[1]) + (f" field {'.'.join(rest)}" if rest else "")
         if e["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             key = str(loc[-1])
-            choices = IMAGE_FIELDS if len(loc) == 3 else ("TakenAt", "Images")
+            choices = (_LIST_FIELDS.get(str(loc[0]), IMAGE_FIELDS) if len(loc) == 3
+                       else ("TakenAt", "Images", *_LIST_FIELDS))
             hint = did_you_mean(key, choices)
             lines.append(f"{path}: {where}: unknown key" + (f"; {hint}" if hint else
                          f"; expected one of {', '.join(choices)}"))
@@ -215,9 +237,32 @@ def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
                             "(only ImageOwnerAlias 'system' or 'marketplace' images may omit it)")
         if len(problems) >= 20:
             break
+    problems += consumer_problems(sf.ScalingConfigurations, sf.Instances, str(p))
     if problems:
-        raise InputError("\n".join(problems))
-    return State(ImageStore(sf.Images), sf.TakenAt, str(p))
+        raise InputError("\n".join(problems[:20]))
+    return State(ImageStore(sf.Images), sf.TakenAt, str(p),
+                 consumers=ConsumerStore(sf.ScalingConfigurations, sf.Instances))
+
+
+def consumer_problems(configs: list[ScalingConfiguration], instances: list[Instance], where: str) -> list[str]:
+    """Duplicate ids, and configurations that name no image (ImageFamily, ImageId or ImageName)."""
+    problems = []
+    seen: dict[str, int] = {}
+    for i, cfg in enumerate(configs):
+        first = seen.setdefault(cfg.ScalingConfigurationId, i)
+        if first != i:
+            problems.append(f"{where}: ScalingConfigurations[{i}] ({cfg.ScalingConfigurationId}): duplicate "
+                            f"ScalingConfigurationId (first at ScalingConfigurations[{first}])")
+        if cfg.ImageFamily is None and cfg.ImageId is None:
+            problems.append(f"{where}: ScalingConfigurations[{i}] ({cfg.ScalingConfigurationId}): ImageFamily or "
+                            "ImageId is required (the image its scale-outs launch from)")
+    seen = {}
+    for i, inst in enumerate(instances):
+        first = seen.setdefault(inst.InstanceId, i)
+        if first != i:
+            problems.append(f"{where}: Instances[{i}] ({inst.InstanceId}): duplicate InstanceId "
+                            f"(first at Instances[{first}])")
+    return problems
 
 
 def load_states(paths: list[str] | list[Path], account: str | None = None,
@@ -255,15 +300,28 @@ def load_states(paths: list[str] | list[Path], account: str | None = None,
     api = [img for s in states if s.from_api for img in s.images]
     if api and not _has_unavailable(api):  # judged on all the DescribeImages input together
         notes.append(UNDERCOUNT.format(src=", ".join(s.source for s in states if s.from_api)))
+    configs: dict[str, ScalingConfiguration] = {}
+    instances: dict[str, Instance] = {}
+    for st in states:  # the same consumer in two files must agree
+        for cfg in st.consumers.configs.values():
+            if configs.setdefault(cfg.ScalingConfigurationId, cfg) != cfg:
+                raise InputError(f"{st.source}: ScalingConfigurationId {cfg.ScalingConfigurationId} is also in "
+                                 "another state file with other values")
+        for inst in st.consumers.instances.values():
+            if instances.setdefault(inst.InstanceId, inst) != inst:
+                raise InputError(f"{st.source}: InstanceId {inst.InstanceId} is also in another state file "
+                                 "with other values")
     return State(ImageStore(merged.values()), min(times) if times else None, ", ".join(s.source for s in states),
-                 notes, any(s.from_api for s in states))
+                 notes, any(s.from_api for s in states),
+                 consumers=ConsumerStore(configs.values(), instances.values()))
 
 
 # ---- plans ----
 
-#: Lower-case step keys: ``caller``, ``channel`` and ``creates`` are read; ``name`` and ``comment``
-#: are free text for people. Any other lower-case key is an error.
-METADATA_KEYS = ("caller", "channel", "creates", "name", "comment")
+#: Lower-case step keys: ``caller``, ``channel``, ``creates`` and ``region`` (the endpoint's region of
+#: an Auto Scaling call, which has no RegionId parameter) are read; ``name`` and ``comment`` are
+#: free text for people. Any other lower-case key is an error.
+METADATA_KEYS = ("caller", "channel", "creates", "region", "name", "comment")
 _INDEXED = re.compile(r"^([A-Za-z]+)\.(\d+)$")
 #: The API's documented range of each modelled integer parameter.
 INT_RANGES: dict[str, tuple[int, int]] = {"Amount": (1, 100)}  # RunInstances Amount: "Valid values: 1 to 100"
@@ -284,6 +342,8 @@ class Step:
     source: dict[str, Any] | None = None
     #: request parameters whose value is not known until apply -> where that value comes from
     unknown: dict[str, str] = field(default_factory=dict)
+    #: the ``region`` key: the region an Auto Scaling call (no RegionId parameter) is sent to
+    region: str | None = None
 
 
 @dataclass
@@ -431,8 +491,15 @@ def _step(raw: Any, index: int, plan_caller: str | None, where: str, line: int |
             makers = " and ".join(a.name for a in ACTIONS.values() if a.creates)
             raise InputError(f"{where}: 'creates' applies only to {makers}")
         if not isinstance(creates, str) or not creates:
-            raise InputError(f"{where}: 'creates' must be the ImageId (a string) the new image gets")
-    return Step(index, action, request, caller, channel, creates, line, warnings)
+            raise InputError(f"{where}: 'creates' must be the id (a string) of what the step creates")
+    region = meta.get("region")
+    if region is not None:
+        if action not in SCALING_ACTIONS:
+            raise InputError(f"{where}: 'region' applies only to {' and '.join(SCALING_ACTIONS)} (they have no "
+                             "RegionId parameter); this action takes RegionId")
+        if not isinstance(region, str) or not region:
+            raise InputError(f"{where}: 'region' must be a region id (a string), e.g. cn-hangzhou")
+    return Step(index, action, request, caller, channel, creates, line, warnings, region=region)
 
 
 def _step_keys(raw: dict[Any, Any], action: str, model: type[Request], where: str

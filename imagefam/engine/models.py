@@ -167,6 +167,90 @@ class DescribeImageFromFamilyRequest(Request):
     ImageFamily: str
 
 
+class CreateScalingConfigurationRequest(Request):
+    """Auto Scaling ``CreateScalingConfiguration``: no RegionId parameter (the endpoint's region;
+    a plan step names it with the ``region`` key)."""
+
+    ScalingGroupId: str
+    ImageFamily: LaunchParam = None
+    ImageId: LaunchParam = None
+    ImageName: str | None = None
+    ScalingConfigurationName: str | None = None
+
+
+class ModifyScalingConfigurationRequest(Request):
+    """Auto Scaling ``ModifyScalingConfiguration`` (no RegionId parameter, as above)."""
+
+    ScalingConfigurationId: str
+    ImageFamily: LaunchParam = None
+    ImageId: LaunchParam = None
+    ImageName: str | None = None
+    ScalingConfigurationName: str | None = None
+
+
+#: Actions of the Auto Scaling API: they have no RegionId parameter.
+SCALING_ACTIONS = ("CreateScalingConfiguration", "ModifyScalingConfiguration")
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingConfiguration:
+    """One Auto Scaling scaling configuration (fields as ``DescribeScalingConfigurations`` names
+    them; ``RegionId`` and ``OwnerId`` are the request's region and the caller's account)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    ScalingConfigurationId: Id
+    ScalingGroupId: Id
+    RegionId: Id
+    OwnerId: Id
+    ImageFamily: FamilyName = None
+    ImageId: Annotated[str | None, BeforeValidator(_none_if_empty)] = None
+    ImageName: Annotated[str | None, BeforeValidator(_none_if_empty)] = None
+    LifecycleState: Literal["Active", "Inactive"] = "Active"
+    ScalingConfigurationName: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One ECS instance (fields as ``DescribeInstances`` names them; ``OwnerId`` is the account)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    InstanceId: Id
+    RegionId: Id
+    OwnerId: Id
+    ImageId: Id
+    Status: str | None = None
+
+
+ConsumerKind = Literal["ScalingConfiguration", "Instance"]
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """What rules on an action see in ``consumers``: a scaling configuration or instance whose
+    launch image the step touches, as the caller may see it. Another account's consumers are
+    grouped: ``Id`` and ``ScalingGroupId`` are null and ``Count`` says how many."""
+
+    Kind: ConsumerKind
+    Id: str | None
+    Count: int
+    RegionId: str
+    OwnerId: str
+    ScalingGroupId: str | None
+    #: The family the configuration launches from (null: it names an image)
+    ImageFamily: str | None
+    #: The image a configuration pins or an instance was created from
+    ImageId: str | None
+    #: A configuration's LifecycleState is Active (always true for an instance)
+    Active: bool
+    #: The ImageId it launches from before and after the step (null: none)
+    Before: str | None
+    After: str | None
+    #: How messages name it: ids for the caller's own, account and count for another's
+    Label: str
+
+
 @dataclass(frozen=True, slots=True)
 class Family:
     """Audit scope ``for each family``: one owner's family in one region."""
@@ -187,4 +271,5 @@ class Account:
     Families: tuple[str, ...] = ()
 
 
-AUDIT_SCOPES: dict[str, type] = {"image": Image, "family": Family, "account": Account}
+AUDIT_SCOPES: dict[str, type] = {"image": Image, "family": Family, "account": Account,
+                                 "scaling_configuration": ScalingConfiguration, "instance": Instance}

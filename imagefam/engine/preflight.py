@@ -13,11 +13,18 @@ from typing import Any
 
 from .. import progress
 from ..rules.compiled import Policy
+from . import consumers as cons
 from .actions import ACTIONS, effects
 from .environment import EcsContext as Ctx
 from .evaluation import Finding, evaluate
 from .loader import Plan, Step
-from .models import Image
+from .models import (
+    Consumer,
+    CreateScalingConfigurationRequest,
+    Image,
+    ModifyScalingConfigurationRequest,
+    ScalingConfiguration,
+)
 from .parsing import InputError
 from .policy import load_policy
 from .resolver import Resolver
@@ -25,6 +32,8 @@ from .simulate import Change, apply
 from .state import State
 from .unknowns import UnknownValues
 
+#: Actions whose effects change images (and so may change what consumers launch from).
+IMAGE_CHANGES = tuple(name for name, a in ACTIONS.items() if a.effect is not None)
 #: The viewer of family_changes entries for "any other account": one that sees only public and
 #: community images (no real account UID is "*").
 COMMUNITY = "*"
@@ -38,6 +47,8 @@ class StepResult:
     notes: list[Finding] = field(default_factory=list)
     resolved_image_id: str | None = None
     created_image_id: str | None = None
+    #: the consumers whose launch image this step changes, as the caller may see them
+    consumers: list[Consumer] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:
@@ -86,6 +97,7 @@ class CheckResult:
                 "resolved_image_id": s.resolved_image_id,
                 "created_image_id": s.created_image_id,
                 "line": s.step.line,
+                "consumers": cons.to_json(s.consumers),
                 **({"source": s.step.source} if s.step.source is not None else {}),
             } for s in self.steps],
             "family_changes": [{
@@ -138,6 +150,10 @@ class Session:
                                    now=self.state.now)
                           if self.policy.resolution else None)
         self.resolve = self._resolver.image if self._resolver else None
+        # answers about the state after a step, while its consumers are looked at (consumers.py)
+        self._after_resolver = (Resolver(self.policy, self.state.images, self.state.taken_at, memo=True,
+                                         now=self.state.now) if self._resolver is not None else None)
+        self._looked_ahead = False
         self.family_changes: list[FamilyChange] = []
         self._ctx = Ctx(self.state.images, taken_at=self.state.taken_at, now=self.state.now, resolve=self.resolve)
 
@@ -152,6 +168,9 @@ class Session:
         ctx.request = r
         ctx.image = work.images.get(getattr(r, "ImageId", None), getattr(r, "RegionId", None))
         ctx.caller, ctx.channel, ctx.action = step.caller, step.channel, step.action
+        self._looked_ahead = False
+        changes, affected, new_config = self._consumers(step)
+        ctx.consumers = tuple(cons.caller_view(affected, step.caller)) if affected else ()
         unknown = UnknownValues(ctx, step) if step.unknown else None  # values known only after apply
         for rule in policy.by_action.get(step.action, ()):
             finding = evaluate(rule, ctx) if unknown is None else unknown.evaluate(rule)
@@ -172,13 +191,80 @@ class Session:
         if not result.allowed:
             result.notes = []  # notes describe effects, and a denied call has none
         else:
-            changes = effects(work.images, step, work.at or work.taken_at)
+            result.consumers = [c for c in ctx.consumers if c.Before != c.After]
+            if new_config is not None:
+                work.consumers.put(new_config)
+            if changes is None:
+                changes = effects(work.images, step, work.at or work.taken_at)
             if changes:
                 created = [after for before, after in changes if before is None and after is not None]
                 if created:
                     result.created_image_id = created[0].ImageId
-                self.family_changes += _apply(work, changes, step, resolve_fn, self._resolver)
+                self.family_changes += _apply(work, changes, step, resolve_fn, self._resolver,
+                                              self._after_resolver if self._looked_ahead else None)
         return result
+
+
+    def _consumers(self, step: Step) -> tuple[list[Change] | None, list[cons.Affected], ScalingConfiguration | None]:
+        """The step's image changes (when computed early), the consumers it touches and, for an
+        Auto Scaling call, the configuration it creates or modifies. Sets ``region`` and
+        ``scaling_configuration`` for the rules."""
+        work, ctx, r = self.state, self._ctx, step.request
+        store = work.consumers
+        ctx.region = ctx.scaling_configuration = None
+        if isinstance(r, CreateScalingConfigurationRequest | ModifyScalingConfigurationRequest):
+            return None, *self._scaling(step, r)
+        if not store or step.unknown or step.action not in IMAGE_CHANGES:
+            return None, [], None
+        try:
+            changes = effects(work.images, step, work.at or work.taken_at)
+        except InputError:  # e.g. `creates` names an existing image: reported if the step is allowed
+            return None, [], None
+        # a step on an image the caller does not own is denied (owner-only) and changes nothing:
+        # its consumers are not the caller's business
+        if not changes or any(img is not None and img.ImageOwnerId != step.caller for pair in changes for img in pair):
+            return changes, [], None
+        after = self._after_resolver
+        return changes, cons.image_impact(store, work.images, changes, self.resolve, self._apply_images,
+                                          self._revert_images, after.image if after else None), None
+
+    def _apply_images(self, changes: list[Change]) -> None:
+        """Apply a step's changes for a look at the state after it: the session's resolver keeps
+        its answers (they hold again once reverted); the look-ahead resolver starts afresh."""
+        apply(self.state.images, changes)
+        self._looked_ahead = True  # the look-ahead resolver's answers are about the state after `changes`
+        if self._after_resolver is not None:
+            self._after_resolver.forget()
+
+    def _revert_images(self, changes: list[Change]) -> None:
+        apply(self.state.images, [(after, before) for before, after in reversed(changes)])
+
+    def _scaling(self, step: Step, r: CreateScalingConfigurationRequest | ModifyScalingConfigurationRequest
+                 ) -> tuple[list[cons.Affected], ScalingConfiguration | None]:
+        store, ctx = self.state.consumers, self._ctx
+        if isinstance(r, ModifyScalingConfigurationRequest):
+            old = store.configs.get(r.ScalingConfigurationId)
+            if old is not None and old.OwnerId != step.caller:
+                old = None  # another account's configuration: the caller cannot name it
+            ctx.region = step.region or (old.RegionId if old is not None else None)
+            if old is None or old.RegionId != ctx.region:
+                return [], None  # not in the state for this caller and region: rules say so
+            ctx.scaling_configuration = old
+            new = cons.modified(old, r)
+            return (cons.config_impact(old, new, self.state.images, self.resolve) if new != old else []), new
+        ctx.region = step.region or store.group_region(r.ScalingGroupId)
+        if ctx.region is None:
+            return [], None
+        new_id = step.creates or f"asc-imagefam-step{step.index}"
+        if new_id in store.configs:
+            raise InputError(f"step {step.index} ({step.action}): creates {new_id!r}, but a scaling configuration "
+                             "with that id already exists")
+        # a group's first configuration is its active one; a later one is created inactive
+        state = "Active" if store.group_region(r.ScalingGroupId) is None else "Inactive"
+        new = ScalingConfiguration(new_id, r.ScalingGroupId, ctx.region, step.caller,
+                                   None if r.ImageId else (r.ImageFamily or None), r.ImageId or None,
+                                   r.ImageName or None, state, r.ScalingConfigurationName)  # type: ignore[arg-type]
+        return cons.config_impact(None, new, self.state.images, self.resolve), new
 
 
 def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:
@@ -195,7 +281,7 @@ def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult
 
 
 def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,
-           resolver: Resolver | None = None) -> list[FamilyChange]:
+           resolver: Resolver | None = None, after: Resolver | None = None) -> list[FamilyChange]:
     views = sorted(_views(changes), key=lambda v: (v[0], v[1], v[2] or "", v[3]))
     before: list[Image | None] = []
     tied_before: list[bool] = []
@@ -205,7 +291,10 @@ def _apply(work: State, changes: list[Change], step: Step, resolve_fn: Any,
                        for (reg, f, o, v), b in zip(views, before, strict=True)]
     apply(work.images, changes)
     if resolver is not None:
-        resolver.forget()  # answers about the state before the change no longer hold
+        if after is not None:  # it answered about exactly this state: its answers hold
+            resolver.adopt(after)
+        else:
+            resolver.forget()  # answers about the state before the change no longer hold
     out = []
     if resolve_fn is not None:
         for (reg, fam, owner, viewer), b, b_tie in zip(views, before, tied_before, strict=True):

@@ -8,7 +8,7 @@ from typing import Any
 from tabulate import tabulate
 
 from ..rules.runtime import format_time
-from .models import Image
+from .models import Consumer, Image
 from .preflight import CheckResult
 from .resolver import Trace
 
@@ -89,11 +89,27 @@ def check_text(result: CheckResult) -> str:
         if ties:
             out.append("tie: before or after the step, several Available images share the newest CreationTime; "
                        "ECS documents no tie rule, so the server's pick may differ")
+    consumers = [(s.step.index, c) for s in result.steps for c in s.consumers]
+    if consumers:  # another account's: its account and a count, never ids
+        rows = [[i, c.Kind, c.Id if c.Id is not None else f"{c.Count} of account {c.OwnerId}", c.RegionId,
+                 c.ImageFamily or "", c.Before or "(none)", c.After or "(none)"] for i, c in consumers]
+        out.append("\nwho launches from another image after the step (scaling configurations and instances):")
+        out.append(tabulate(rows, headers=["step", "kind", "id", "region", "family", "before", "after"],
+                            tablefmt="simple"))
     denied = sum(not s.allowed for s in result.steps)
     out.append(f"\n{len(result.steps)} steps: {len(result.steps) - denied} allowed, {denied} denied")
     summary = skipped_summary(result.skipped)
     if summary:
         out.append(summary)
+    return "\n".join(out) + "\n"
+
+
+def consumers_text(consumers: list[Consumer]) -> str:
+    """``resolve``'s text lines for who launches from the resolved image (empty when nobody)."""
+    if not consumers:
+        return ""
+    out = ["launched from by (scaling configurations and instances):"]
+    out += [f"  {c.Label}" for c in consumers]
     return "\n".join(out) + "\n"
 
 
@@ -177,6 +193,12 @@ def report_text(rep: Any, markdown: bool = False) -> str:
                 out.append(f"  {f.severity.upper():4} {_p(f.rule)}{subject}: {_p(f.message)}")
     if not rep.findings:
         out.append("no findings")
+    if getattr(rep, "consumers", None):
+        out.append("\n### Who launches from each family\n" if markdown else "\nwho launches from each family:")
+        rows = [[c["owner"], c["region"], c["family"], c["scaling_configurations"], c["active"], c["instances"]]
+                for c in rep.consumers]
+        out.append(tabulate(rows, headers=["owner", "region", "family", "scaling configurations", "active",
+                                           "instances"], tablefmt=fmt))
     return "\n".join(out) + "\n"
 
 

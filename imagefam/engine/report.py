@@ -13,6 +13,7 @@ from typing import Any
 from .. import progress
 from ..rules.ast import SEVERITIES
 from ..rules.compiled import Policy
+from .consumers import consumer_counts
 from .environment import EcsContext as Ctx
 from .evaluation import Finding, evaluate
 from .models import Account, Family, Image
@@ -29,6 +30,8 @@ class Report:
     accounts: int
     #: the resolver the audit rules used (its answers are remembered): the HTML report reuses it
     resolver: Resolver | None = field(default=None, repr=False, compare=False)
+    #: per family: how many scaling configurations (Active ones) and instances launch from it
+    consumers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def denied(self) -> bool:
@@ -45,7 +48,8 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"findings": [{"rule": f.rule, "severity": f.severity, "message": f.message,
                               "subject": f.subject} for f in self.findings],
-                "summary": self.summary()}
+                "summary": self.summary(),
+                **({"consumers_by_family": self.consumers} if self.consumers else {})}
 
 
 def scopes(state: State) -> tuple[list[Family], list[Account]]:
@@ -92,9 +96,16 @@ def report(state: State, policy: Policy | None = None) -> Report:
     run("family", families, lambda f: {k: v for k, v in {"family": f.Name, "region": f.RegionId,
                                                           "owner": f.OwnerId}.items() if v is not None})
     run("account", accounts, lambda a: {"owner": a.OwnerId, "region": a.RegionId})
+    configs = sorted(state.consumers.configs.values(), key=lambda c: (c.OwnerId, c.RegionId, c.ScalingConfigurationId))
+    run("scaling_configuration", configs, lambda c: {k: v for k, v in {
+        "scaling_configuration_id": c.ScalingConfigurationId, "scaling_group_id": c.ScalingGroupId,
+        "region": c.RegionId, "owner": c.OwnerId, "family": c.ImageFamily}.items() if v is not None})
+    instances = sorted(state.consumers.instances.values(), key=lambda i: (i.OwnerId, i.RegionId, i.InstanceId))
+    run("instance", instances, lambda i: {"instance_id": i.InstanceId, "region": i.RegionId, "owner": i.OwnerId,
+                                          "image_id": i.ImageId})
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (f.subject.get("owner", ""), f.subject.get("region", ""),
                                  f.subject.get("family", ""), order[f.severity], f.rule,
                                  f.subject.get("image_id", "")))
     return Report(findings, len(state.images), len(families), len(accounts),
-                  resolver)
+                  resolver, consumer_counts(state.consumers, state.images) if state.consumers else [])

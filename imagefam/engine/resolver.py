@@ -106,6 +106,11 @@ class Resolver:
         if self._memo is not None:
             self._memo.clear()
 
+    def adopt(self, other: Resolver) -> None:
+        """Take ``other``'s remembered answers (it resolved over this store as it stands now)."""
+        if self._memo is not None:
+            self._memo = dict(other._memo) if other._memo is not None else {}
+
     def image(self, family: str, region: str, caller: str) -> Image | None:
         """The image ``family`` resolves to for ``caller`` in ``region`` (no trace)."""
         if self._memo is not None:

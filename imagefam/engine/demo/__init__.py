@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from ...rules.compiled import Policy
 from ..loader import load_plan, load_state
 from ..planformats import load_any_plan
 from ..policy import load_policy
@@ -19,7 +20,8 @@ from ..resolver import Resolver
 
 M, N, P = "100001", "200002", "300003"
 FILES = ("state.yaml", "rollback-denied.yaml", "rollback-fixed.yaml", "sharee.yaml", "terraform-plan.json",
-         "deprecate-shared.sh", "promotion-state.yaml", "promotion-team.rules", "promotion.yaml")
+         "deprecate-shared.sh", "promotion-state.yaml", "promotion-team.rules", "promotion.yaml",
+         "scaling-state.yaml", "scale-out-denied.yaml", "scale-out-fixed.yaml")
 
 
 def _path(name: str) -> Path:
@@ -66,7 +68,24 @@ def run_demo() -> str:
         out.append(_section(f"{n}. {title}", f"imagefam check {name} --state state.yaml --caller {M}",
                             check_text(result).replace(str(_path(name)), name)))
     out += _promotion_scene()
+    out += _scaling_scene(policy)
     return "\n".join(out)
+
+
+def _scaling_scene(policy: Policy) -> list[str]:
+    """Who launches from the family: a rollback that would break a scaling group's scale-outs."""
+    state = load_state(_path("scaling-state.yaml"))
+    out = []
+    for n, (title, name) in enumerate([
+        ("rollback of app-web by deprecating m-v2, but m-v1 is Deprecated too: asg-web's scale-outs would fail "
+         "(DENIED)", "scale-out-denied.yaml"),
+        ("the fixed rollback: restore m-v1 first, then deprecate m-v2; asg-web now launches m-v1",
+         "scale-out-fixed.yaml"),
+    ], start=12):
+        result = check(state, load_plan(_path(name)), policy)
+        out.append(_section(f"{n}. {title}", f"imagefam check {name} --state scaling-state.yaml",
+                            check_text(result)))
+    return out
 
 
 def report_page() -> str:

@@ -27,11 +27,14 @@ from typing import Any
 from ...rules.errors import did_you_mean
 from ..actions import ACTIONS
 from ..loader import Plan, plan_from_data
+from ..models import SCALING_ACTIONS
 from ..parsing import InputError
 
 NOT_YET = "for scaling configurations (not checked yet)"
 REASONS = {"other": "without an aliyun ecs call", "ecs": "with an aliyun ecs call not about images",
-           "not-yet": NOT_YET}  # each reads after "N line(s)"
+           "not-yet": NOT_YET,
+           "ess-region": "with an aliyun ess call whose --region is known only when the script runs"}
+# each reads after "N line(s)"
 #: the aliyun CLI's own flags: those that take one value, and those that take none
 CLI_VALUE_FLAGS = frozenset({"region", "profile", "endpoint", "mode", "access-key-id", "access-key-secret",
                              "sts-token", "sts-region", "ram-role-name", "ram-role-arn", "role-session-name",
@@ -332,8 +335,8 @@ class _Script:
         if i + 1 >= len(words):
             raise self.error(line, f"aliyun {product} without an action")
         action = words[i + 1].text
-        if product == "ess":
-            self.skip(line, "not-yet" if "ScalingConfiguration" in action else "other")
+        if product == "ess" and action not in SCALING_ACTIONS:
+            self.skip(line, "other")
             return
         if "-" in action or action[:1].islower():
             raise self.error(line, f"imagefam reads the PascalCase form of aliyun ecs calls "
@@ -367,7 +370,16 @@ class _Script:
                 continue
             region = self.region_flag(words, i) or region
             i = self.flag(words, i, line)
-        self.region(data, unknown, region, line)
+        if product == "ess":  # Auto Scaling calls have no RegionId: --region is the step's region key
+            if region is not None:
+                scratch: dict[str, str] = {}
+                value = self.value(region, "region", scratch)
+                if scratch:
+                    self.skip(line, "ess-region")
+                    return
+                data["region"] = value
+        else:
+            self.region(data, unknown, region, line)
         self._lists(data, unknown)
         self.calls.append(_Call(line, data, unknown))
 

@@ -31,7 +31,8 @@ from ..parsing import InputError
 UNKNOWN = "(known after apply)"
 
 IMAGE_TYPES = ("alicloud_image", "alicloud_image_copy")
-MAPPED = ("alicloud_image", "alicloud_image_copy", "alicloud_image_share_permission", "alicloud_instance")
+MAPPED = ("alicloud_image", "alicloud_image_copy", "alicloud_image_share_permission", "alicloud_instance",
+          "alicloud_ess_scaling_configuration")
 NOT_YET = "for scaling configurations (not checked yet)"
 #: Resources that create, launch from or export images in ways no supported action models yet.
 UNCHECKED_IMAGE_TYPES = ("alicloud_image_import", "alicloud_image_export", "alicloud_ecs_image_pipeline",
@@ -42,6 +43,7 @@ REASONS = {  # each reads after "N resource change(s)"
     "nothing": "changing nothing imagefam checks",
     "not-yet": NOT_YET,
     "unchecked": "about images, not checked yet",
+    "ess-region": "for scaling configurations in a region the plan does not say",
 }
 ACTION_SETS = (["no-op"], ["read"], ["create"], ["update"], ["delete"], ["delete", "create"],
                ["create", "delete"], ["forget"])
@@ -247,17 +249,16 @@ class _Translator:
         for ch in changes:
             if ch.actions in (["no-op"], ["read"], ["forget"]):
                 self.skip(ch, "noop" if ch.actions != ["read"] or ch.type in MAPPED else "other")
-            elif ch.type == "alicloud_ess_scaling_configuration":
-                self.skip(ch, "not-yet")
             elif ch.type in UNCHECKED_IMAGE_TYPES:
                 self.skip(ch, "unchecked")
             elif ch.type not in MAPPED:
                 self.skip(ch, "other")
             else:
                 before = len(self.nodes)
+                self.no_node_reason = "nothing"  # a handler that adds no step may say why
                 getattr(self, "_" + ch.type)(ch)
                 if len(self.nodes) == before:
-                    self.skip(ch, "nothing")
+                    self.skip(ch, self.no_node_reason)
 
     # ---- values ----
 
@@ -433,6 +434,30 @@ class _Translator:
             self._set_region(ch, node)
             node.data["ImageId"] = self._value(ch, node, "ImageId", "image_id")
             self._add(node)
+
+    def _alicloud_ess_scaling_configuration(self, ch: _Change) -> None:
+        """Create: CreateScalingConfiguration; a changed image_id or image_name:
+        ModifyScalingConfiguration. The region is the step's ``region`` key (the API has no RegionId)."""
+        create = "create" in ch.actions
+        changed = ch.actions == ["update"] and any(
+            ch.after_unknown.get(a) is True or ch.after.get(a) != ch.before.get(a) for a in ("image_id", "image_name"))
+        if not (create or changed):
+            return  # a deletion, or an update of something else, changes no launch image
+        region, _ = self._region(ch)
+        if region is None:  # imagefam will not guess the region the call goes to
+            self.no_node_reason = "ess-region"
+            return
+        if create:
+            node = self._node(ch, "create", "CreateScalingConfiguration", creates=ch.address)
+            node.data["ScalingGroupId"] = self._value(ch, node, "ScalingGroupId", "scaling_group_id")
+        else:
+            node = self._node(ch, "create", "ModifyScalingConfiguration", ScalingConfigurationId=ch.before.get("id"))
+        node.data["region"] = region
+        for param, attr in (("ImageId", "image_id"), ("ImageName", "image_name")):
+            value = self._value(ch, node, param, attr)
+            if value is not None:
+                node.data[param] = value
+        self._add(node)
 
     # ---- order ----
 
