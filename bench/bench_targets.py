@@ -3,10 +3,11 @@ state size (default 1M images), each repeated: CPU time (user + system), wall ti
 of every process (``os.wait4``), so a busy machine shows as wall > CPU, not as a slower figure.
 
 * ``imagefam check`` of a 20-step plan, whole process (interpreter start and load included);
-* ``load_state``, whole process, and where its time goes (in one process): parsing alone
-  (``pydantic_core.from_json``), parsing + validation (``validate_json``, the loader's fast path),
-  the loader's per-image checks, building the store, and how much of validation is the cyclic
-  garbage collector;
+* ``load_state``, whole process, and where its time goes (in one process): the loader's fast path
+  (msgspec decoding into images, with the key count and the checks that pydantic would agree; see
+  imagefam/engine/fastjson.py), the pydantic path it replaces for most files (parsing alone with
+  ``pydantic_core.from_json``, parsing + validation with ``validate_json``, and how much of that is
+  the cyclic garbage collector), the loader's per-image checks and building the store;
 * check setup: ``Session()`` and the first 20 steps on a fresh load (lazy index building
   included), then the same 20 steps again (warm).
 
@@ -79,6 +80,16 @@ def load_split(path: str) -> dict[str, float]:
     out["parse_validate_s"] = time.process_time() - c
     out["validate_s"] = out["parse_validate_s"] - out["parse_s"]
     out["gc_in_validate_s"] = out["parse_validate_s"] - out["parse_validate_nogc_s"]
+    # the loader's fast path: msgspec decodes into images, then checks that pydantic would agree
+    from imagefam.engine import fastjson
+
+    c = time.process_time()
+    fastjson.key_count(raw)
+    out["key_scan_s"] = time.process_time() - c
+    c = time.process_time()
+    took = fastjson.decode_state(raw) is not None
+    out["fast_path_s"] = time.process_time() - c
+    out["fast_path_taken"] = took
     built = []
     real_init = store.ImageStore.__init__
 
@@ -159,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
               f"wall {r['wall_s']:.2f} s, peak RSS {r['peak_rss_mib']:,.0f} MiB")
     s = res["setup"]
     C.log(f"  Session() {s['session_cpu_s'] * 1e3:.2f} ms, first {s['steps']} steps {s['first_steps_cpu_s'] * 1e3:.1f} ms, "
-          f"again {s['warm_steps_cpu_s'] * 1e3:.1f} ms; load: parse {s['parse_s']:.2f} s, validate {s['validate_s']:.2f} s "
+          f"again {s['warm_steps_cpu_s'] * 1e3:.1f} ms; load: fast path {s['fast_path_s']:.2f} s "
+          f"(key scan {s['key_scan_s']:.2f} s; taken: {s['fast_path_taken']}); pydantic path: parse {s['parse_s']:.2f} s, validate {s['validate_s']:.2f} s "
           f"(GC {s['gc_in_validate_s']:.2f} s), image checks {s['image_checks_s']:.2f} s, store {s['store_build_s']:.2f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1), "utf-8")

@@ -149,10 +149,12 @@ def target_figures(results: dict[str, Any]) -> dict[str, tuple[float, str, str]]
             f"MISSED: {r['cpu_s'] / 3:.1f}x the time, {r['peak_rss_mib'] / 1024:.2f}x the memory")
         s = t["setup"]
         out["load_whole"] = (r["cpu_s"], f"{r['cpu_s']:.2f} s CPU (runs {r['cpu_s_min']:.2f}-{r['cpu_s_max']:.2f}; "
-                             f"wall {r['wall_s']:.2f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB; in-process: parse "
-                             f"{s['parse_s']:.2f} s, validation {s['validate_s']:.2f} s (of which cyclic GC "
-                             f"{s['gc_in_validate_s']:.2f} s), per-image checks {s['image_checks_s']:.2f} s, "
-                             f"store {s['store_build_s']:.2f} s", status)
+                             f"wall {r['wall_s']:.2f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB; in-process: "
+                             + (f"msgspec path {s['fast_path_s']:.2f} s (key scan {s['key_scan_s']:.2f} s"
+                                f"{'' if s['fast_path_taken'] else '; NOT TAKEN'}), " if "fast_path_s" in s else "")
+                             + f"per-image checks {s['image_checks_s']:.2f} s, store {s['store_build_s']:.2f} s; "
+                             f"the pydantic path: parse {s['parse_s']:.2f} s + validation {s['validate_s']:.2f} s "
+                             f"(of which cyclic GC {s['gc_in_validate_s']:.2f} s)", status)
     scale = results.get("scale")
     rows = {r["n"]: r for r in scale["rows"]} if scale else {}
     if t:
@@ -180,10 +182,12 @@ def target_figures(results: dict[str, Any]) -> dict[str, tuple[float, str, str]]
                          f"({C.human_n(r['n'])} images, in-process)", _status(total, 10.0))
     st = results.get("startup")
     if st:
-        ratio = st["ratio_to_pydantic_import"]
-        out["startup"] = (ratio, f"{ratio:.2f}x ({st['imagefam check (one step)']:.0f} ms vs "
-                          f"{st[PYDANTIC]:.0f} ms)",
-                          _status(ratio, 2.0))
+        cpu = st.get("ratio_to_pydantic_import, CPU")  # CPU: what waiting for a shared core does not inflate
+        ratio = cpu if cpu is not None else st["ratio_to_pydantic_import"]
+        text = (f"{cpu:.2f}x in CPU time ({st['imagefam check (one step), CPU']:.0f} ms vs "
+                f"{st[PYDANTIC + ', CPU']:.0f} ms); wall {st['ratio_to_pydantic_import']:.2f}x" if cpu is not None else
+                f"{ratio:.2f}x ({st['imagefam check (one step)']:.0f} ms vs {st[PYDANTIC]:.0f} ms)")
+        out["startup"] = (ratio, text, _status(ratio, 2.0))
     rules = results.get("rules")
     if rules:
         ratios = [c["ratio"] for c in rules["decisions"]["cases"]]
@@ -336,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         startup = results["startup"] = json.loads((C.OUT / "startup.json").read_text())
         for key, value in startup.items():
             shown = f"{value:.2f}x" if key.startswith("ratio") else f"{value:.1f} ms"
-            note = "target <= 2x" if key.startswith("ratio") else "median, whole process"
+            note = "target <= 2x" if key.startswith("ratio") else (
+                "median CPU time, whole process" if key.endswith("CPU") else "median, whole process")
             rows.append(["start-up", key, "-", shown, note])
     if not args.skip_targets:
         n = args.targets_size or (max(int(x) for x in args.sizes.split(",")) if args.sizes else

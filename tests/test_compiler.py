@@ -582,3 +582,58 @@ def test_now_relative_rule() -> None:
     assert rule.message(Ctx(image=img, taken_at=T0 + timedelta(days=31))) == "old is 31 days old"
     assert rule.cond(Ctx(image=img, taken_at=T0 + timedelta(days=30))) is False
     assert rule.cond(Ctx(image=img, taken_at=None)) is None
+
+
+# ---- loop-invariant subexpressions of a where: computed once per run, as if per element
+
+# (>=, not ==: an == with an expression free of the element would be an index key, computed once anyway)
+NEWEST = ('count(images where RegionId == "r1" and Status == "Available" and CreationTime >= '
+          'max(CreationTime of images where RegionId == "r1" and Status == "Available"))')
+
+
+def _newest_brute(images: list[Any]) -> int:
+    avail = [i for i in images if i.RegionId == "r1" and i.Status == "Available"]
+    newest = max(i.CreationTime for i in avail)
+    return sum(1 for i in avail if i.CreationTime == newest)
+
+
+def test_an_invariant_subexpression_is_computed_once_per_run() -> None:
+    images = [make_image(f"i-{k}", CreationTime=T0 + timedelta(days=k % 7)) for k in range(60)]
+    store = ImageStore(images)
+    fn = compile_expr(NEWEST)
+    assert fn(Ctx(store)) == _newest_brute(images) == 8
+    assert store.stats.lookups == 2  # the outer bucket, then the inner max once (not once per image: 61)
+    assert fn(Ctx(store)) == 8 and store.stats.lookups == 4  # a new run computes it again
+    # the images changed between runs: the value is not kept from the run before
+    store.put(make_image("i-new", CreationTime=T0 + timedelta(days=30)))
+    assert fn(Ctx(store)) == 1
+
+
+def test_an_invariant_subexpression_is_not_computed_for_an_empty_list() -> None:
+    store = ImageStore([make_image("a", RegionId="r2")])
+    fn = compile_expr(NEWEST)
+    assert fn(Ctx(store)) == 0
+    assert store.stats.lookups == 1  # only the (empty) outer bucket: max never asked
+
+
+def test_expressions_reading_the_element_are_not_hoisted() -> None:
+    images = [make_image("a", ImageFamily="A"), make_image("b", ImageFamily="B"), make_image("c", ImageFamily="B"),
+              make_image("d", ImageFamily="C")]
+    # count(images where ImageFamily == it.ImageFamily) reads the element: once per image
+    assert ev("count(images where count(images where ImageFamily == it.ImageFamily) > 0 and "
+              "count(images where RegionId == \"r1\") == 4)", ImageStore(images)) == 4
+    store = ImageStore(images)
+    fn = compile_expr('images where count(images where ImageFamily == "B") == 2 and ImageFamily != "B"')
+    assert [i.ImageId for i in fn(Ctx(store))] == ["a", "d"]
+    assert store.stats.lookups == 1  # the invariant count once; the outer list is a scan
+    assert store.stats.scans == 1
+
+
+def test_invariant_in_a_definition_with_a_family_parameter() -> None:
+    policy = load("def newest(f: Family) = f.Images where CreationTime == max(CreationTime of f.Images)\n"
+                  "audit tie for each family warn when count(newest(family)) > 1 message \"m\"\n")
+    imgs = (make_image("a"), make_image("b"), make_image("c", CreationTime=T0 - timedelta(days=1)))
+    rule = policy.audits["family"][0]
+    assert rule.cond(Ctx((), family=Family("A", "r1", "1001", imgs))) is True
+    assert rule.cond(Ctx((), family=Family("A", "r1", "1001", imgs[1:]))) is False
+    assert rule.cond(Ctx((), family=Family("A", "r1", "1001", ()))) is False

@@ -106,15 +106,22 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _SPACED_COLON = re.compile(rb'"[ \t\r\n]+:')
 
 
+def key_count(raw: bytes) -> int | None:
+    """The number of object keys in valid JSON ``raw`` (every key ends with ``":``, and outside a
+    key that pair needs an escaped quote), or None when the text makes that count unreliable (a
+    ``\\"`` escape, or whitespace before a colon). Two C-level scans."""
+    if (b"\\" in raw and b'\\"' in raw) or _SPACED_COLON.search(raw):  # a rare byte first: a fast scan
+        return None
+    return raw.count(b'":')
+
+
 def no_repeated_keys(raw: bytes, keys_at_least: int) -> bool:
     """True when JSON ``raw``, already parsed (last-wins) into data holding at least
     ``keys_at_least`` keys, can hold no repeated key; False means "maybe": parse it with
-    :func:`parse_json` to know. Cheap (two C-level scans): every key ends with ``":``, so when the
-    text has no more of those than the data has keys, no key was dropped. A ``\\"`` escape or
-    whitespace before a colon makes the count unreliable, and the answer is False."""
-    if b'\\"' in raw or _SPACED_COLON.search(raw):
-        return False
-    return raw.count(b'":') <= keys_at_least
+    :func:`parse_json` to know. Cheap: when the text has no more keys (:func:`key_count`) than the
+    data has, no key was dropped."""
+    count = key_count(raw)
+    return count is not None and count <= keys_at_least
 
 
 def parse_json(text: str, name: str) -> Any:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tabulate import tabulate
-
 from ..rules.runtime import format_time
 from .models import Consumer, Image
 from .preflight import CheckResult
@@ -31,6 +29,13 @@ def keep_lines(text: str) -> str:
 
 
 _p = printable
+
+
+def tabulate(*args: Any, **kwargs: Any) -> str:
+    """tabulate's table, imported on first use (a JSON output never needs it; start-up time)."""
+    from tabulate import tabulate as table
+
+    return str(table(*args, **kwargs))
 
 
 def to_json_text(data: Any) -> str:

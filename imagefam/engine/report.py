@@ -7,7 +7,9 @@ Scopes are built in one pass: families group images by (owner, region, family na
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from .. import progress
@@ -16,6 +18,7 @@ from ..rules.compiled import Policy
 from .consumers import consumer_counts
 from .environment import EcsContext as Ctx
 from .evaluation import Finding, evaluate
+from .gcpause import gc_paused
 from .models import Account, Family, Image
 from .policy import load_policy
 from .resolver import Resolver
@@ -55,21 +58,34 @@ class Report:
 def scopes(state: State) -> tuple[list[Family], list[Account]]:
     fams: dict[tuple[str | None, str, str], list[Image]] = {}
     accts: dict[tuple[str, str], list[Image]] = {}
-    for img in state.images:
-        if img.ImageFamily is not None:
-            fams.setdefault((img.ImageOwnerId, img.RegionId, img.ImageFamily), []).append(img)
-        if img.ImageOwnerId is not None and img.ImageOwnerAlias is None:
-            accts.setdefault((img.ImageOwnerId, img.RegionId), []).append(img)
-    families = [Family(name, region, owner, tuple(sorted(imgs, key=lambda i: i.ImageId)))
+    add_family, add_account = fams.setdefault, accts.setdefault
+    images = list(state.images)
+    # C-level getters and bound methods: this loop runs once per image (a third of a report at 1M)
+    for img, (owner, region, family, alias) in zip(images, map(_SCOPE_FIELDS, images), strict=True):
+        if family is not None:
+            add_family((owner, region, family), []).append(img)
+        if owner is not None and alias is None:
+            add_account((owner, region), []).append(img)
+    by_id = attrgetter("ImageId")
+    families = [Family(name, region, owner, tuple(sorted(imgs, key=by_id)))
                 for (owner, region, name), imgs in sorted(fams.items(), key=lambda kv: (kv[0][0] or "", kv[0][1], kv[0][2]))]
-    accounts = [Account(owner, region, tuple(sorted(imgs, key=lambda i: i.ImageId)),
-                        tuple(sorted({i.ImageFamily for i in imgs if i.ImageFamily is not None})))
+    accounts = [Account(owner, region, tuple(sorted(imgs, key=by_id)),
+                        tuple(sorted(set(map(_FAMILY, imgs)) - {None})))
                 for (owner, region), imgs in sorted(accts.items())]
     return families, accounts
 
 
+_SCOPE_FIELDS = attrgetter("ImageOwnerId", "RegionId", "ImageFamily", "ImageOwnerAlias")
+_FAMILY = attrgetter("ImageFamily")
+
+
 def report(state: State, policy: Policy | None = None) -> Report:
     """Run every audit rule of ``policy`` over ``state``."""
+    with gc_paused():  # the scopes and findings over 1M images: 6.8 -> 5.3 s CPU without collections
+        return _report(state, policy)
+
+
+def _report(state: State, policy: Policy | None) -> Report:
     policy = policy or load_policy()
     # the snapshot does not change during a report, so each resolution is computed once
     resolver = Resolver(policy, state.images, state.taken_at, memo=True, now=state.now) if policy.resolution else None
@@ -77,20 +93,28 @@ def report(state: State, policy: Policy | None = None) -> Report:
     families, accounts = scopes(state)
     findings: list[Finding] = []
 
-    def run(scope: str, subjects: list[Any], subject_of: Any) -> None:
+    def run(scope: str, subjects: Collection[Any], subject_of: Any) -> None:
         rules = policy.audits.get(scope, [])
         if not rules:
             return
-        for subj in progress.track(subjects, f"audit rules over each {scope}", unit=scope):
-            ctx = Ctx(state.images, taken_at=state.taken_at, now=state.now, resolve=resolve_fn, **{scope: subj})
-            for rule in rules:
+        ctx = Ctx(state.images, taken_at=state.taken_at, now=state.now, resolve=resolve_fn)  # one for all:
+        conds = [(rule, rule.cond) for rule in rules]  # closures only read it (it/args aside, restored)
+        for subj in progress.track(subjects, f"audit rules over each {scope}", unit=scope, total=len(subjects)):
+            setattr(ctx, scope, subj)
+            for rule, cond in conds:
+                try:
+                    if cond(ctx) is False:  # most subjects: no Finding to build
+                        continue
+                except Exception:  # evaluate() runs it again and reports it, as for a fresh context
+                    ctx.it, ctx.args = None, ()
                 f = evaluate(rule, ctx)
                 if f is not None:
                     f.subject = subject_of(subj)
                     findings.append(f)
 
-    images = sorted(state.images, key=lambda i: (i.ImageOwnerId or "", i.RegionId, i.ImageId))
-    run("image", images, lambda i: {k: v for k, v in {"image_id": i.ImageId, "region": i.RegionId,
+    # In the order of the store: the findings are sorted below by a key that tells every image
+    # finding apart ((ImageId, RegionId) is unique), so the order they are found in does not matter.
+    run("image", state.images, lambda i: {k: v for k, v in {"image_id": i.ImageId, "region": i.RegionId,
                                                        "owner": i.ImageOwnerId, "family": i.ImageFamily}.items()
                                     if v is not None})
     run("family", families, lambda f: {k: v for k, v in {"family": f.Name, "region": f.RegionId,

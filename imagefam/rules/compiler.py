@@ -44,6 +44,16 @@ def _const(v: Any) -> Fn:
     return lambda c: v
 
 
+_UNSET: Any = object()  # a loop-invariant value not computed yet in this run of its loop
+_OFF: Any = object()  # no run of its loop is under way
+
+
+def _costly(e: ast.Expr, defs: dict[str, ast.Def]) -> bool:
+    """Whether ``e`` reads a list or calls a definition or ``resolve`` (worth computing once)."""
+    return any(isinstance(x, ast.Where | ast.Project) or (isinstance(x, ast.Call) and (x.func in defs or x.func == "resolve"))
+               for x in ast.walk(e))
+
+
 class Compiler:
     """Compiles expressions; ``defs`` maps definition names to their AST, compiled on first use.
     ``types`` is the typed result of every expression compiled (see :mod:`.typecheck`)."""
@@ -58,6 +68,7 @@ class Compiler:
         self._def_fns: dict[str, Fn] = {}
         self._params: dict[str, int] = {}  # parameter name -> index, while compiling a definition
         self._nonnull: frozenset[str] = frozenset()  # context names a guard has shown are not null
+        self._hoisted: dict[int, list[Any]] = {}  # id of a loop-invariant node -> its memo cell
 
     # ---- definitions ----
     def precompile(self, order: list[str]) -> None:
@@ -82,7 +93,71 @@ class Compiler:
     # ---- expressions ----
     def compile(self, e: ast.Expr) -> Fn:
         method: Callable[[Any], Fn] = getattr(self, "_" + type(e).__name__.lower())
-        return method(e)
+        cell = self._hoisted.get(id(e)) if self._hoisted else None
+        if cell is None:
+            return method(e)
+        inner = method(e)
+
+        def invariant(c: Ctx) -> Any:  # computed once per run of the loop it is in (see _where)
+            v = cell[0]
+            if v is _UNSET:
+                v = cell[0] = inner(c)
+            elif v is _OFF:  # outside a run of its loop
+                return inner(c)
+            return v
+
+        return invariant
+
+    # ---- loop-invariant subexpressions ----
+    def _hoist(self, cond: ast.Expr) -> list[list[Any]]:
+        """Memo cells for the costly subexpressions of a ``where`` condition that do not read its
+        element: ``xs where CreationTime == max(CreationTime of xs)`` computes the max once per
+        run, not once per element. Expressions are pure, so the value is the same for every
+        element; it is computed when first needed, as before (never for an empty list)."""
+        cells: list[list[Any]] = []
+        stack = [cond]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, ast.Call | ast.Where | ast.Project) and _costly(x, self.defs) and self._element_free(x):
+                cell: list[Any] = [_OFF]
+                self._hoisted[id(x)] = cell
+                cells.append(cell)
+                continue
+            if isinstance(x, ast.Where):
+                stack.append(x.source)  # its condition binds its own element
+            elif isinstance(x, ast.Call) and x.func in ("all", "any") and x.args:
+                stack.append(x.args[0])
+            else:
+                stack.extend(x.children())
+        return cells
+
+    def _element_free(self, e: ast.Expr) -> bool:
+        """Whether ``e`` never reads the element of the loop it is in (``it`` or a bare field, also
+        through the definitions it uses); parameters and context names do not change in a loop."""
+        seen: set[str] = set()
+        stack = [e]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, ast.Name) and x.name not in self._params:
+                if x.name == "it":
+                    return False
+                if x.name in self.defs:
+                    if x.name not in seen:
+                        seen.add(x.name)
+                        stack.append(self.defs[x.name].body)
+                    continue
+                if is_pascal(x.name):
+                    return False
+            if isinstance(x, ast.Call) and x.func in self.defs and x.func not in seen:
+                seen.add(x.func)
+                stack.append(self.defs[x.func].body)
+            if isinstance(x, ast.Where):
+                stack.append(x.source)
+            elif isinstance(x, ast.Call) and x.func in ("all", "any") and x.args:
+                stack.append(x.args[0])
+            else:
+                stack.extend(x.children())
+        return True
 
     def _literal(self, e: ast.Literal) -> Fn:
         return _const(e.value)
@@ -386,6 +461,29 @@ class Compiler:
 
     # ---- collections ----
     def _where(self, e: ast.Where) -> Fn:
+        before = set(self._hoisted)
+        cells = self._hoist(e.cond)
+        try:
+            fn = self._where_each(e)
+        finally:
+            for k in set(self._hoisted) - before:
+                del self._hoisted[k]
+        if not cells:
+            return fn
+
+        def where_once(c: Ctx) -> Any:
+            saved = [cell[0] for cell in cells]
+            for cell in cells:
+                cell[0] = _UNSET
+            try:
+                return fn(c)
+            finally:
+                for cell, v in zip(cells, saved, strict=True):
+                    cell[0] = v
+
+        return where_once
+
+    def _where_each(self, e: ast.Where) -> Fn:
         plan = self._index_plan(e)
         src = self.compile(e.source)
         cond_fn = self.compile(e.cond)

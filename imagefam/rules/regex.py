@@ -82,4 +82,15 @@ def searcher(pattern: str) -> Callable[[str], bool]:
 def substituter(pattern: str) -> Callable[[str, str], str]:
     """``(text, replacement) -> text`` with every match replaced by the literal replacement."""
     sub = compile_regex(pattern).sub
-    return lambda text, repl: str(sub(lambda _m: repl, text))
+    memo: dict[tuple[str, str], str] = {}  # as for searcher: the same family names come again and again
+
+    def replaced(text: str, repl: str) -> str:
+        out = memo.get((text, repl))
+        if out is None:
+            out = str(sub(lambda _m: repl, text))
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[(text, repl)] = out
+        return out
+
+    return replaced

@@ -19,15 +19,25 @@ from ..parsing import Format, InputError, decode, display_name, is_yaml, read_in
 FORMATS = ("auto", "native", "terraform", "aliyun-cli")
 
 
+def _script() -> Any:
+    """The script reader, imported when a plan may be a script (each import costs start-up time)."""
+    from . import script
+
+    return script
+
+
+def _terraform() -> Any:
+    from . import terraform
+
+    return terraform
+
+
 def load_any_plan(path: str | Path, plan_format: str = "auto", caller: str | None = None,
                   terraform_dir: str | None = None, stdin_format: Format | None = None) -> Plan:
     """Load ``path`` (``-``: standard input) as ``plan_format`` (``auto``: by content). ``caller`` is
     the account making the calls: required for Terraform plans and scripts; for a native plan it is
     the default caller. ``terraform_dir`` (Terraform plans only) locates each resource block for the
     outputs. ``stdin_format`` says whether standard input is JSON or YAML (default: sniffed)."""
-    from .script import is_aliyun_script, plan_from_script
-    from .terraform import is_terraform_plan, plan_from_terraform
-
     if terraform_dir is not None and plan_format not in ("auto", "terraform"):
         raise InputError("--terraform-dir applies only to Terraform plans")
     if plan_format not in FORMATS:
@@ -43,18 +53,22 @@ def load_any_plan(path: str | Path, plan_format: str = "auto", caller: str | Non
         head = text.lstrip()[:1]
         if head in ("{", "[") and not yaml_text:
             data = parse_data(raw, path, stdin_format)  # parsed once: a large Terraform plan takes a while
-            fmt = "terraform" if is_terraform_plan(data) else "native"
-        elif yaml_text and (str(path) != "-" or stdin_format == "yaml" or not is_aliyun_script(text)):
+            fmt = "terraform" if _terraform().is_terraform_plan(data) else "native"
+        elif yaml_text and (str(path) != "-" or stdin_format == "yaml" or not _script().is_aliyun_script(text)):
             fmt = "native"  # a .yaml/.yml file is a plan file, whatever its text mentions
-        elif p.suffix.lower() in (".sh", ".bash") or is_aliyun_script(text):
+        elif p.suffix.lower() in (".sh", ".bash") or _script().is_aliyun_script(text):
             fmt = "aliyun-cli"
         else:
             fmt = "native"
     if fmt == "aliyun-cli":
+        from .script import plan_from_script
+
         return plan_from_script(text, name, caller)
     if data is None:
         data = parse_data(raw, path, stdin_format)
     if fmt == "terraform":
+        from .terraform import plan_from_terraform
+
         return plan_from_terraform(data, name, caller, terraform_dir)
     if caller is not None and isinstance(data, dict):
         given = data.get("caller")

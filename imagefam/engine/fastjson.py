@@ -1,0 +1,84 @@
+"""The fast path for JSON state files: msgspec decodes the text straight into :class:`Image` objects.
+
+pydantic stays the contract: this path returns images only when pydantic would have produced
+the very same ones, and None otherwise, and the caller then validates the text with pydantic
+(which names every problem). The decoder is stricter than pydantic by construction: JSON strings
+only for string fields (no number coercion), ``true``/``false`` only for booleans, RFC 3339 text
+only for times, an array for every list. What it would accept and pydantic treats differently is
+checked after decoding, each with a C-level pass:
+
+- an empty ImageId or RegionId (pydantic: too short) and an empty ImageFamily (pydantic: none);
+- a time that is not UTC or has no zone (pydantic converts it), and a fraction of a second with
+  more than 6 digits anywhere in the text (msgspec rounds it, pydantic truncates);
+- a ``Tags`` object whose only key is ``Tag`` (pydantic reads it as the API's tag list);
+- a key that msgspec would skip or keep last: the text must hold exactly as many keys as the
+  decoded state holds values (an unknown key, a repeated key, or a key given its default value
+  sends the file to pydantic, whose own checks then name it).
+
+``TakenAt`` (one value) is validated by pydantic itself. A state that also lists scaling
+configurations or instances goes to pydantic as a whole (they are few; the images are many).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from functools import cache
+from operator import attrgetter, countOf
+
+import msgspec
+
+from .gcpause import gc_paused
+from .models import Image
+from .parsing import key_count
+
+#: A fraction of a second with more than 6 digits: msgspec rounds it, pydantic truncates.
+_LONG_FRACTION = re.compile(rb"\.[0-9]{7}")
+
+
+class _State(msgspec.Struct, forbid_unknown_fields=True):
+    Images: list[Image]
+    TakenAt: msgspec.Raw = msgspec.Raw(b"null")
+
+
+@cache
+def _decoder() -> msgspec.json.Decoder[_State]:
+    return msgspec.json.Decoder(_State)
+
+
+def present_keys(images: list[Image], taken_at: bool) -> int:
+    """A lower bound of the number of keys a state file that validated to ``images`` held: every
+    field with a value other than its default was given. Counted with C-level loops."""
+    n = len(images)
+    total = 1 + taken_at + 4 * n  # Images, TakenAt; ImageId, RegionId, CreationTime, Status
+    for name in ("ImageOwnerId", "ImageOwnerAlias", "ImageFamily", "ImageName", "Description", "Tags"):
+        total += n - countOf(map(attrgetter(name), images), None)
+    total += countOf(map(attrgetter("IsPublic"), images), True)
+    total += n - countOf(map(attrgetter("SharedWith"), images), ())
+    total += sum(map(len, filter(None, map(attrgetter("Tags"), images))))
+    return total
+
+
+def decode_state(raw: bytes) -> tuple[list[Image], bytes | None] | None:
+    """The images of JSON state text ``raw`` (no byte order mark), exactly as pydantic would
+    validate them, and the JSON text of its TakenAt (None if absent) for pydantic to validate;
+    None when this path cannot promise that (then validate the whole text with pydantic)."""
+    keys = key_count(raw)
+    if keys is None or _LONG_FRACTION.search(raw):
+        return None
+    try:
+        with gc_paused():
+            state = _decoder().decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):  # pydantic names the problem
+        return None
+    images: list[Image] = state.Images
+    n = len(images)
+    if (countOf(map(attrgetter("ImageId"), images), "") or countOf(map(attrgetter("RegionId"), images), "")
+            or countOf(map(attrgetter("ImageFamily"), images), "")
+            or countOf(map(attrgetter("tzinfo"), map(attrgetter("CreationTime"), images)), UTC) != n
+            or any(tags.keys() == {"Tag"} for tags in filter(None, map(attrgetter("Tags"), images)))):
+        return None
+    given = bytes(state.TakenAt) != b"null"
+    if keys != present_keys(images, given):
+        return None
+    return images, bytes(state.TakenAt) if given else None
