@@ -56,6 +56,21 @@ def run_worker(args: Sequence[str], timeout: float = 1800) -> dict[str, Any]:
     return json.loads(lines[-1])  # type: ignore[no-any-return]
 
 
+def per_size(sizes: str, worker_args: Callable[[int], Sequence[str]], line: Callable[[dict[str, Any]], str],
+             json_out: str | None) -> list[dict[str, Any]]:
+    """One fresh worker process per state size in ``sizes`` (comma-separated): ``worker_args(n)``
+    is its command line after the interpreter, its JSON result plus ``n`` is a row, and
+    ``line(row)`` is printed. The rows are written to ``json_out`` as ``{"rows": [...]}``."""
+    rows = []
+    for n in (int(s) for s in sizes.split(",")):
+        row = {"n": n, **run_worker(worker_args(n))}
+        rows.append(row)
+        print(line(row), flush=True)
+    if json_out:
+        Path(json_out).write_text(json.dumps({"rows": rows}, indent=1), "utf-8")
+    return rows
+
+
 def emit(result: dict[str, Any]) -> None:
     """A worker's result: one JSON line on stdout."""
     sys.stdout.write(json.dumps(result) + "\n")

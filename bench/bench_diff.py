@@ -16,7 +16,6 @@ import json
 import os
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -116,19 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(*args.worker)
         return 0
-    rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
-        old, new = ensure_pair(n)
-        proc = subprocess.run([sys.executable, __file__, "--worker", str(old), str(new)], capture_output=True,
-                              text=True, check=True)
-        row = {"n": n, **json.loads(proc.stdout)}
-        rows.append(row)
-        print(f"{n:>9,} images: load both {row['load_s']:.1f} s (CPU {row['load_cpu_s']:.1f} s) + diff "
-              f"{row['diff_s']:.1f} s (CPU {row['diff_cpu_s']:.1f} s) = {row['total_s']:.1f} s; {row['resolution_changes']:,} "
-              f"resolution changes, {row['added']:,} added, {row['removed']:,} removed, {row['status']:,} status; "
-              f"peak RSS {row['peak_rss_mib']:,.0f} MiB")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows}, indent=1), "utf-8")
+    def line(row: dict[str, Any]) -> str:
+        return (f"{row['n']:>9,} images: load both {row['load_s']:.1f} s (CPU {row['load_cpu_s']:.1f} s) + diff "
+                f"{row['diff_s']:.1f} s (CPU {row['diff_cpu_s']:.1f} s) = {row['total_s']:.1f} s; "
+                f"{row['resolution_changes']:,} resolution changes, {row['added']:,} added, {row['removed']:,} "
+                f"removed, {row['status']:,} status; peak RSS {row['peak_rss_mib']:,.0f} MiB")
+
+    C.per_size(args.sizes, lambda n: [__file__, "--worker", *map(str, ensure_pair(n))], line, args.json)
     return 0
 
 

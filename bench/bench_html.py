@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -57,19 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.worker, args.keep)
         return 0
-    rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
-        path = gen.ensure_state(n, log=C.log)
-        cmd = [sys.executable, __file__, "--worker", str(path)] + (["--keep", args.keep] if args.keep else [])
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        row = {"n": n, **json.loads(proc.stdout)}
-        rows.append(row)
-        print(f"{n:>9,} images: load {row['load_s']:.1f} s, report {row['report_s']:.1f} s, "
-              f"html {row['html_s']:.1f} s (CPU {row['html_cpu_s']:.1f} s; all three {row['total_s']:.1f} s, "
-              f"CPU {row['total_cpu_s']:.1f} s), {row['html_mb']:.1f} MB, "
-              f"{row['marks']:,} images drawn, peak RSS {row['peak_rss_mib']:,.0f} MiB")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows}, indent=1), "utf-8")
+    keep = ["--keep", str(Path(args.keep).resolve())] if args.keep else []  # the worker runs in the repo root
+
+    def line(row: dict[str, Any]) -> str:
+        return (f"{row['n']:>9,} images: load {row['load_s']:.1f} s, report {row['report_s']:.1f} s, "
+                f"html {row['html_s']:.1f} s (CPU {row['html_cpu_s']:.1f} s; all three {row['total_s']:.1f} s, "
+                f"CPU {row['total_cpu_s']:.1f} s), {row['html_mb']:.1f} MB, "
+                f"{row['marks']:,} images drawn, peak RSS {row['peak_rss_mib']:,.0f} MiB")
+
+    C.per_size(args.sizes, lambda n: [__file__, "--worker", str(gen.ensure_state(n, log=C.log)), *keep], line,
+               args.json)
     return 0
 
 

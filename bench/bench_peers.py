@@ -13,8 +13,8 @@ Per decision, from the same Python inputs (a pydantic request object and an ``Im
   decision) and ``query`` (``Interpreter.query`` per decision, which compiles every time).
 * ``cedarpy`` -- ``bench/peers/cedar/*.cedar``: principal ``User::<caller>``, action
   ``Action::<action>``, resource ``Image::<ImageId>`` whose entity carries the image's fields;
-  request parameters are the context, plus what Cedar cannot compute (it has no lower() and no
-  regex: the marshaller adds the lower-cased family and the format check's result). Two modes:
+  request parameters are the context, plus what Cedar cannot compute (it has no regex: the
+  marshaller adds the format check's result). Two modes:
   policies pre-parsed once into a ``cedarpy.PolicySet``, and policy text parsed per call.
 * ``rule-engine`` -- ``bench/peers/rule_engine.yaml``, one parsed ``rule_engine.Rule`` per rule,
   matched against ``{"request": ..., "image": ...}`` dicts.
@@ -74,9 +74,10 @@ CREATE_OTHER_RULES = {
     "create-assumed-available": "info note (`when true`), not a deny",
     "family-name-prefix-case": "a warning (other letter cases of the prefixes), not a deny",
 }
-# naming.rules' family-name-format pattern (\Z: `$` would also match before a final newline).
-FORMAT_PATTERN = "^[A-Za-z一-龥][A-Za-z0-9一-龥.:_-]{1,127}\\Z"
-FORMAT = re.compile(FORMAT_PATTERN)
+# naming.rules' family-name-format pattern, in RE2 syntax (\z: the end of the text; `$` would also
+# match before a final newline). Python's `re` before 3.14 spells RE2's \z as \Z.
+FORMAT_PATTERN = "^[A-Za-z一-龥][A-Za-z0-9一-龥.:_-]{1,127}\\z"
+FORMAT = re.compile(FORMAT_PATTERN.replace("\\z", "\\Z"))
 
 # One input: (action, request, image or None).
 Input = tuple[str, Request, Image | None]
@@ -295,11 +296,10 @@ class Cedar:
     @staticmethod
     def marshal(action: str, req: Request, img: Image | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """(request, entities): request parameters are the context (nulls omitted: Cedar has no null),
-        plus what Cedar cannot compute itself (lower-case family; the format regex)."""
+        plus what Cedar cannot compute itself (the format regex)."""
         context = req.model_dump(exclude_none=True)
         fam = context.get("ImageFamily")
         if fam is not None:
-            context["ImageFamilyLower"] = fam.lower()
             context["ImageFamilyFormatOk"] = FORMAT.search(fam) is not None
         image_id = getattr(req, "ImageId", None) or ""
         request = {"principal": {"type": "User", "id": CALLER}, "action": {"type": "Action", "id": action},

@@ -106,9 +106,10 @@ def bench_policy(warm_runs: int, cold_runs: int) -> dict[str, Any]:
 
 
 def hand_acs_prefix(c: Any) -> bool:
-    """family-name-acs-prefix: is_set(request.ImageFamily) and lower(request.ImageFamily) startswith "acs"."""
+    """family-name-acs-prefix: is_set(request.ImageFamily) and request.ImageFamily startswith "acs"
+    (matched as written: other letter cases are family-name-prefix-case's warning, not a deny)."""
     fam = c.request.ImageFamily
-    return fam is not None and fam != "" and fam.lower().startswith("acs")
+    return fam is not None and fam != "" and fam.startswith("acs")
 
 
 def hand_family_image_quota(c: Any) -> bool:

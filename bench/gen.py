@@ -391,7 +391,7 @@ def _plan_steps(world: _World, k: int, rng: random.Random) -> Iterator[dict[str,
             elif r < 0.97:
                 fam = rng.choice(vocab)  # maybe a new family
             else:
-                fam = rng.choice(["acs-base", "aliyun-web", "Acs:ubuntu", "9lives", "x"])  # denied
+                fam = rng.choice(["acs-base", "aliyun-web", "Acs:ubuntu", "9lives", "x"])  # denied (Acs: only warns)
             step = {"Action": "CreateImage", "RegionId": img.region, "ImageFamily": fam,
                     "InstanceId": "i-" + REGION_PREFIX[img.region] + "".join(rng.choices(_ALNUM, k=17)),
                     "ImageName": f"{fam}-build-{emitted}", "ImageVersion": f"1.{emitted}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast as pyast
 import re
+from datetime import datetime
 from pathlib import Path
 
 from conftest import ROOT, load, make_image
@@ -200,3 +201,60 @@ def test_the_old_module_names_of_the_public_api_still_work() -> None:
     from imagefam.engine import checker, preflight
 
     assert checker.Session is preflight.Session and checker.check is preflight.check
+
+
+def test_which_records_a_resolution_reads_comes_from_the_environment() -> None:
+    """A made-up shop environment declares its own keyed source, key fields, variables and clock:
+    the analysis that lets ``imagefam diff`` skip resolutions uses those names, none of ECS."""
+    from dataclasses import dataclass
+
+    from imagefam.rules.builtins import time_builtin
+    from imagefam.rules.environment import Environment, KeyedReads, ResolutionScope, Target
+    from imagefam.rules.errors import Source
+    from imagefam.rules.policy import load_policy as load_layers
+    from imagefam.rules.runtime import Context
+    from imagefam.rules.timefns import DURATION, TimeBuiltin
+    from imagefam.rules.types import STRING, TIME, RecordTypes, list_of, record
+
+    @dataclass(frozen=True)
+    class Item:
+        Town: str
+        Kind: str
+        Seller: str
+        Listed: datetime
+
+    class ShopContext(Context):
+        __slots__ = ("action", "buyer", "clock", "item", "items", "kind", "town")
+
+    listed_for = time_builtin(TimeBuiltin("listed_for", (record("Item"),), DURATION, "listed_for(item) -> duration",
+                                          lambda now, item: now - item.Listed, needs_now=True), clock="clock")
+    env = Environment(
+        records=RecordTypes({"Item": Item}),
+        globals={"items": list_of(record("Item")), "clock": TIME},
+        actions={}, audits={"item": Target("item", {"item": record("Item")})},
+        resolution=ResolutionScope({"kind": STRING, "town": STRING, "buyer": STRING}, "Item", {},
+                                   KeyedReads("items", "Town", "town", "Kind", "kind", ("kind", "town", "buyer"))),
+        context=ShopContext, functions={"listed_for": listed_for}, indexed=frozenset({"items"}),
+        time_dependent=frozenset({"clock"}),
+    )
+    env.check()
+
+    def keys(resolve: str) -> object:
+        policy = load_layers(env, [(False, [Source("shop.rules", resolve)])])
+        assert policy.resolution is not None
+        return policy.resolution.family_keys
+
+    def block(candidates: str, order: str = "Listed desc") -> str:
+        return (f"resolve\n  candidates items where {candidates}\n"
+                f"  require other: Seller != buyer otherwise \"yours\"\n  order by {order}\n")
+
+    found = keys(block("Town == town and Kind == kind"))
+    assert isinstance(found, list) and [(k.fields, k.member) for k in found] == [(("Kind", "Town"), None)]
+    ctx = ShopContext()
+    ctx.kind, ctx.town, ctx.buyer = "lamp", "Oslo", "ann"
+    assert found[0].family(ctx) == "lamp"
+    # the declared clock, directly or through a builtin that reads it, makes every item readable
+    assert keys(block("Town == town and Kind == kind and Listed < clock")) is None
+    assert keys(block("Town == town and Kind == kind", "listed_for(it) asc")) is None
+    # the region key must be the declared variable, not another one
+    assert keys(block("Town == buyer and Kind == kind")) is None

@@ -440,6 +440,13 @@ def test_invalid_timestamp_and_huge_int() -> None:
     assert "t.rules:3" not in out  # 18 digits are fine
 
 
+def test_a_timestamp_whose_utc_time_is_out_of_range_is_located() -> None:
+    """A valid date whose zone moves it past year 9999 is a located error, not a parser failure."""
+    out = rendered("def a = 1\ndef t = @9999-12-31T23:59:59-01:00\n")
+    assert "t.rules:2:9: error: '@9999-12-31T23:59:59-01:00' is not a valid timestamp" in out
+    assert "could not parse" not in out
+
+
 def test_duplicate_clause_is_an_error() -> None:
     diags = load_errors('rule r on DeleteImage deny when true message "x" message "y" code "a" code "b"\n')
     assert [d.message for d in diags] == ["rule r has more than one 'message' clause",

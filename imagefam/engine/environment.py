@@ -17,7 +17,7 @@ from typing import Any
 from ..rules import ast
 from ..rules.builtins import Builtin, CallTyping, host_function, time_builtin
 from ..rules.compiler import Compiler
-from ..rules.environment import Environment, ResolutionScope, Target
+from ..rules.environment import Environment, KeyedReads, ResolutionScope, Target
 from ..rules.runtime import Context, Fn, IndexedCollection
 from ..rules.timefns import DURATION, NOW_TYPE, TimeBuiltin
 from ..rules.types import STRING, TIME, Ty, list_of, record
@@ -111,7 +111,7 @@ def _age(now: datetime, img: Any) -> timedelta:
 AGE = time_builtin(TimeBuiltin(
     "age", (record("Image"),), DURATION,
     "age(image) -> duration: now - image.CreationTime (negative for an image created after now)",
-    _age, needs_now=True))
+    _age, needs_now=True), clock="now")
 
 
 def _tag_type(t: CallTyping) -> Ty:
@@ -149,12 +149,16 @@ def _build() -> Environment:
         audits={s: _audit_target(s) for s in AUDIT_SCOPES},
         resolution=ResolutionScope({"family": STRING, "region": STRING, "caller": STRING}, Image.__name__,
                                    {"request": "resolution sees family, region, caller",
-                                    "image": "write it (the candidate)"}),
+                                    "image": "write it (the candidate)"},
+                                   KeyedReads(source="images", region_field="RegionId", region_variable="region",
+                                              family_field="ImageFamily", family_variable="family",
+                                              key_variables=("family", "region", "caller"))),
         context=EcsContext,
         functions={b.name: b for b in (RESOLVE, AGE, TAG)},
         indexed=frozenset({"images"}),
         display_fields=("ImageId",),
         subject=("image", Image.__name__),
+        time_dependent=frozenset({"taken_at", "now"}),
     )
     env.check()
     return env

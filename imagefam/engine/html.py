@@ -166,10 +166,7 @@ class FindingGroup:
 
     @property
     def counts(self) -> dict[str, int]:
-        c: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
-        for f in self.findings:
-            c[f.severity] = c.get(f.severity, 0) + 1
-        return c
+        return _counts(self.findings)
 
 
 def _owner_label(owner: str | None, images: Iterable[Image]) -> str:
@@ -270,12 +267,22 @@ def _tie(resolver: Resolver, family: str, region: str, caller: str, chosen: Imag
             if c.verdict == "eligible" and c.image.CreationTime == chosen.CreationTime]
 
 
-def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam report",
-          sources: Iterable[str] = (), mark_budget: int = MARK_BUDGET) -> dict[str, Any]:
-    """The view data of the page (plain values; the template formats them)."""
-    resolver = rep.resolver if isinstance(rep.resolver, Resolver) else (
-        Resolver(policy, state.images, state.taken_at, memo=True, now=state.now) if policy.resolution else None)
-    # (owner, family) -> region -> images
+def _counts(items: Iterable[Finding]) -> dict[str, int]:
+    """Findings by severity, every severity present."""
+    c: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+    for f in items:
+        c[f.severity] = c.get(f.severity, 0) + 1
+    return c
+
+
+#: (owner, family) -> region -> images
+Groups = defaultdict[tuple[str | None, str], dict[str, list[Image]]]
+#: The findings about a family, about an account, and about neither.
+FindingsBySubject = tuple[dict[tuple[str | None, str], list[Finding]], dict[str, list[Finding]], list[Finding]]
+
+
+def _group_images(state: State) -> tuple[Groups, int]:
+    """The images of each family by region, and how many images are in no family."""
     flat: defaultdict[tuple[str | None, str, str], list[Image]] = defaultdict(list)
     no_family = 0
     for img in state.images:
@@ -283,15 +290,17 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
             no_family += 1
             continue
         flat[(img.ImageOwnerId, img.ImageFamily, img.RegionId)].append(img)
-    groups: defaultdict[tuple[str | None, str], dict[str, list[Image]]] = defaultdict(dict)
+    groups: Groups = defaultdict(dict)
     for (owner, name, region), imgs in flat.items():
         groups[(owner, name)][region] = imgs
-    del flat
-    # findings by what they are about
+    return groups, no_family
+
+
+def _by_subject(findings: Iterable[Finding]) -> FindingsBySubject:
     fam_findings: dict[tuple[str | None, str], list[Finding]] = {}
     acct_findings: dict[str, list[Finding]] = {}
     loose: list[Finding] = []
-    for f in rep.findings:
+    for f in findings:
         s = f.subject
         if "family" in s:
             fam_findings.setdefault((s.get("owner"), s["family"]), []).append(f)
@@ -299,23 +308,26 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
             acct_findings.setdefault(s["owner"], []).append(f)
         else:
             loose.append(f)
+    return fam_findings, acct_findings, loose
 
-    def counts(items: list[Finding]) -> dict[str, int]:
-        c: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
-        for f in items:
-            c[f.severity] = c.get(f.severity, 0) + 1
-        return c
 
+def _family_views(groups: Groups, fam_findings: dict[tuple[str | None, str], list[Finding]]) -> list[FamilyView]:
+    """One view a family, most denied first, with its anchor (rows not laid out yet)."""
     fams: list[FamilyView] = []
     for (owner, name), by_region in groups.items():
-        fc = counts(fam_findings.get((owner, name), []))
+        fc = _counts(fam_findings.get((owner, name), []))
         size = sum(len(v) for v in by_region.values())
         label = _owner_label(owner, () if owner is not None else (i for v in by_region.values() for i in v))
         fams.append(FamilyView("", owner, label, name, size, [], fc, None, [], False))
     fams.sort(key=lambda f: (-f.counts["deny"], -f.counts["warn"], -f.images, f.owner or "", f.name))
     for n, fam in enumerate(fams):
         fam.anchor = f"family-{n + 1}"
+    return fams
 
+
+def _lay_out(fams: list[FamilyView], groups: Groups, resolver: Resolver | None, mark_budget: int) -> int:
+    """A row a region for every family; families drawn image by image while the budget of marks
+    lasts. Returns the marks drawn."""
     budget = mark_budget
     opened = 0
     bar = progress.Bar("laying out the page", sum(f.images for f in fams), unit="image")
@@ -338,16 +350,22 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
             _region_rows(fam, by_region, resolver, caller)
         bar.update(fam.images)
     bar.close()
+    return mark_budget - budget
 
+
+def _finding_groups(all_findings: list[Finding], subjects: FindingsBySubject,
+                    fams: list[FamilyView]) -> tuple[list[FindingGroup], dict[str, int]]:
+    """Findings grouped as the text report groups them, deny groups first, capped (the omitted
+    counted by severity); each family view gets the anchor of its group."""
+    fam_findings, acct_findings, loose = subjects
     by_key = {(f.owner, f.name): f for f in fams}
     anchors = {k: f.anchor for k, f in by_key.items()}
-    # findings: grouped as the text report groups them, deny groups first; capped, all counted
-    ordered = sorted(rep.findings, key=lambda f: SEVERITIES.index(f.severity))
+    ordered = sorted(all_findings, key=lambda f: SEVERITIES.index(f.severity))
     listed_ids = {id(f) for f in ordered[:FINDINGS_CAP]}
-    omitted = counts([f for f in ordered[FINDINGS_CAP:]])
+    omitted = _counts(ordered[FINDINGS_CAP:])
     fgroups: list[FindingGroup] = []
     for key, items in sorted(fam_findings.items(), key=lambda kv: (
-            -counts(kv[1])["deny"], -counts(kv[1])["warn"], kv[0][0] or "", kv[0][1])):
+            -_counts(kv[1])["deny"], -_counts(kv[1])["warn"], kv[0][0] or "", kv[0][1])):
         shown = [f for f in items if id(f) in listed_ids]
         if not shown:
             continue
@@ -365,25 +383,37 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
         shown = [f for f in loose if id(f) in listed_ids]
         if shown:
             fgroups.append(FindingGroup(f"findings-{len(fgroups) + 1}", "other", None, shown))
+    return fgroups, omitted
 
-    summary = rep.summary()
+
+def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam report",
+          sources: Iterable[str] = (), mark_budget: int = MARK_BUDGET) -> dict[str, Any]:
+    """The view data of the page (plain values; the template formats them)."""
+    resolver = rep.resolver if isinstance(rep.resolver, Resolver) else (
+        Resolver(policy, state.images, state.taken_at, memo=True, now=state.now) if policy.resolution else None)
+    groups, no_family = _group_images(state)
+    subjects = _by_subject(rep.findings)
+    fams = _family_views(groups, subjects[0])
+    drawn = _lay_out(fams, groups, resolver, mark_budget)
+    fgroups, omitted = _finding_groups(rep.findings, subjects, fams)
     deny_fams = [f for f in fams if f.counts["deny"]]
     warn_fams = [f for f in fams if not f.counts["deny"] and f.counts["warn"]]
-    detailed = [f for f in fams if f.detailed]
+    compact = [f for f in fams if not f.detailed]
     return {
         "title": title,
         "sources": list(sources),
         "taken_at": format_time(state.taken_at) if state.taken_at else None,
-        "summary": summary,
+        "summary": rep.summary(),
         "severities": SEVERITIES,
         "no_family": no_family,
         "deny_families": deny_fams[:SUMMARY_LINKS], "deny_more": max(0, len(deny_fams) - SUMMARY_LINKS),
         "warn_families": warn_fams[:SUMMARY_LINKS], "warn_more": max(0, len(warn_fams) - SUMMARY_LINKS),
-        "families": detailed,
-        "compact": [f for f in fams if not f.detailed],
-        "compact_groups": _compact_groups([f for f in fams if not f.detailed]),
-        "drawn": mark_budget - budget, "mark_budget": mark_budget, "open_families": OPEN_FAMILIES,
-        "finding_groups": fgroups, "findings_open_all": len(rep.findings) <= FINDINGS_OPEN, "omitted": omitted, "omitted_total": sum(omitted.values()),
+        "families": [f for f in fams if f.detailed],
+        "compact": compact,
+        "compact_groups": _compact_groups(compact),
+        "drawn": drawn, "mark_budget": mark_budget, "open_families": OPEN_FAMILIES,
+        "finding_groups": fgroups, "findings_open_all": len(rep.findings) <= FINDINGS_OPEN, "omitted": omitted,
+        "omitted_total": sum(omitted.values()),
         "statuses": [(s, STATUS_CLASS[s], STATUS_SHAPE[s]) for s in STATUSES],
         "geometry": {"gutter": GUTTER, "plot": PLOT, "right": RIGHT, "row": ROW, "top": TOP,
                      "width": GUTTER + PLOT + RIGHT, "mid": GUTTER + PLOT / 2},

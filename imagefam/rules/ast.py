@@ -32,7 +32,7 @@ class Expr:
 
     def _set_depth(self) -> None:
         kids = self.children()
-        self.depth = 1 + max((k.depth for k in kids), default=0)
+        self.depth = 1 + max([k.depth for k in kids]) if kids else 1
 
 
 def walk(e: Expr) -> list[Expr]:

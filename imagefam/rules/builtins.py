@@ -69,6 +69,8 @@ class Builtin:
     #: A host function: the compiled call reads its implementation from the context attribute of
     #: the same name (see :func:`host_function`).
     host: bool = False
+    #: Context names the compiled call reads besides its arguments (a time builtin's clock).
+    reads: frozenset[str] = frozenset()
 
 
 # ---- type rules ----
@@ -299,10 +301,13 @@ def host_function(name: str, params: Sequence[tuple[str, Ty]], returns: Ty, doc:
     return Builtin(name, len(params), len(params), doc, type_of, build, uses_resolution=uses_resolution, host=True)
 
 
-def time_builtin(tb: TimeBuiltin) -> Builtin:
+def time_builtin(tb: TimeBuiltin, clock: str | None = None) -> Builtin:
     """A builtin of :mod:`.timefns` (one row: parameter types, result, doc, implementation); one
-    that ``needs_now`` reads the context's ``now``."""
+    that ``needs_now`` reads the current instant from the context attribute ``clock``, which the
+    environment that adds it names (and declares time-dependent)."""
     n = len(tb.params)
+    if tb.needs_now and clock is None:
+        raise TypeError(f"{tb.name}() needs the name of the context's clock")
 
     def type_of(t: CallTyping) -> Ty:
         for i, want in enumerate(tb.params):
@@ -314,12 +319,13 @@ def time_builtin(tb: TimeBuiltin) -> Builtin:
         fns = [comp.compile(a) for a in e.args]
         impl = tb.impl
         (one,) = fns
-        if tb.needs_now:  # the environment's context has a `now`
-            now = operator.attrgetter("now")
+        if clock is not None and tb.needs_now:  # the environment's context has the clock
+            now = operator.attrgetter(clock)
             return lambda c: None if (v := one(c)) is None or (t := now(c)) is None else apply_time(impl, t, v)
         return lambda c: None if (v := one(c)) is None else impl(v)
 
-    return Builtin(tb.name, n, n, tb.doc, type_of, build)
+    return Builtin(tb.name, n, n, tb.doc, type_of, build,
+                   reads=frozenset({clock}) if clock is not None and tb.needs_now else frozenset())
 
 
 BUILTINS: dict[str, Builtin] = {b.name: b for b in [

@@ -77,8 +77,8 @@ class Resolution:
     #: The order keys as (field, descending) when each is a plain non-null field of the candidate:
     #: then resolution sorts in C and stops at the first candidate meeting every requirement.
     order_fields: list[tuple[str, bool]] | None = None
-    #: What ``Resolver.image`` can read, when that is only images picked by ``images where
-    #: RegionId == region and ImageFamily == K and ...`` (see :func:`~imagefam.rules.indexplan.family_keys`);
+    #: What ``Resolver.image`` can read, when that is only records picked by keyed filters (ECS: ``images where
+    #: RegionId == region and ImageFamily == K and ...``; see :func:`~imagefam.rules.indexplan.family_keys`);
     #: None when a resolution may read anything else.
     family_keys: list[ReadKey] | None = None
 
@@ -263,8 +263,9 @@ def _read_keys(compiler: Compiler, decl: ast.ResolveDecl) -> list[ReadKey] | Non
     and order keys (see :func:`~.indexplan.family_keys`)."""
     block = [decl.shortlist if decl.shortlist is not None else decl.candidates,
              *(r.cond for r in decl.requirements), *(k.expr for k in decl.order)]
-    found = family_keys(block, compiler.defs, compiler.types)
-    return None if found is None else [
+    found = family_keys(block, compiler.defs, compiler.types, compiler.env)
+    shape = compiler.env.resolution.keyed_reads
+    return None if found is None or shape is None else [
         ReadKey(tuple(sorted(k.eq)), tuple(compiler.compile(k.eq[f]) for f in sorted(k.eq)),
                 k.member[0] if k.member else None, compiler.compile(k.member[1]) if k.member else None,
-                compiler.compile(k.eq["ImageFamily"])) for k in found]
+                compiler.compile(k.eq[shape.family_field])) for k in found]

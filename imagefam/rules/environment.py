@@ -31,12 +31,29 @@ class Target:
 
 
 @dataclass(frozen=True)
+class KeyedReads:
+    """The shape of a resolution whose reads of the state can be listed by key (see
+    :func:`~imagefam.rules.indexplan.family_keys`): its candidates come from the indexed global
+    ``source`` filtered by ``region_field == region_variable`` and ``family_field == K``, where
+    K reads only ``family_variable``; other key expressions read only ``key_variables``."""
+
+    source: str
+    region_field: str
+    region_variable: str
+    family_field: str
+    family_variable: str
+    key_variables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ResolutionScope:
     """What a ``resolve`` block sees: its variables, and the record type of each candidate (``it``)."""
 
     variables: Mapping[str, Ty]
     candidate: str
     unavailable: Mapping[str, str] = field(default_factory=dict)
+    #: How its reads can be keyed; None: a resolution's reads are never listed by key.
+    keyed_reads: KeyedReads | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,10 @@ class Environment:
     display_fields: tuple[str, ...] = ()
     #: A record whose fields, written bare outside ``where``, get a hint naming this variable.
     subject: tuple[str, str] | None = None  # (variable, record)
+    #: Globals whose value is an instant of the command (the clock, the snapshot's time), not
+    #: data: an expression reading one, or a builtin that ``reads`` one, can change with no
+    #: record changing.
+    time_dependent: frozenset[str] = frozenset()
 
     @cached_property
     def builtins(self) -> dict[str, Builtin]:
@@ -90,3 +111,9 @@ class Environment:
         missing = (self.context_names | {b.name for b in self.functions.values() if b.host}) - slots
         if missing:
             raise TypeError(f"{self.context.__name__} has no slot for {sorted(missing)}")
+        keyed = self.resolution.keyed_reads
+        if keyed is not None and (keyed.source not in self.indexed or not {
+                keyed.region_variable, keyed.family_variable, *keyed.key_variables} <= set(self.resolution.variables)):
+            raise TypeError(f"keyed reads {keyed} name a source that is not indexed or an unknown variable")
+        if not self.time_dependent <= set(self.globals):
+            raise TypeError(f"time-dependent names {sorted(self.time_dependent - set(self.globals))} are not globals")

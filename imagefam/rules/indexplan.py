@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast
+from .environment import Environment
 from .typecheck import Typing, is_pascal
 
 #: Reads a field of an element (an ``operator.attrgetter``).
@@ -131,12 +132,6 @@ def mentions_element(e: ast.Expr) -> bool:
     return False
 
 
-#: Names and builtins whose value does not come from the candidate images: the clock and the
-#: snapshot time. A resolution that reads them can change with no image changing.
-TIME_NAMES = frozenset({"taken_at", "now"})
-TIME_BUILTINS = frozenset({"age"})
-
-
 @dataclasses.dataclass
 class ReadKey:
     """One ``images where`` of a resolution policy, as the images it can read: those whose ``eq``
@@ -146,24 +141,33 @@ class ReadKey:
     member: tuple[str, ast.Expr] | None
 
 
-def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def], types: Typing) -> list[ReadKey] | None:
+def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def], types: Typing,
+                env: Environment) -> list[ReadKey] | None:
     """What a resolution can read, when every read of the state in ``block`` (a resolution
-    policy's shortlist or candidates first, then its requirements and order keys) is an
-    ``images where RegionId == region and ImageFamily == K and ...``.
+    policy's shortlist or candidates first, then its requirements and order keys) has the shape
+    the environment's :class:`~.environment.KeyedReads` declares (ECS: ``images where RegionId ==
+    region and ImageFamily == K and ...``).
 
-    Each key expression reads only ``family``, ``region``, ``caller``, literals and definitions
-    (``K`` only ``family``), so a resolution can change only when an image it can read was
-    added, removed or changed (``imagefam diff`` relies on this). None when the block, or a
-    definition it calls, reads ``images`` any other way, or reads the time."""
-    keys: list[ReadKey] = []
-    allowed: set[int] = set()  # ids of `images` names that are the source of a keyed `where`
-    # The list of candidates must be `images where ...` or a `+` of them, each condition never
-    # null: then whether an image is a candidate depends on that image alone, and an image that
+    Each key expression reads only the declared key variables, literals and definitions (``K``
+    only the family variable), so a resolution can change only when a record it can read was
+    added, removed or changed (``imagefam diff`` relies on this). None when the environment
+    declares no such shape, or the block, or a definition it calls, reads the source any other
+    way, or reads a time-dependent name (directly or through a builtin)."""
+    shape = env.resolution.keyed_reads
+    if shape is None:
+        return None
+    source, variables = shape.source, shape.key_variables
+
+    def keyed_source(e: ast.Expr) -> bool:
+        return isinstance(e, ast.Where) and isinstance(e.source, ast.Name) and e.source.name == source
+
+    # The list of candidates must be `<source> where ...` or a `+` of them, each condition never
+    # null: then whether a record is a candidate depends on that record alone, and a record that
     # changed can move a resolution only by being eligible (a count or a null would let any do).
     lists = block[0]
     parts = lists.parts if isinstance(lists, ast.Arith) and all(op == "+" for op in lists.ops) else [lists]
     for part in parts:
-        if not (isinstance(part, ast.Where) and isinstance(part.source, ast.Name) and part.source.name == "images"
+        if not (keyed_source(part) and isinstance(part, ast.Where)
                 and (cond_ty := types.get(part.cond)) is not None and not cond_ty.nullable):
             return None
     nodes = [n for e in block for n in ast.walk(e)]
@@ -171,31 +175,41 @@ def family_keys(block: list[ast.Expr], defs: dict[str, ast.Def], types: Typing) 
     def only(e: ast.Expr, names: tuple[str, ...]) -> bool:
         return all(m.name in names or m.name in defs for m in ast.walk(e) if isinstance(m, ast.Name))
 
+    keys: list[ReadKey] = []
+    allowed: set[int] = set()  # ids of source names that are the source of a keyed `where`
     for n in nodes:
-        if not (isinstance(n, ast.Where) and isinstance(n.source, ast.Name) and n.source.name == "images"):
+        if not (keyed_source(n) and isinstance(n, ast.Where)):
             continue
         parts = n.cond.parts if isinstance(n.cond, ast.BoolOp) and n.cond.op == "and" else [n.cond]
         eq: dict[str, ast.Expr] = {}
         member: tuple[str, ast.Expr] | None = None
         for part in parts:
             found = indexable(part, types)
-            if found is not None and found[0] not in eq and only(found[1], ("family", "region", "caller")):
+            if found is not None and found[0] not in eq and only(found[1], variables):
                 eq[found[0]] = found[1]
                 continue
             many = indexable_in(part, types)
-            if many is not None and member is None and only(many[1], ("family", "region", "caller")):
+            if many is not None and member is None and only(many[1], variables):
                 member = many
-        region, family = eq.get("RegionId"), eq.get("ImageFamily")
-        if isinstance(region, ast.Name) and region.name == "region" and family is not None and only(
-                family, ("family",)):
+        region, family = eq.get(shape.region_field), eq.get(shape.family_field)
+        if isinstance(region, ast.Name) and region.name == shape.region_variable and family is not None and only(
+                family, (shape.family_variable,)):
             keys.append(ReadKey(eq, member))
             allowed.add(id(n.source))
+    return None if _reads_otherwise(nodes, defs, env, source, allowed) else keys or None
+
+
+def _reads_otherwise(nodes: list[ast.Expr], defs: dict[str, ast.Def], env: Environment, source: str,
+                     allowed: set[int]) -> bool:
+    """Whether ``nodes`` or a definition they call read ``source`` other than through the keyed
+    ``where`` nodes (ids in ``allowed``), or a time-dependent name (directly or by a builtin)."""
+    timed = {name for name, b in env.builtins.items() if b.reads & env.time_dependent}
     for n in [*nodes, *_in_defs(nodes, defs)]:
-        if isinstance(n, ast.Name) and (n.name in TIME_NAMES or (n.name == "images" and id(n) not in allowed)):
-            return None
-        if isinstance(n, ast.Call) and n.func in TIME_BUILTINS and n.func not in defs:
-            return None
-    return keys or None
+        if isinstance(n, ast.Name) and (n.name in env.time_dependent or (n.name == source and id(n) not in allowed)):
+            return True
+        if isinstance(n, ast.Call) and n.func in timed and n.func not in defs:
+            return True
+    return False
 
 
 def _in_defs(nodes: list[ast.Expr], defs: dict[str, ast.Def]) -> list[ast.Expr]:

@@ -1,4 +1,6 @@
-"""Text -> AST. Lark LALR, and a non-recursive transformer, so no tree is ever walked recursively.
+"""Text -> AST. Lark LALR with the AST built inline, as the parser reduces: no parse tree is built
+and nothing is walked recursively, so parsing is linear in the text (a 100,000-term ``and`` chain
+parses in about a second).
 
 A file is split into declarations (lines starting with ``def``, ``rule``, ``audit`` or
 ``resolve``) and each is parsed alone: one syntax error per broken declaration is reported
@@ -8,22 +10,23 @@ deeper than :data:`MAX_DEPTH` are rejected with a clear error, never a Recursion
 
 from __future__ import annotations
 
+import gc
 import re
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any, cast
 
-from lark import Lark, Token, v_args
+from lark import Lark, Token, Transformer
 from lark import __version__ as lark_version
 from lark.exceptions import (
     LarkError,
     UnexpectedCharacters,
     UnexpectedInput,
     UnexpectedToken,
-    VisitError,
 )
-from lark.visitors import Transformer_NonRecursive
 
 from . import ast
 from .cache import cache_dir
@@ -48,25 +51,94 @@ _FRIENDLY = {
 }
 
 
+#: The span of a node being built: :class:`_Positions` replaces it once the node's children are known.
+_PENDING = Span(0, 0, 0, 0)
+
+
 @cache
-def _lark() -> Lark:
+def _lark() -> tuple[Lark, _Build]:
+    """The parser and the builder it calls as it reduces (one of each, shared: see :func:`_parse`)."""
     grammar = resources.files("imagefam.rules").joinpath("grammar.lark").read_text("utf-8")
     folder = cache_dir()
     # Lark checks the grammar's hash stored in the file, so a stale cache is rebuilt, not used.
-    cache: bool | str = str(folder / f"grammar-lark{lark_version}.tables") if folder else False
-    return Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=True,
-                maybe_placeholders=True, cache=cache)
+    cache: bool | str = str(folder / f"grammar-lark{lark_version}-inline.tables") if folder else False
+    build = _Build()
+    lark = Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=False,
+                maybe_placeholders=True, cache=cache, transformer=build)
+    # Lark's propagate_positions only places parse trees; this places the AST objects the builder
+    # returns, by the same rule. The parser reads its callbacks from this dict as it runs.
+    callbacks: dict[Any, Callable[[list[Any]], Any]] = lark._callbacks
+    for rule, f in list(callbacks.items()):
+        if not (rule.options.expand1 and not rule.alias and len(rule.expansion) == 1):  # else: the child itself
+            callbacks[rule] = _Positions(f, build)
+    return lark, build
+
+
+_PARSING = threading.RLock()
 
 
 def _parse(text: str, start: str, source: Source, offset: int, reporter: Reporter) -> Any:
-    tree = _lark().parse(text, start=start)
-    return _Build(source, offset, reporter).transform(tree)
+    """Parse ``text`` into AST objects. The builder's state is per parse; a message template
+    parses its holes while its declaration is being parsed, so the state is a stack."""
+    with _PARSING:
+        lark, build = _lark()
+        saved = build.source, build.offset, build.reporter, build.firsts, build.lasts, build.kept
+        build.source, build.offset, build.reporter = source, offset, reporter
+        build.firsts, build.lasts, build.kept = {}, {}, []
+        # Parsing allocates many objects and frees few until it ends, which would wake the cycle
+        # collector over and over to scan the growing tree (a fifth of the time of a long chain);
+        # what a parse leaves behind is freed by reference counting.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return lark.parse(text, start=start)
+        finally:
+            if collecting:
+                gc.enable()
+            build.source, build.offset, build.reporter, build.firsts, build.lasts, build.kept = saved
 
 
-def _span(meta: Any, offset: int) -> Span:
-    if getattr(meta, "empty", False):
-        return Span(offset + 1, 1, offset + 1, 2)
-    return Span(meta.line + offset, meta.column, meta.end_line + offset, meta.end_column)
+class _Positions:
+    """Places what a grammar rule built, as Lark's ``propagate_positions`` places trees: a node
+    spans from the start of its first child's container to the end of its last's, tokens the
+    parser then drops (``not``, ``(``) included. A container is the text a result covers, which
+    for a parenthesized expression includes the parentheses; nodes read their children's."""
+
+    __slots__ = ("build", "f")
+
+    def __init__(self, f: Callable[[list[Any]], Any], build: _Build) -> None:
+        self.f = f
+        self.build = build
+
+    def __call__(self, children: list[Any]) -> Any:
+        res = self.f(children)
+        build = self.build
+        firsts, lasts = build.firsts, build.lasts
+        first = last = None
+        for c in children:
+            if isinstance(c, Token):
+                first = c
+                break
+            if (first := firsts.get(id(c))) is not None:
+                break
+        for c in reversed(children):
+            if isinstance(c, Token):
+                last = c
+                break
+            if (last := lasts.get(id(c))) is not None:
+                break
+        # No new objects per call (a tuple each would wake the garbage collector ever more often
+        # as the tree grows): a container is its first and last token.
+        if first is not None and last is not None:
+            firsts[id(res)] = first
+            lasts[id(res)] = last
+            build.kept.append(res)  # alive until the parse ends, so its id stays its own
+        if getattr(res, "span", None) is _PENDING:
+            offset = build.offset
+            res.span = (Span((first.line or 1) + offset, first.column or 1, (last.end_line or 1) + offset,
+                             last.end_column or 1)
+                        if first is not None and last is not None else Span(offset + 1, 1, offset + 1, 2))
+        return res
 
 
 def _tspan(tok: Token, offset: int, col_shift: int = 0) -> Span:
@@ -97,22 +169,26 @@ def parse_time(text: str) -> datetime | None:
     """An ISO-8601 timestamp, as an aware UTC datetime; naive ones are taken as UTC."""
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or one whose UTC time is outside years 1-9999
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class _Build(Transformer_NonRecursive[Token, Any]):
-    """Builds AST nodes from Lark's tree bottom-up, without recursion."""
+class _Build(Transformer[Token, Any]):
+    """Builds AST nodes as the parser reduces (Lark calls these methods inline, children first).
+    Spans of nodes are set by :class:`_Positions` right after; a method that reports an error
+    locates it by its tokens."""
 
-    def __init__(self, source: Source, offset: int, reporter: Reporter) -> None:
+    def __init__(self) -> None:
         super().__init__(visit_tokens=False)
-        self.source = source
-        self.offset = offset
-        self.reporter = reporter
-
-    def _s(self, meta: Any) -> Span:
-        return _span(meta, self.offset)
+        self.source = Source("", "")
+        self.offset = 0
+        self.reporter = Reporter(self.source)
+        #: id(object) -> the first and the last token of the text each built object covers (see
+        #: _Positions); ``kept`` holds the objects, so that no id is reused during a parse.
+        self.firsts: dict[int, Token] = {}
+        self.lasts: dict[int, Token] = {}
+        self.kept: list[Any] = []
 
     def _node(self, node: ast.Expr) -> ast.Expr:
         node._set_depth()
@@ -132,85 +208,68 @@ class _Build(Transformer_NonRecursive[Token, Any]):
             else:
                 i += 1
 
-    @v_args(meta=True)
-    def string(self, meta: Any, c: list[Any]) -> ast.Expr:
+    def string(self, c: list[Any]) -> ast.Expr:
         self._escapes(c[0])
-        return self._node(ast.Literal(self._s(meta), unescape(str(c[0])), "string"))
+        return self._node(ast.Literal(_PENDING, unescape(str(c[0])), "string"))
 
-    @v_args(meta=True)
-    def int_lit(self, meta: Any, c: list[Any]) -> ast.Expr:
+    def int_lit(self, c: list[Any]) -> ast.Expr:
         text = str(c[0])
         if len(text) > 18:
-            self.reporter.error(self._s(meta), f"integer literal {text[:20]}... is too large")
-            return self._node(ast.Literal(self._s(meta), 0, "int"))
-        return self._node(ast.Literal(self._s(meta), int(text), "int"))
+            self.reporter.error(_tspan(c[0], self.offset), f"integer literal {text[:20]}... is too large")
+            return self._node(ast.Literal(_PENDING, 0, "int"))
+        return self._node(ast.Literal(_PENDING, int(text), "int"))
 
-    @v_args(meta=True)
-    def time(self, meta: Any, c: list[Any]) -> ast.Expr:
+    def time(self, c: list[Any]) -> ast.Expr:
         value = parse_time(str(c[0])[1:])
         if value is None:
-            self.reporter.error(self._s(meta), f"{str(c[0])!r} is not a valid timestamp",
+            self.reporter.error(_tspan(c[0], self.offset), f"{str(c[0])!r} is not a valid timestamp",
                                 "write @YYYY-MM-DDTHH:MM:SSZ")
-        return self._node(ast.Literal(self._s(meta), value, "time" if value else "null"))
+        return self._node(ast.Literal(_PENDING, value, "time" if value else "null"))
 
-    @v_args(meta=True)
-    def true(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Literal(self._s(meta), True, "bool"))
+    def true(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Literal(_PENDING, True, "bool"))
 
-    @v_args(meta=True)
-    def false(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Literal(self._s(meta), False, "bool"))
+    def false(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Literal(_PENDING, False, "bool"))
 
-    @v_args(meta=True)
-    def null(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Literal(self._s(meta), None, "null"))
+    def null(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Literal(_PENDING, None, "null"))
 
-    @v_args(meta=True)
-    def list_lit(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.ListLit(self._s(meta), [x for x in c if x is not None]))
+    def list_lit(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.ListLit(_PENDING, [x for x in c if x is not None]))
 
-    @v_args(meta=True)
-    def name(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Name(self._s(meta), str(c[0])))
+    def name(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Name(_PENDING, str(c[0])))
 
-    @v_args(meta=True)
-    def call(self, meta: Any, c: list[Any]) -> ast.Expr:
+    def call(self, c: list[Any]) -> ast.Expr:
         args = [x for x in c[1:] if x is not None]
-        return self._node(ast.Call(self._s(meta), str(c[0]), args, _tspan(c[0], self.offset)))
+        return self._node(ast.Call(_PENDING, str(c[0]), args, _tspan(c[0], self.offset)))
 
-    @v_args(meta=True)
-    def attr(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Attr(self._s(meta), c[0], str(c[1]), _tspan(c[1], self.offset)))
+    def attr(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Attr(_PENDING, c[0], str(c[1]), _tspan(c[1], self.offset)))
 
     # -- operators --
-    @v_args(meta=True)
-    def neg(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Unary(self._s(meta), "-", c[0]))
+    def neg(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Unary(_PENDING, "-", c[0]))
 
-    @v_args(meta=True)
-    def not_(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Unary(self._s(meta), "not", c[0]))
+    def not_(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Unary(_PENDING, "not", c[0]))
 
-    @v_args(meta=True)
-    def or_expr(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.BoolOp(self._s(meta), "or", list(c)))
+    def or_expr(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.BoolOp(_PENDING, "or", list(c)))
 
-    @v_args(meta=True)
-    def and_expr(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.BoolOp(self._s(meta), "and", list(c)))
+    def and_expr(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.BoolOp(_PENDING, "and", list(c)))
 
-    @v_args(meta=True)
-    def sum_expr(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Arith(self._s(meta), list(c[0::2]), [str(t) for t in c[1::2]]))
+    def sum_expr(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Arith(_PENDING, list(c[0::2]), [str(t) for t in c[1::2]]))
 
-    @v_args(meta=True)
-    def compare(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Compare(self._s(meta), str(c[1]), c[0], c[2]))
+    def compare(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Compare(_PENDING, str(c[1]), c[0], c[2]))
 
     def _binary(op: str) -> Any:  # type: ignore[misc]
-        @v_args(meta=True)
-        def method(self: _Build, meta: Any, c: list[Any]) -> ast.Expr:
-            return self._node(ast.Compare(self._s(meta), op, c[0], c[1]))
+        def method(self: _Build, c: list[Any]) -> ast.Expr:
+            return self._node(ast.Compare(_PENDING, op, c[0], c[1]))
 
         return method
 
@@ -221,31 +280,26 @@ class _Build(Transformer_NonRecursive[Token, Any]):
     contains = _binary("contains")
     matches = _binary("matches")
 
-    @v_args(meta=True)
-    def cond(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.If(self._s(meta), c[0], c[1], c[2]))
+    def cond(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.If(_PENDING, c[0], c[1], c[2]))
 
-    @v_args(meta=True)
-    def where(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Where(self._s(meta), c[0], c[1]))
+    def where(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Where(_PENDING, c[0], c[1]))
 
-    @v_args(meta=True)
-    def project(self, meta: Any, c: list[Any]) -> ast.Expr:
-        return self._node(ast.Project(self._s(meta), str(c[0]), c[1], _tspan(c[0], self.offset)))
+    def project(self, c: list[Any]) -> ast.Expr:
+        return self._node(ast.Project(_PENDING, str(c[0]), c[1], _tspan(c[0], self.offset)))
 
     # -- declarations --
     def type(self, c: list[Any]) -> ast.TypeRef:
         return ast.TypeRef(str(c[0]), _tspan(c[0], self.offset), c[1])
 
-    @v_args(meta=True)
-    def param(self, meta: Any, c: list[Any]) -> ast.Param:
-        return ast.Param(str(c[0]), c[1], self._s(meta))
+    def param(self, c: list[Any]) -> ast.Param:
+        return ast.Param(str(c[0]), c[1], _PENDING)
 
     def params(self, c: list[Any]) -> list[ast.Param]:
         return [p for p in c if p is not None]
 
-    @v_args(meta=True)
-    def def_decl(self, meta: Any, c: list[Any]) -> ast.Def:
+    def def_decl(self, c: list[Any]) -> ast.Def:
         return ast.Def(str(c[0]), c[1], c[2], _tspan(c[0], self.offset), self.source)
 
     def severity(self, c: list[Any]) -> ast.Severity:
@@ -276,8 +330,7 @@ class _Build(Transformer_NonRecursive[Token, Any]):
             setattr(out, key, value)
         return out
 
-    @v_args(meta=True)
-    def rule_decl(self, meta: Any, c: list[Any]) -> ast.RuleDecl:
+    def rule_decl(self, c: list[Any]) -> ast.RuleDecl:
         rid = c[0]
         i = 1
         actions = []
@@ -288,38 +341,34 @@ class _Build(Transformer_NonRecursive[Token, Any]):
         return ast.RuleDecl(str(rid), "action", actions, severity, cond,
                             self._clauses(clauses, f"rule {rid}"), _tspan(rid, self.offset), self.source)
 
-    @v_args(meta=True)
-    def audit_decl(self, meta: Any, c: list[Any]) -> ast.RuleDecl:
+    def audit_decl(self, c: list[Any]) -> ast.RuleDecl:
         rid, scope, severity, cond = c[0], c[1], c[2], c[3]
         return ast.RuleDecl(str(rid), "audit", [(str(scope), _tspan(scope, self.offset))], severity,
                             cond, self._clauses(c[4:], f"audit {rid}"), _tspan(rid, self.offset),
                             self.source)
 
-    @v_args(meta=True)
-    def requirement(self, meta: Any, c: list[Any]) -> ast.RequireClause:
+    def requirement(self, c: list[Any]) -> ast.RequireClause:
         otherwise = self.template(c[2]) if c[2] is not None else None
         return ast.RequireClause(str(c[0]), c[1], otherwise, _tspan(c[0], self.offset))
 
-    @v_args(meta=True)
-    def order_key(self, meta: Any, c: list[Any]) -> ast.OrderKey:
-        return ast.OrderKey(c[0], c[1] is not None and str(c[1]) == "desc", self._s(meta))
+    def order_key(self, c: list[Any]) -> ast.OrderKey:
+        return ast.OrderKey(c[0], c[1] is not None and str(c[1]) == "desc", _PENDING)
 
     def shortlist(self, c: list[Any]) -> tuple[str, ast.Expr]:
         return ("shortlist", c[0])
 
-    @v_args(meta=True)
-    def resolve_decl(self, meta: Any, c: list[Any]) -> ast.ResolveDecl:
+    def resolve_decl(self, c: list[Any]) -> ast.ResolveDecl:
         reqs = [x for x in c[1:] if isinstance(x, ast.RequireClause)]
         keys = [x for x in c[1:] if isinstance(x, ast.OrderKey)]
         short = c[1][1] if isinstance(c[1], tuple) else None
-        return ast.ResolveDecl(c[0], short, reqs, keys, self._s(meta), self.source)
+        return ast.ResolveDecl(c[0], short, reqs, keys, _PENDING, self.source)
 
     def start(self, c: list[Any]) -> list[Any]:
         return list(c)
 
 
 def _expected(names: set[str]) -> str:
-    lark = _lark()
+    lark, _ = _lark()
     shown = []
     for name in sorted(names):
         if name in _FRIENDLY:
@@ -411,7 +460,7 @@ def parse_module(source: Source, reporter: Reporter) -> ast.Module:
         except UnexpectedInput as err:
             reporter.diagnostics.append(_syntax_error(err, source, offset))
             continue
-        except (VisitError, LarkError, RecursionError) as err:
+        except (LarkError, RecursionError) as err:
             reporter.error(Span.point(offset + 1, 1), f"could not parse declaration: {err}")
             continue
         for decl in decls:

@@ -35,7 +35,7 @@ class TimeBuiltin:
     params: tuple[Ty, ...]
     result: Ty  # nullable in use when an argument may be null
     doc: str
-    impl: Callable[..., Any]  # on non-null arguments; `now` first when needs_now
+    impl: Callable[..., Any]  # on non-null arguments; the current instant first when needs_now
     needs_now: bool = False
 
 
