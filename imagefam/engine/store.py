@@ -127,6 +127,13 @@ class Images:
         found = [img for r in self._regions_of(image_id) if (img := self._at((image_id, r))) is not None]
         return found[0] if len(found) == 1 else None
 
+    def _region_of(self, image_id: str, region: str | None) -> str | None:
+        """``region``, or the one region ``image_id`` is in when none is named (``get``'s rule)."""
+        if region is not None:
+            return region
+        found = self.get(image_id)
+        return found.RegionId if found is not None else None
+
     def lookup(self, fields: Fields, key: tuple[Any, ...]) -> Collection[Image]:
         raise NotImplementedError
 
@@ -433,11 +440,9 @@ class ImageStore(Images):
 
     def remove(self, image_id: str, region: str | None = None) -> Image | None:
         """Remove the image ``image_id`` of ``region`` (optional when the id is in one region only)."""
+        region = self._region_of(image_id, region)
         if region is None:
-            found = self.get(image_id)
-            if found is None:
-                return None
-            region = found.RegionId
+            return None
         old = self._by_id.pop((image_id, region), None)
         if old is not None:
             self._unindex((image_id, region), old)
@@ -635,11 +640,9 @@ class Overlay(Images):
 
     def remove(self, image_id: str, region: str | None = None) -> Image | None:
         """Remove the image ``image_id`` of ``region`` (optional when the id is in one region only)."""
+        region = self._region_of(image_id, region)
         if region is None:
-            found = self.get(image_id)
-            if found is None:
-                return None
-            region = found.RegionId
+            return None
         k = (image_id, region)
         old = self._at(k)
         if old is None:
