@@ -2,6 +2,9 @@
 
 - a regular file (or a new one) is written whole or not at all: a temp file beside it, renamed;
 - a symbolic link is followed: its target is written that way (the link stays a link);
+- a file with several names (hard links) is rewritten in place, so every name sees the output
+  (a rename would leave the other names with the old text); if the write fails, the old
+  content is put back;
 - a special file (FIFO, /dev/null, a terminal, a device) is written in place, never replaced;
 - ``-`` and ``/dev/stdout`` mean stdout;
 - a path ending in ``/``, a folder, or one of the command's own inputs is refused (exit 2).
@@ -101,6 +104,8 @@ def write_output(text: str, path: str | None) -> None:
         raise InputError(f"{path}: is a directory; --output needs a file name")
     if st is not None and not stat.S_ISREG(st.st_mode):
         _write_in_place(text, target, path)
+    elif st is not None and st.st_nlink > 1:
+        _rewrite_linked(text, target, path)
     else:
         _write_atomically(text, target, path, st)
 
@@ -112,6 +117,27 @@ def _write_in_place(text: str, target: Path, shown: str) -> None:
             fh.write(text)
     except BrokenPipeError:
         return  # a FIFO whose reader went away: like stdout, not a change of status
+    except OSError as err:
+        raise InputError(f"{shown}: cannot write output: {err.strerror or err}") from err
+
+
+def _rewrite_linked(text: str, target: Path, shown: str) -> None:
+    """A regular file with other names: rewritten in place (the names stay one file); the old
+    content is restored if the new one cannot be written whole."""
+    data = text.encode("utf-8")
+    try:
+        with open(target, "r+b") as fh:
+            old = fh.read()
+            try:
+                fh.seek(0)
+                fh.write(data)
+                fh.truncate()
+                fh.flush()
+            except OSError:
+                fh.seek(0)
+                fh.write(old)
+                fh.truncate()
+                raise
     except OSError as err:
         raise InputError(f"{shown}: cannot write output: {err.strerror or err}") from err
 

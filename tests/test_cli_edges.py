@@ -152,6 +152,19 @@ def test_output_to_a_fifo_writes_in_place(tmp_path: Path, demo: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "out.fifo"]
 
 
+def test_output_to_a_hard_linked_file_keeps_the_link(tmp_path: Path, demo: Path, capsys: Any) -> None:
+    first = tmp_path / "out.json"
+    first.write_text("x" * 100_000, "utf-8")  # longer than the output: the rest must go
+    second = tmp_path / "other-name.json"
+    os.link(first, second)
+    run = run_main(capsys, "check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml",
+                   "--format", "json", "-o", first)
+    assert run.code == 0, run.err
+    assert os.stat(first).st_ino == os.stat(second).st_ino, "both names are still one file"
+    assert json.loads(second.read_text("utf-8"))["allowed"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "other-name.json", "out.json"]
+
+
 def test_output_to_dev_stdout_is_stdout(demo: Path) -> None:
     plain = run_cli("check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml", "--format", "json")
     run = run_cli("check", demo / "rollback-fixed.yaml", "--state", demo / "state.yaml", "--format", "json",
