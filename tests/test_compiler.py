@@ -659,3 +659,30 @@ def test_a_definition_is_a_python_callable_over_its_compiled_closure() -> None:
         policy.function("visible", ("Image",))
     with pytest.raises(TypeError, match="takes 2 arguments"):
         visible(own)
+
+
+class _CountingRequest:
+    """A request whose ImageFamily counts how often it is read."""
+
+    def __init__(self, family: str | None) -> None:
+        self._family, self.reads = family, 0
+
+    @property
+    def ImageFamily(self) -> str | None:
+        self.reads += 1
+        return self._family
+
+
+@pytest.mark.parametrize("family", [None, "", "aliyun-x", "web", "x-https://y"])
+def test_tests_of_one_string_read_it_once(family: str | None) -> None:
+    # The shipped family-name-reserved condition: the null and empty guards and the three string
+    # tests of request.ImageFamily run as one closure that reads the field once, with the same
+    # three-valued answer as the tests one by one.
+    text = ('request.ImageFamily != null and request.ImageFamily != "" and (request.ImageFamily startswith "aliyun" '
+            'or request.ImageFamily contains "http://" or request.ImageFamily contains "https://")')
+    fn = compile_expr(text, {"request": request_type("CreateImage")})
+    req = _CountingRequest(family)
+    got = fn(Ctx((), request=req))
+    want = family is not None and family != "" and (family.startswith("aliyun") or "://" in family)
+    assert got is want
+    assert req.reads == 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 from imagefam.engine.environment import EcsContext as Ctx
 from imagefam.engine.store import ImageStore
+from imagefam.rules.types import STRING
 
 EXAMPLES = int(os.environ.get("IMAGEFAM_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
@@ -46,6 +48,7 @@ def _leaves(ty: str, elem: bool) -> st.SearchStrategy[Node]:
         return st.one_of(st.builds(lambda v: ("lit", v), st.integers(0, 3)), null)
     if ty == "str":
         opts = [st.builds(lambda v: ("lit", v), st.sampled_from(STRINGS)), null, st.just(("var", "caller")),
+                st.just(("var", "region")),
                 st.builds(lambda f: ("ifield", f), st.sampled_from(STR_FIELDS))]
         if elem:
             opts.append(st.builds(lambda f: ("efield", f), st.sampled_from(STR_FIELDS[:3])))
@@ -82,6 +85,7 @@ def expr(ty: str, depth: int, elem: bool) -> st.SearchStrategy[Node]:
               for t in ("int", "str", "bool")],
             *[st.builds(lambda a, b: ("cmp", "<", a, b), sub(t), sub(t)) for t in ("int", "str")],
             st.builds(lambda a, b: ("cmp", "startswith", a, b), sub("str"), sub("str")),
+            string_tests(),
             st.builds(lambda op, a, items: ("cmp", op, a, ("list", items)), st.sampled_from(["in", "not in"]),
                       sub("str"), st.lists(_leaves("str", elem), max_size=3)),
             st.builds(lambda c, a, b: ("if", c, a, b), sub("bool"), sub("bool"), sub("bool")),
@@ -104,6 +108,36 @@ def expr(ty: str, depth: int, elem: bool) -> st.SearchStrategy[Node]:
             st.builds(lambda a, b: ("coalesce", a, b), sub("str"), sub("str")),
         ]
     return st.one_of(*opts)
+
+
+PATTERNS = ["^a", "b", "a.b", "^$", "^[a-z]+\\z"]
+
+
+@functools.cache
+def string_tests() -> st.SearchStrategy[Node]:
+    """Tests of one string operand against literals, joined by and/or/not: the compiler reads the
+    operand once for them (rules/strpreds.py)."""
+    operands = st.sampled_from([("var", "region"), ("var", "caller"), ("ifield", "ImageFamily")])
+    one = st.builds(lambda op, k: (op, k), st.sampled_from(["startswith", "endswith", "contains"]),
+                    st.sampled_from([*STRINGS, "http://", "acs"])) | st.builds(lambda k: ("matches", k),
+                                                                                st.sampled_from(PATTERNS))
+
+    def build(x: Node, tests: list[tuple[str, str]], op: str, negate: list[bool]) -> Node:
+        parts: list[Node] = [("cmp", t, x, ("lit", k)) for t, k in tests]
+        parts = [("not", p) if n else p for p, n in zip(parts, negate, strict=False)]
+        return parts[0] if len(parts) == 1 else (op, parts)
+
+    def guarded(x: Node, pred: Node, op: str) -> Node:  # is_set(x) and ..., x == null or ...
+        if op == "and":
+            return ("and", [("cmp", "!=", x, ("lit", None)), ("cmp", "!=", x, ("lit", "")), pred])
+        return ("or", [("cmp", "==", x, ("lit", None)), pred])
+
+    def of(x: Node) -> st.SearchStrategy[Node]:
+        pred = st.builds(build, st.just(x), st.lists(one, min_size=1, max_size=4), st.sampled_from(["and", "or"]),
+                         st.lists(st.booleans(), min_size=4, max_size=4))
+        return pred | st.builds(guarded, st.just(x), pred, st.sampled_from(["and", "or"]))
+
+    return operands.flatmap(of)
 
 
 @functools.cache
@@ -148,13 +182,23 @@ def worlds(draw: st.DrawFn) -> tuple[list[Any], Any, str]:
                        Status=draw(st.sampled_from(STATUSES)))
     image = draw(st.sampled_from([None, extra, *images]))
     caller = draw(st.sampled_from(["a", "1", "x"]))
-    return images, image, caller
+    region = draw(st.sampled_from([None, "", "a", "ab", "acs-x", "http://b", "zz"]))  # a nullable string
+    return images, image, caller, region
 
 
 # ---------------------------------------------------------------- rendering
 
 
-def render(n: Node) -> str:
+def render(n: Node, names: dict[str, str] | None = None) -> str:
+    if names:  # another spelling for some variables (a rule on an action cannot name `region`)
+        return _render(n, names)
+    return _render(n, {})
+
+
+def _render(n: Node, names: dict[str, str]) -> str:
+    def render(x: Node) -> str:
+        return _render(x, names)
+
     k = n[0]
     if k == "lit":
         v = n[1]
@@ -164,7 +208,7 @@ def render(n: Node) -> str:
             return "true" if v else "false"
         return str(v) if isinstance(v, int) else json.dumps(v)
     if k == "var":
-        return str(n[1])
+        return names.get(n[1], str(n[1]))
     if k == "ifield":
         return f"image.{n[1]}"
     if k == "efield":
@@ -263,6 +307,12 @@ def ref(n: Node, env: dict[str, Any]) -> Any:
             return a < b
         if op == "startswith":
             return a.startswith(b)
+        if op == "endswith":
+            return a.endswith(b)
+        if op == "contains":
+            return b in a
+        if op == "matches":  # the patterns used here mean the same in RE2 and Python's re
+            return re.search(b.replace("\\z", "\\Z"), a) is not None
         if op == "in":
             return a in b
         if op == "not in":
@@ -307,47 +357,48 @@ def _same(a: Any, b: Any) -> bool:
 
 # ---------------------------------------------------------------- the properties
 
-any_expr = st.sampled_from(["bool", "int", "str", "images"]).flatmap(
-    lambda t: expr(t, MAX_DEPTH, False) if t != "images" else
+any_expr = st.sampled_from(["bool", "int", "str", "images", "strtests"]).flatmap(
+    lambda t: string_tests() if t == "strtests" else expr(t, MAX_DEPTH, False) if t != "images" else
     # a collection over images, often answered from an index
     st.builds(lambda k, c: (k, c), st.sampled_from(["count", "exists", "all", "any"]), conds(MAX_DEPTH - 1)))
 
 
 @FUZZ
 @given(node=any_expr, world=worlds())
-def test_compiled_agrees_with_reference(node: Node, world: tuple[list[Any], Any, str]) -> None:
-    images, image, caller = world
+def test_compiled_agrees_with_reference(node: Node, world: tuple[list[Any], Any, str, str | None]) -> None:
+    images, image, caller, region = world
     text = render(node)
-    fn = compile_expr(text)
-    env = {"image": image, "caller": caller}
+    fn = compile_expr(text, {"region": STRING.opt()})
+    env = {"image": image, "caller": caller, "region": region}
 
     # first on all but the last image (which builds any index), then after put/remove
     store = ImageStore(images[:-1])
-    got = fn(Ctx(store, image=image, caller=caller))
+    got = fn(Ctx(store, image=image, caller=caller, region=region))
     want = ref(node, {**env, "images": images[:-1]})
     assert _same(got, want), f"{text}\ncompiled={got!r} reference={want!r}"
-    assert _same(fn(Ctx(store, image=image, caller=caller)), want), text  # cached indexes give the same
+    assert _same(fn(Ctx(store, image=image, caller=caller, region=region)), want), text  # cached indexes give the same
     if images:
         store.put(images[-1])
-        got = fn(Ctx(store, image=image, caller=caller))
+        got = fn(Ctx(store, image=image, caller=caller, region=region))
         want = ref(node, {**env, "images": images})
         assert _same(got, want), f"after put: {text}\ncompiled={got!r} reference={want!r}"
         store.remove(images[0].ImageId)
-        got = fn(Ctx(store, image=image, caller=caller))
+        got = fn(Ctx(store, image=image, caller=caller, region=region))
         want = ref(node, {**env, "images": images[1:]})
         assert _same(got, want), f"after remove: {text}\ncompiled={got!r} reference={want!r}"
 
 
 @FUZZ
 @given(node=expr("bool", MAX_DEPTH, False), world=worlds())
-def test_rule_condition_agrees_with_reference(node: Node, world: tuple[list[Any], Any, str]) -> None:
-    images, image, caller = world
-    text = render(node)
+def test_rule_condition_agrees_with_reference(node: Node, world: tuple[list[Any], Any, str, str | None]) -> None:
+    images, image, caller, _ = world
+    text = render(node, {"region": "image.ImageFamily"})
     hole = text.replace('"', '\\"')
     policy = load(f'rule r on DeleteImage, CopyImage deny when {text}\n  message "v={{{hole}}}"\n')
     rule = policy.rules[0]
     ctx = Ctx(ImageStore(images), image=image, caller=caller)
-    want = ref(node, {"image": image, "caller": caller, "images": images})
+    region = None if image is None else image.ImageFamily
+    want = ref(node, {"image": image, "caller": caller, "images": images, "region": region})
     assert _same(rule.cond(ctx), want), text
     assert rule.message(ctx) == "v=" + ("null" if want is None else str(want).lower())
 

@@ -16,7 +16,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from . import ast
+from . import ast, strpreds
 from .combinators import bucket_filter, fused_tests, key_builder, kleene, matcher, tests_then
 from .environment import Environment
 from .indexplan import (
@@ -287,15 +287,32 @@ class Compiler:
             return None
         return ".".join([obj.name, *reversed(parts)])
 
+    def fold(self, e: ast.Expr) -> ast.Expr:
+        """``e``, or the literal a constant definition it names stands for."""
+        return self._fold(e)
+
+    def getter_path(self, e: ast.Expr) -> str | None:
+        """The dotted path a C-level getter reads ``e`` by (see :meth:`_getter`), or None."""
+        if isinstance(e, ast.Name) and (e.name in self.ctx_names or e.name == "it") and e.name not in self._params:
+            return e.name
+        return self._safe_path(e) if isinstance(e, ast.Attr) else None
+
     def _unary(self, e: ast.Unary) -> Fn:
+        if e.op == "not" and (pred := strpreds.single(self, e)) is not None:  # not (x matches k)
+            return pred
         f = self.compile(e.operand)
         if e.op == "not":
             return lambda c: None if (v := f(c)) is None else not v
         return lambda c: None if (v := f(c)) is None else -v
 
     def _boolop(self, e: ast.BoolOp) -> Fn:
-        parts = self._flatten(e)
         stop = e.op == "or"
+        # Tests of one string (and its null/empty guards) read it once, in one closure.
+        grouped = strpreds.group(self, self._flatten(e), stop)
+        pre = tuple(p for p in grouped if not isinstance(p, ast.Expr))
+        parts = [p for p in grouped if isinstance(p, ast.Expr)]
+        if not parts:
+            return pre[0] if len(pre) == 1 else kleene(pre, stop)
         # Two-valued tests of a C-level getter against a constant (`request.Status == "x"`,
         # `image != null`) run in one closure, with no Python frame per test. Expressions are
         # pure and Kleene logic does not depend on order, so they may run first.
@@ -310,13 +327,14 @@ class Compiler:
             self._nonnull = saved | guards([p for _, p in simple], stop)
             try:
                 tests = tuple(t for t, _ in simple)
-                if len(rest) == 1:  # tests, then one operand, in one closure
-                    return tests_then(tests, self.compile(rest[0]), stop)
-                fns = (fused_tests(tests, stop), *(self.compile(p) for p in rest))
+                rest_fns = (*pre, *(self.compile(p) for p in rest))
+                if len(rest_fns) == 1:  # tests, then one operand, in one closure
+                    return tests_then(tests, rest_fns[0], stop)
+                fns = (fused_tests(tests, stop), *rest_fns)
             finally:
                 self._nonnull = saved
         else:
-            fns = tuple(self.compile(p) for p in parts)
+            fns = (*pre, *(self.compile(p) for p in parts))
         if len(fns) == 1:
             return fns[0]
         if e.op == "and" and len(fns) == 2:
