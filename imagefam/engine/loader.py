@@ -240,7 +240,8 @@ def state_from_data(data: Any, p: Path, reach: frozenset[str] | None = None) -> 
 def _finish_state(sf: StateFile, p: Path, data: Any, reach: frozenset[str] | None = None) -> State:
     """The state of a validated file; its ``Images`` may be the fast path's records, checked as
     they are and made images here (only those of ``reach`` when given)."""
-    problems = [] if _plainly_valid(sf.Images) else _image_problems(sf.Images, p)
+    ids = _plain_ids(sf.Images)
+    problems = [] if ids is not None else _image_problems(sf.Images, p)
     problems += consumer_problems(sf.ScalingConfigurations, sf.Instances, str(p))
     if problems:
         raise InputError("\n".join(problems[:20]))
@@ -249,9 +250,10 @@ def _finish_state(sf: StateFile, p: Path, data: Any, reach: frozenset[str] | Non
     if reach is not None:
         from .prune import PrunedStore
 
-        store = PrunedStore(sf.Images, reach)
+        store = PrunedStore(sf.Images, reach, ids)
         gc.freeze()  # a check is one short process: the collector need never walk the snapshot (0.3 s at 1M)
     else:
+        del ids
         records: list[Any] = sf.Images  # the fast path's records, or images
         if records and not isinstance(records[0], Image):
             from .fastjson import images_of
@@ -262,20 +264,22 @@ def _finish_state(sf: StateFile, p: Path, data: Any, reach: frozenset[str] | Non
     return State(store, sf.TakenAt, str(p), consumers=consumers)
 
 
-def _plainly_valid(images: list[Any]) -> bool:
-    """Whether every custom image names its owner and no ImageId repeats but a public image's in
-    another region: C-level passes over the images (the loop below names what is wrong)."""
+def _plain_ids(images: list[Any]) -> set[str] | None:
+    """Every ImageId, when every custom image names its owner and no ImageId repeats but a public
+    image's in another region; else None (the loop below names what is wrong). C-level passes."""
     public = list(map(is_not, map(attrgetter("ImageOwnerAlias"), images), repeat(None)))
     if countOf(compress(map(attrgetter("ImageOwnerId"), images), map(not_, public)), None):
-        return False  # a custom image with no owner
+        return None  # a custom image with no owner
     ids = list(map(attrgetter("ImageId"), images))
-    if len(set(ids)) == len(ids):
-        return True
+    unique = set(ids)
+    if len(unique) == len(ids):
+        return unique
     custom = set(compress(ids, map(not_, public)))
     public_ids = set(compress(ids, public))
     n_public = countOf(public, True)
-    return (len(custom) == len(ids) - n_public and custom.isdisjoint(public_ids)
-            and len(set(map(attrgetter("ImageId", "RegionId"), compress(images, public)))) == n_public)
+    plain = (len(custom) == len(ids) - n_public and custom.isdisjoint(public_ids)
+             and len(set(map(attrgetter("ImageId", "RegionId"), compress(images, public)))) == n_public)
+    return unique if plain else None
 
 
 def _image_problems(images: list[Any], p: Path) -> list[str]:

@@ -61,9 +61,11 @@ class PrunedStore(ImageStore):
     other image raise :class:`OutOfReach` (see the module). ``len`` and ``newest`` are the whole
     state's; :meth:`whole` builds the full store (in file order) when a check needs it."""
 
-    __slots__ = ("_all", "_elsewhere_ids", "_reach", "_total", "_whole", "abandoned", "skipped")
+    __slots__ = ("_all", "_elsewhere_ids", "_ids", "_reach", "_total", "_whole", "abandoned", "skipped")
 
-    def __init__(self, records: list[Any], reach: frozenset[str]) -> None:
+    def __init__(self, records: list[Any], reach: frozenset[str], ids: set[str] | None = None) -> None:
+        """``records``: every image of the state (or the fast path's records), in file order;
+        ``ids``: every ImageId among them, if known (the loader's duplicate check made the set)."""
         from .fastjson import images_of
 
         inside = list(map(reach.__contains__, map(operator.attrgetter("RegionId"), records)))
@@ -71,6 +73,7 @@ class PrunedStore(ImageStore):
         self._reach = reach
         self._all = records  # every image (or decoded record), in file order
         self._total = len(records)
+        self._ids = ids
         self._elsewhere_ids: set[str] | None = None
         self._whole: ImageStore | None = None
         #: why a check gave up pruning (the first read out of reach), or None
@@ -98,7 +101,9 @@ class PrunedStore(ImageStore):
         raise OutOfReach(f"a read of {what}")
 
     def _elsewhere(self, image_id: str) -> bool:
-        if self._elsewhere_ids is None:  # on first use (a step creating an image asks if its id is free)
+        if self._ids is not None and image_id not in self._ids:
+            return False  # in no region (a step creating an image asks if its id is free)
+        if self._elsewhere_ids is None:  # on first use
             outside = map(operator.not_, map(self._reach.__contains__, map(operator.attrgetter("RegionId"), self._all)))
             self._elsewhere_ids = set(compress(map(operator.attrgetter("ImageId"), self._all), outside))
         return image_id in self._elsewhere_ids
