@@ -126,7 +126,10 @@ def decode_state(raw: bytes) -> tuple[list[Image], bytes | None] | None:
     validate them, and the JSON text of its TakenAt (None if absent) for pydantic to validate;
     None when this path cannot promise that (then validate the whole text with pydantic)."""
     decoded = decode_records(raw)
-    return None if decoded is None else (images_of(decoded[0]), decoded[1])
+    if decoded is None:
+        return None
+    with gc_paused(keep=True):
+        return images_of(decoded[0]), decoded[1]
 
 
 def decode_records(raw: bytes) -> tuple[list[Any], bytes | None] | None:

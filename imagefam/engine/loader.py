@@ -165,10 +165,10 @@ def load_state(path: str | Path, account: str | None = None, stdin_format: Forma
             fast = _fast_json(raw)  # msgspec, when it gives what pydantic would
             if fast is not None:
                 del raw  # a quarter of the peak memory for a large file
-                with gc_paused():
+                with gc_paused(keep=True):
                     return _finish_state(fast, p, None, reach)
             try:  # pydantic-core parses and validates the whole file in one pass
-                with gc_paused():
+                with gc_paused(keep=True):
                     state_file = _state_adapter().validate_json(raw)
             except ValidationError:
                 state_file = None  # below, for messages that name images
