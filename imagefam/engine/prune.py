@@ -61,7 +61,7 @@ class PrunedStore(ImageStore):
     other image raise :class:`OutOfReach` (see the module). ``len`` and ``newest`` are the whole
     state's; :meth:`whole` builds the full store (in file order) when a check needs it."""
 
-    __slots__ = ("_all", "_elsewhere_ids", "_ids", "_reach", "_total", "_whole", "abandoned", "skipped")
+    __slots__ = ("_all", "_elsewhere_ids", "_ids", "_reach", "_total", "_whole", "abandoned")
 
     def __init__(self, records: list[Any], reach: frozenset[str], ids: set[str] | None = None) -> None:
         """``records``: every image of the state (or the fast path's records), in file order;
@@ -78,15 +78,19 @@ class PrunedStore(ImageStore):
         self._whole: ImageStore | None = None
         #: why a check gave up pruning (the first read out of reach), or None
         self.abandoned: str | None = None
-        #: images not indexed, by region
-        self.skipped: dict[str, int] = dict(Counter(compress(map(operator.attrgetter("RegionId"), records),
-                                                             map(operator.not_, inside))))
         if records:
             self.newest = max(map(operator.attrgetter("CreationTime"), records))
 
     @property
     def kept(self) -> frozenset[str]:
         return self._reach
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """How many images of each region left out were not indexed (counted when asked)."""
+        reach = self._reach
+        return dict(Counter(region for region in map(operator.attrgetter("RegionId"), self._all)
+                            if region not in reach))
 
     def whole(self) -> ImageStore:
         """The full store of every image (built once)."""
@@ -157,11 +161,12 @@ def describe(store: Images) -> str:
     if not isinstance(store, PrunedStore):
         return (f"not pruned: every image indexed ({len(store):,}): a step names no region or one known only at "
                 "apply, or the state is not one native file")
-    skipped = sum(store.skipped.values())
+    by_region = store.skipped
+    skipped = sum(by_region.values())
     kept = sorted(store.kept)
     text = (f"pruned: indexed {store._total - skipped:,} images in {len(kept)} region(s) the plan names "
-            f"({', '.join(kept) or 'none'}); skipped {skipped:,} images in {len(store.skipped)} other region(s)"
-            + (f" ({', '.join(f'{r} {n:,}' for r, n in sorted(store.skipped.items()))})" if store.skipped else "")
+            f"({', '.join(kept) or 'none'}); skipped {skipped:,} images in {len(by_region)} other region(s)"
+            + (f" ({', '.join(f'{r} {n:,}' for r, n in sorted(by_region.items()))})" if by_region else "")
             + "; every image was validated")
     if store.abandoned is not None:
         text += (f"; pruning undone: the check made {store.abandoned}, so it ran again on every image")
