@@ -141,6 +141,10 @@ def test_the_guard_answers_only_reads_of_the_regions_kept() -> None:
         with pytest.raises(OutOfReach):
             read()
     assert store.whole().get("m-2", "r2") is not None
+    with pytest.raises(TypeError):
+        store.put(_img("m-9", "r1"))
+    with pytest.raises(TypeError):
+        store.remove("m-1", "r1")
 
 
 def test_the_reach_of_a_plan() -> None:
