@@ -2,7 +2,10 @@
 state size (default 1M images), each repeated: CPU time (user + system), wall time and peak RSS
 of every process (``os.wait4``), so a busy machine shows as wall > CPU, not as a slower figure.
 
-* ``imagefam check`` of a 20-step plan, whole process (interpreter start and load included);
+* ``imagefam check`` of a 20-step plan, whole process (interpreter start and load included): the
+  generator's plan (its steps name 8 of the 10 regions) and one whose steps name only the two
+  largest regions (``gen.py plan --regions``; 40% of the images): a check indexes only the
+  regions its plan names (imagefam/engine/prune.py);
 * ``load_state``, whole process, and where its time goes (in one process): the loader's fast path
   (msgspec decoding into images, with the key count and the checks that pydantic would agree; see
   imagefam/engine/fastjson.py), the pydantic path it replaces for most files (parsing alone with
@@ -29,6 +32,9 @@ from typing import Any
 
 import _common as C
 import gen
+
+#: The regions of the two-region plan: the generator's two largest (40% of the images).
+TWO_REGIONS = ("cn-hangzhou", "cn-shanghai")
 
 
 def run_process(cmd: list[str]) -> dict[str, float]:
@@ -84,7 +90,7 @@ def load_split(path: str) -> dict[str, float]:
     from imagefam.engine import fastjson
 
     c = time.process_time()
-    fastjson.key_count(raw)
+    raw.count(b'"'), fastjson._LONG_FRACTION.search(raw)  # the two scans of the whole text
     out["key_scan_s"] = time.process_time() - c
     c = time.process_time()
     took = fastjson.decode_state(raw) is not None
@@ -154,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     state = str(gen.ensure_state(args.n, log=C.log))
     plan = str(gen.ensure_plan(args.steps, args.n, log=C.log))
+    two = str(gen.ensure_plan(args.steps, args.n, log=C.log, regions=list(TWO_REGIONS)))
     py = sys.executable
     res: dict[str, Any] = {"n": args.n, "steps": args.steps, "repeat": args.repeat}
     C.log(f"bench_targets: {C.human_n(args.n)} images: check of {args.steps} steps and load, "
@@ -161,17 +168,19 @@ def main(argv: list[str] | None = None) -> int:
     check_cmd = [py, "-m", "imagefam.cli", "check", plan, "--state", state, "--format", "json"]
     load_cmd = [py, "-c", "import sys, imagefam; imagefam.load_state(sys.argv[1])", state]
     res["check_whole"] = summary([run_process(check_cmd) for _ in range(args.repeat)])
+    res["check_two_regions"] = summary([run_process([*check_cmd[:4], two, *check_cmd[5:]])
+                                        for _ in range(args.repeat)])
     res["load_whole"] = summary([run_process(load_cmd) for _ in range(args.repeat)])
     C.log("bench_targets: setup and load split, in one process ...")
     res["setup"] = C.run_worker([str(Path(__file__).resolve()), "--worker", state, plan])
-    for key in ("check_whole", "load_whole"):
+    for key in ("check_whole", "check_two_regions", "load_whole"):
         r = res[key]
         C.log(f"  {key}: CPU {r['cpu_s']:.2f} s (min {r['cpu_s_min']:.2f}, max {r['cpu_s_max']:.2f}), "
               f"wall {r['wall_s']:.2f} s, peak RSS {r['peak_rss_mib']:,.0f} MiB")
     s = res["setup"]
     C.log(f"  Session() {s['session_cpu_s'] * 1e3:.2f} ms, first {s['steps']} steps {s['first_steps_cpu_s'] * 1e3:.1f} ms, "
           f"again {s['warm_steps_cpu_s'] * 1e3:.1f} ms; load: fast path {s['fast_path_s']:.2f} s "
-          f"(key scan {s['key_scan_s']:.2f} s; taken: {s['fast_path_taken']}); pydantic path: parse {s['parse_s']:.2f} s, validate {s['validate_s']:.2f} s "
+          f"(text scans {s['key_scan_s']:.2f} s; taken: {s['fast_path_taken']}); pydantic path: parse {s['parse_s']:.2f} s, validate {s['validate_s']:.2f} s "
           f"(GC {s['gc_in_validate_s']:.2f} s), image checks {s['image_checks_s']:.2f} s, store {s['store_build_s']:.2f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1), "utf-8")

@@ -315,6 +315,7 @@ class _World:
         self.shared_with: dict[str, list[str]] = {}  # uid -> ids shared with it
         self.community: list[str] = []
         self.system: list[_Img] = []
+        self.regions: list[str] = REGION_IDS  # where CopyImage may copy to
         for d in images:
             img = _Img(d)
             self.by_id[img.id] = img
@@ -460,7 +461,7 @@ def _plan_steps(world: _World, k: int, rng: random.Random) -> Iterator[dict[str,
             img = world.own(uid, lambda i: i.status == "Available")
             if img is None:
                 continue
-            dest = rng.choice(REGION_IDS)
+            dest = rng.choice(world.regions)
             step = {"Action": action, "RegionId": img.region, "ImageId": img.id, "DestinationRegionId": dest,
                     "DestinationImageName": f"copy-of-{img.id}"}
         elif action == "DeleteImage":
@@ -513,11 +514,16 @@ def _plan_steps(world: _World, k: int, rng: random.Random) -> Iterator[dict[str,
         yield step
 
 
-def generate_plan(k: int, state_path: Path, seed: int = DEFAULT_SEED) -> dict[str, Any]:
+def generate_plan(k: int, state_path: Path, seed: int = DEFAULT_SEED,
+                  regions: list[str] | None = None) -> dict[str, Any]:
+    """A plan of ``k`` steps over the state's images; with ``regions``, steps name only those."""
     with open(state_path, "rb") as fh:
         data = json.load(fh)
     rng = random.Random(seed * 7919 + k)
-    world = _World(data["Images"], rng)
+    images = data["Images"] if regions is None else [d for d in data["Images"] if d["RegionId"] in regions]
+    world = _World(images, rng)
+    if regions is not None:
+        world.regions = list(regions)
     del data
     steps = list(_plan_steps(world, k, rng))
     caller = steps[0]["caller"] if steps else (world.uids[0] if world.uids else "1")
@@ -535,8 +541,9 @@ def plan_chunks(plan: dict[str, Any]) -> Iterator[str]:
     yield "]}\n"
 
 
-def write_plan(k: int, state_path: Path, out: Path, seed: int = DEFAULT_SEED) -> Path:
-    write_atomic(out, plan_chunks(generate_plan(k, state_path, seed)))
+def write_plan(k: int, state_path: Path, out: Path, seed: int = DEFAULT_SEED,
+               regions: list[str] | None = None) -> Path:
+    write_atomic(out, plan_chunks(generate_plan(k, state_path, seed, regions)))
     return out
 
 
@@ -562,12 +569,15 @@ def ensure_state(n: int, seed: int = DEFAULT_SEED, log: Any = None) -> Path:
     return p
 
 
-def ensure_plan(k: int, n: int, seed: int = DEFAULT_SEED, log: Any = None) -> Path:
+def ensure_plan(k: int, n: int, seed: int = DEFAULT_SEED, log: Any = None,
+                regions: list[str] | None = None) -> Path:
     p = plan_path(k, n, seed)
+    if regions is not None:
+        p = p.with_name(p.stem + "-" + "-".join(regions) + p.suffix)
     if not p.exists():
         sp = ensure_state(n, seed, log)
         t = time.perf_counter()
-        write_plan(k, sp, p, seed)
+        write_plan(k, sp, p, seed, regions)
         if log:
             log(f"generated {p.name} in {time.perf_counter() - t:.1f}s")
     return p
@@ -587,6 +597,7 @@ def _parser(kind: str) -> argparse.ArgumentParser:
     p.add_argument("out", nargs="?", help="default: bench/data/plan-<K>-<state name>.json")
     p.add_argument("--state", required=True, help="the state file the plan's steps reference")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--regions", metavar="R1,R2", help="steps name only these regions (default: any)")
     return p
 
 
@@ -610,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("K must be >= 0")
         st = Path(args.state)
         out = Path(args.out) if args.out else DATA / f"plan-{args.k}-{st.stem}.json"
-        write_plan(args.k, st, out, args.seed)
+        write_plan(args.k, st, out, args.seed, args.regions.split(",") if args.regions else None)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     return 0
 

@@ -117,6 +117,8 @@ def scale_rows(s: dict[str, Any]) -> list[list[str]]:
 # The big-estate targets (issue 16): key, measure, the figure before the work, target.
 TARGETS = [
     ("check_whole", "`imagefam check` of a 20-step plan, 1M-image state, whole process", "~15 s", "<= 3 s"),
+    ("check_two_regions", "the same, a 20-step plan naming 2 of the 10 regions (40% of the images)", "~15 s",
+     "<= 3 s"),
     ("load_whole", "load 1M images (JSON), whole process", "7-9 s, 1.3 GiB peak", "<= 3 s, <= 1 GiB"),
     ("setup", "check fixed setup at 1M (before the first step)", "5.5 s", "<= 0.3 s"),
     ("per_step", "check per step 1M / 10k (marginal, the generator's accounts)", "2.3x", "<= 1.3x"),
@@ -144,13 +146,18 @@ def target_figures(results: dict[str, Any]) -> dict[str, tuple[float, str, str]]
         out["check_whole"] = (r["cpu_s"], f"{r['cpu_s']:.2f} s CPU (runs {r['cpu_s_min']:.2f}-{r['cpu_s_max']:.2f}; "
                               f"wall {r['wall_s']:.2f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB; {big} images",
                               _status(r["cpu_s"], 3.0))
+        if "check_two_regions" in t:
+            r = t["check_two_regions"]
+            out["check_two_regions"] = (r["cpu_s"], f"{r['cpu_s']:.2f} s CPU (runs {r['cpu_s_min']:.2f}-"
+                                        f"{r['cpu_s_max']:.2f}; wall {r['wall_s']:.2f} s), peak RSS "
+                                        f"{r['peak_rss_mib']:,.0f} MiB; {big} images", _status(r["cpu_s"], 3.0))
         r = t["load_whole"]
         status = "met" if r["cpu_s"] <= 3 and r["peak_rss_mib"] <= 1024 else (
             f"MISSED: {r['cpu_s'] / 3:.1f}x the time, {r['peak_rss_mib'] / 1024:.2f}x the memory")
         s = t["setup"]
         out["load_whole"] = (r["cpu_s"], f"{r['cpu_s']:.2f} s CPU (runs {r['cpu_s_min']:.2f}-{r['cpu_s_max']:.2f}; "
                              f"wall {r['wall_s']:.2f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB; in-process: "
-                             + (f"msgspec path {s['fast_path_s']:.2f} s (key scan {s['key_scan_s']:.2f} s"
+                             + (f"msgspec path {s['fast_path_s']:.2f} s (text scans {s['key_scan_s']:.2f} s"
                                 f"{'' if s['fast_path_taken'] else '; NOT TAKEN'}), " if "fast_path_s" in s else "")
                              + f"per-image checks {s['image_checks_s']:.2f} s, store {s['store_build_s']:.2f} s; "
                              f"the pydantic path: parse {s['parse_s']:.2f} s + validation {s['validate_s']:.2f} s "
@@ -203,7 +210,7 @@ def target_figures(results: dict[str, Any]) -> dict[str, tuple[float, str, str]]
                 status += f"; vs cedarpy MISSED ({faster:.0f}x, target >= 30x)"
         out["decision"] = (max(ratios), text, status)
     if t and t["n"] != 1_000_000:  # a smaller run: the figures are not the targets' size
-        for key in ("check_whole", "load_whole", "setup"):
+        for key in ("check_whole", "check_two_regions", "load_whole", "setup"):
             if key in out:
                 value, text, status = out[key]
                 out[key] = (value, text, f"({status} at {big}: not measured at 1M)")

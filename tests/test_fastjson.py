@@ -61,6 +61,16 @@ def test_an_ordinary_state_takes_the_fast_path(tmp_path: Path, monkeypatch: pyte
     assert _same(tmp_path, text, monkeypatch)[0] == "ok"
 
 
+def test_spaced_and_escaped_text_takes_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    image = {**BASE, "Description": "a QUOTEquotedQUOTE word", "SharedWith": ["200002", "300003"],
+             "SharedWithUnknown": True, "Tags": {"k": "v", "k2": ""}, "ImageFamily": "web"}
+    text = json.dumps({"TakenAt": "2025-06-01T00:00:00Z", "Images": [image, {**BASE, "ImageId": "m-2"}]},
+                      indent=2, separators=(", ", " : ")).replace("QUOTE", "\\u0022")  # a quote, escaped
+    assert '" :' in text and "\\u0022" in text
+    assert fastjson.decode_state(text.encode()) is not None
+    assert _same(tmp_path, text, monkeypatch)[0] == "ok"
+
+
 @pytest.mark.parametrize("text", [
     _state({**BASE, "ImageFamily": ""}),                                  # pydantic: no family
     _state({**BASE, "ImageId": ""}),                                      # pydantic: too short
@@ -95,6 +105,12 @@ def test_an_ordinary_state_takes_the_fast_path(tmp_path: Path, monkeypatch: pyte
     '{"Images": [{"ImageId": "m-1", "ImageId": "m-2", "RegionId": "r", "CreationTime": "2025-05-31T23:43:25Z", '
     '"Status": "Available", "ImageOwnerId": "1"}]}',                      # a repeated key
     '{"Images": [], "Images": []}',
+    '{"Images": [{"ImageId" : "m-1", "ImageId": "m-1", "RegionId": "r", "CreationTime": "2025-05-31T23:43:25Z", '
+    '"Status": "Available", "ImageOwnerId": "1"}]}',                      # repeated, once after a space
+    '{"Images": [{"ImageId": "m-1", "RegionId": "r", "CreationTime": "2025-05-31T23:43:25Z", '
+    '"Status": "Available", "ImageOwnerId": "1", "IsPublic": true, "IsPublic" :true}]}',  # a repeated non-string
+    '{"Images": [{"ImageId": "m-1", "RegionId": "r", "CreationTime": "2025-05-31T23:43:25Z", '
+    '"Status": "Available", "ImageOwnerId": "1", "Tags": {"a": "1", "a": "2"}}]}',  # a repeated tag
     '{"Images": [{"ImageId" : "m-1", "RegionId": "r", "CreationTime": "2025-05-31T23:43:25Z", '
     '"Status": "Available", "ImageOwnerId": "1", "Description": "say \\"hi\\""}]}',
     '{"Images": {"Image": []}}',                                          # a DescribeImages body

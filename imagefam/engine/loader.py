@@ -8,6 +8,7 @@ keys. Inputs are only read.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import re
 from collections.abc import Iterable
@@ -150,10 +151,12 @@ UNDERCOUNT = ("no image in {src} is Deprecated or Creating: DescribeImages retur
               "unless Status is passed, so quotas may be undercounted (snapshot with Status set to every state)")
 
 
-def load_state(path: str | Path, account: str | None = None, stdin_format: Format | None = None) -> State:
+def load_state(path: str | Path, account: str | None = None, stdin_format: Format | None = None,
+               reach: frozenset[str] | None = None) -> State:
     """Load a state file (``-``: standard input): native (``TakenAt``, ``Images``) or a raw
     ``DescribeImages`` body, whose ``ImageOwnerAlias: self`` images belong to ``account``; see
-    docs/formats.md."""
+    docs/formats.md. With ``reach`` (regions), a native state's store indexes only the images of
+    those regions (every image is still validated): see :mod:`imagefam.engine.prune`."""
     raw = strip_bom(read_input(path))
     name = display_name(path)
     p = Path(name)
@@ -162,23 +165,23 @@ def load_state(path: str | Path, account: str | None = None, stdin_format: Forma
             fast = _fast_json(raw)  # msgspec, when it gives what pydantic would
             if fast is not None:
                 del raw  # a quarter of the peak memory for a large file
-                with gc_paused():
-                    return _finish_state(fast, p, None)
+                with gc_paused(keep=True):
+                    return _finish_state(fast, p, None, reach)
             try:  # pydantic-core parses and validates the whole file in one pass
-                with gc_paused():
+                with gc_paused(keep=True):
                     state_file = _state_adapter().validate_json(raw)
             except ValidationError:
                 state_file = None  # below, for messages that name images
             if state_file is not None and no_repeated_keys(raw, _present_keys(state_file)):
-                return _finish_state(state_file, p, None)
+                return _finish_state(state_file, p, None, reach)
             data = parse_json(decode(raw, name), name)  # names a repeated key (pydantic-core keeps the last)
             if state_file is not None:
-                return _finish_state(state_file, p, None)
+                return _finish_state(state_file, p, None, reach)
         else:
             data = parse_yaml(decode(raw, name), name)
         if is_describe_images(data):
             return _from_describe_images(data, p, account)
-        return state_from_data(data, p)
+        return state_from_data(data, p, reach)
 
 
 def _present_keys(sf: StateFile) -> int:
@@ -191,9 +194,9 @@ def _present_keys(sf: StateFile) -> int:
 def _fast_json(raw: bytes) -> StateFile | None:
     """The state JSON ``raw`` holds, decoded by msgspec, when that is exactly what pydantic would
     validate it to (see :mod:`imagefam.engine.fastjson`); else None."""
-    from .fastjson import decode_state  # msgspec: imported for JSON states only
+    from .fastjson import decode_records  # msgspec: imported for JSON states only
 
-    decoded = decode_state(raw)
+    decoded = decode_records(raw)  # records: made images by _finish_state
     if decoded is None:
         return None
     images, taken_at = decoded
@@ -224,42 +227,62 @@ def _has_unavailable(images: Iterable[Image]) -> bool:
     return any(img.Status in ("Deprecated", "Creating") for img in images)
 
 
-def state_from_data(data: Any, p: Path) -> State:
+def state_from_data(data: Any, p: Path, reach: frozenset[str] | None = None) -> State:
     if not isinstance(data, dict):
         raise InputError(f"{p}: a state file is an object with an 'Images' list, got {type(data).__name__}")
     try:
         state_file = _state_adapter().validate_python(data)
     except ValidationError as err:
         raise InputError("\n".join(state_errors(err, data, p))) from None
-    return _finish_state(state_file, p, data)
+    return _finish_state(state_file, p, data, reach)
 
 
-def _finish_state(sf: StateFile, p: Path, data: Any) -> State:
-    problems = [] if _plainly_valid(sf.Images) else _image_problems(sf.Images, p)
+def _finish_state(sf: StateFile, p: Path, data: Any, reach: frozenset[str] | None = None) -> State:
+    """The state of a validated file; its ``Images`` may be the fast path's records, checked as
+    they are and made images here (only those of ``reach`` when given)."""
+    ids = _plain_ids(sf.Images)
+    problems = [] if ids is not None else _image_problems(sf.Images, p)
     problems += consumer_problems(sf.ScalingConfigurations, sf.Instances, str(p))
     if problems:
         raise InputError("\n".join(problems[:20]))
-    return State(ImageStore(sf.Images), sf.TakenAt, str(p),
-                 consumers=ConsumerStore(sf.ScalingConfigurations, sf.Instances))
+    consumers = ConsumerStore(sf.ScalingConfigurations, sf.Instances)
+    store: ImageStore
+    if reach is not None:
+        from .prune import PrunedStore
+
+        store = PrunedStore(sf.Images, reach, ids)
+        gc.freeze()  # a check is one short process: the collector need never walk the snapshot (0.3 s at 1M)
+    else:
+        del ids
+        records: list[Any] = sf.Images  # the fast path's records, or images
+        if records and not isinstance(records[0], Image):
+            from .fastjson import images_of
+
+            sf.Images = images_of(records)
+            del records  # freed here, before the store is built
+        store = ImageStore(sf.Images)
+    return State(store, sf.TakenAt, str(p), consumers=consumers)
 
 
-def _plainly_valid(images: list[Image]) -> bool:
-    """Whether every custom image names its owner and no ImageId repeats but a public image's in
-    another region: C-level passes over the images (the loop below names what is wrong)."""
+def _plain_ids(images: list[Any]) -> set[str] | None:
+    """Every ImageId, when every custom image names its owner and no ImageId repeats but a public
+    image's in another region; else None (the loop below names what is wrong). C-level passes."""
     public = list(map(is_not, map(attrgetter("ImageOwnerAlias"), images), repeat(None)))
     if countOf(compress(map(attrgetter("ImageOwnerId"), images), map(not_, public)), None):
-        return False  # a custom image with no owner
+        return None  # a custom image with no owner
     ids = list(map(attrgetter("ImageId"), images))
-    if len(set(ids)) == len(ids):
-        return True
+    unique = set(ids)
+    if len(unique) == len(ids):
+        return unique
     custom = set(compress(ids, map(not_, public)))
     public_ids = set(compress(ids, public))
     n_public = countOf(public, True)
-    return (len(custom) == len(ids) - n_public and custom.isdisjoint(public_ids)
-            and len(set(map(attrgetter("ImageId", "RegionId"), compress(images, public)))) == n_public)
+    plain = (len(custom) == len(ids) - n_public and custom.isdisjoint(public_ids)
+             and len(set(map(attrgetter("ImageId", "RegionId"), compress(images, public)))) == n_public)
+    return unique if plain else None
 
 
-def _image_problems(images: list[Image], p: Path) -> list[str]:
+def _image_problems(images: list[Any], p: Path) -> list[str]:
     seen: dict[str, int] = {}
     pairs: set[tuple[str, str]] = set()  # (ImageId, RegionId) of public images
     problems = []
@@ -305,11 +328,12 @@ def consumer_problems(configs: list[ScalingConfiguration], instances: list[Insta
 
 
 def load_states(paths: list[str] | list[Path], account: str | None = None,
-                stdin_format: Format | None = None) -> State:
-    """Load and merge several state files (pages or regions); an ImageId in two files is an error."""
+                stdin_format: Format | None = None, reach: frozenset[str] | None = None) -> State:
+    """Load and merge several state files (pages or regions); an ImageId in two files is an error.
+    ``reach``: see :func:`load_state` (applied to a single native file only)."""
     if sum(str(p) == "-" for p in paths) > 1:
         raise InputError("standard input (-) can be read only once")
-    states = [load_state(p, account, stdin_format) for p in paths]
+    states = [load_state(p, account, stdin_format, reach if len(paths) == 1 else None) for p in paths]
     if account is not None and not any(s.from_api for s in states):
         raise InputError(f"--account {account}: it says whose call a raw DescribeImages body records, but "
                          f"{', '.join(s.source for s in states)} "

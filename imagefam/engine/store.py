@@ -89,6 +89,12 @@ def _one(img: Image | None, fields: Fields, key: tuple[Any, ...]) -> tuple[Image
     return (img,) if mine is None or mine(img) == wanted(key) else ()
 
 
+class OutOfReach(BaseException):
+    """A read that a pruned store (:class:`~.prune.PrunedStore`) cannot answer as the whole state
+    would: one that names no region, or a region it left out. A check that meets it starts again
+    on the whole state. Not an ``Exception``: rules fail closed on errors, and this is not one."""
+
+
 class Images:
     """What rules, resolution and simulation read and change: an :class:`ImageStore` or an
     :class:`Overlay` on one. Subclasses provide the storage; the counts are kept here."""
@@ -109,7 +115,16 @@ class Images:
 
     def __contains__(self, image_id: object) -> bool:
         """Whether an image with this ImageId exists in any region."""
-        return isinstance(image_id, str) and any(self.get(image_id, r) is not None for r in self._regions_of(image_id))
+        return isinstance(image_id, str) and (self._elsewhere(image_id) or any(
+            self.get(image_id, r) is not None for r in self._regions_of(image_id)))
+
+    def _elsewhere(self, image_id: str) -> bool:
+        """Whether an image with this ImageId is held but not indexed (a pruned store's other
+        regions: :mod:`imagefam.engine.prune`)."""
+        return False
+
+    def _read_all(self, what: str) -> None:
+        """Called before a read of every image: a pruned store raises :class:`OutOfReach`."""
 
     def _regions_of(self, image_id: str) -> Iterable[str]:
         raise NotImplementedError
@@ -124,6 +139,8 @@ class Images:
             return None
         if region is not None:
             return self._at((image_id, region))
+        if self._elsewhere(image_id):
+            raise OutOfReach(f"ImageId {image_id} named without a region, and held in a region left out")
         found = [img for r in self._regions_of(image_id) if (img := self._at((image_id, r))) is not None]
         return found[0] if len(found) == 1 else None
 
@@ -482,6 +499,7 @@ class Overlay(Images):
 
     def __iter__(self) -> Iterator[Image]:
         self.stats.scans += 1
+        self.base._read_all("every image")
         if not self._over and not self._tail:
             return iter(self.base._by_id.values())
         return self._iter()
@@ -509,10 +527,14 @@ class Overlay(Images):
         nothing changed, else a copy)."""
         if not self._over and not self._tail:
             return self.base.by_key()
+        self.base._read_all("every image")
         return MappingProxyType({_key(img): img for img in self._iter()})
 
     def _regions_of(self, image_id: str) -> Iterable[str]:
         return self._regions
+
+    def _elsewhere(self, image_id: str) -> bool:
+        return self.base._elsewhere(image_id)
 
     @property
     def _regions(self) -> set[str]:
@@ -523,7 +545,7 @@ class Overlay(Images):
             return self._tail[key]
         if key in self._over:
             return self._over[key]
-        return self.base._by_id.get(key)
+        return self.base._at(key)
 
     def _changed(self) -> Iterator[tuple[Image | None, Image | None]]:
         """(base image, current image) of every key a change touched."""

@@ -1,0 +1,212 @@
+"""Pruning at load for `imagefam check` (imagefam.engine.prune): the regions a plan names are
+indexed, the others only validated, and the answer is always a full load's.
+
+- a differential property: random states over four regions and random plans (every action),
+  checked on a pruned store and on the whole state, give the same contract JSON;
+- a rule that reads images without a region (or outside the plan's regions) makes the check
+  start again on every image, with the same answer, and says so;
+- the guard itself: which reads a pruned store answers, which it refuses;
+- the CLI: `--verbose` says what was skipped, the output is byte-identical to an unpruned
+  check, and a bad image in a region left out is still exit 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_engine import FUZZ_EXAMPLES, shipped_policy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_preflight_properties import step_data
+
+from imagefam.cli import main
+from imagefam.engine.loader import load_state, plan_from_data
+from imagefam.engine.models import Image
+from imagefam.engine.policy import load_policy
+from imagefam.engine.preflight import check
+from imagefam.engine.prune import PrunedStore, plan_reach, step_regions
+from imagefam.engine.state import State
+from imagefam.engine.store import OutOfReach
+from imagefam.rules.compiled import Policy
+from imagefam.rules.errors import Source
+
+SETTINGS = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+REGIONS = ("r1", "r2", "r3", "r4")
+ACCOUNTS = ("1001", "2002", "3003")
+BASE = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _img(i: str, region: str, owner: str | None = "1001", family: str | None = "web", days: int = 0,
+         **kw: Any) -> Image:
+    return Image(ImageId=i, RegionId=region, CreationTime=BASE + timedelta(days=days), Status="Available",
+                 ImageOwnerId=owner, ImageFamily=family, **kw)
+
+
+@st.composite
+def estates(draw: st.DrawFn) -> tuple[list[Image], datetime | None]:
+    out: dict[tuple[str, str], Image] = {}
+    for k in range(draw(st.integers(0, 14))):
+        region = draw(st.sampled_from(REGIONS))
+        days = draw(st.integers(0, 3))
+        if draw(st.integers(0, 8)) == 0:  # public: the same ImageId in several regions
+            img = Image(ImageId="pub-1", RegionId=region, CreationTime=BASE + timedelta(days=days),
+                        Status="Available", ImageOwnerAlias="system", ImageFamily="acs:os")
+        else:
+            owner = draw(st.sampled_from(ACCOUNTS))
+            img = Image(ImageId=f"m-{k:02d}", RegionId=region, CreationTime=BASE + timedelta(days=days),
+                        Status=draw(st.sampled_from(("Available", "Available", "Deprecated", "Creating"))),
+                        ImageOwnerId=owner, ImageFamily=draw(st.sampled_from(("web", "db", None))),
+                        SharedWith=tuple(draw(st.lists(st.sampled_from([a for a in ACCOUNTS if a != owner]),
+                                                       max_size=2, unique=True))),
+                        IsPublic=draw(st.integers(0, 4)) == 0)
+        out[(img.ImageId, img.RegionId)] = img
+    return list(out.values()), draw(st.sampled_from((None, BASE + timedelta(days=30))))
+
+
+def _both(images: list[Image], taken: datetime | None, plan: Any, policy: Any) -> tuple[Any, Any, PrunedStore | None]:
+    full = check(State.of(images, taken), plan, policy).to_json()
+    reach = plan_reach([plan])
+    if reach is None:
+        return full, full, None
+    store = PrunedStore(list(images), reach)
+    return full, check(State(store, taken), plan, policy).to_json(), store
+
+
+@SETTINGS
+@given(estate=estates(), data=st.data())
+def test_a_pruned_check_answers_as_a_full_one(estate: tuple[list[Image], datetime | None],
+                                               data: st.DataObject) -> None:
+    images, taken = estate
+    steps = [data.draw(step_data(images, i)) for i in range(data.draw(st.integers(1, 6)))]
+    plan = plan_from_data({"steps": steps})
+    policy = shipped_policy() if data.draw(st.integers(0, 3)) else _regionless()
+    full, pruned, store = _both(images, taken, plan, policy)
+    assert pruned == full
+    if store is not None and store.abandoned is None:  # it really ran on the regions named only
+        assert set(store._regions) <= store.kept
+
+
+def test_steps_in_one_region_leave_the_others_out() -> None:
+    images = [_img("m-1", "r1"), _img("m-2", "r1", days=1), _img("m-3", "r2"), _img("m-4", "r3", owner="2002")]
+    plan = plan_from_data({"caller": "1001", "steps": [
+        {"Action": "CreateImage", "RegionId": "r1", "ImageFamily": "web"},
+        {"Action": "RunInstances", "RegionId": "r1", "ImageFamily": "web"},
+        {"Action": "ModifyImageAttribute", "RegionId": "r1", "ImageId": "m-2", "Status": "Deprecated"}]})
+    full, pruned, store = _both(images, None, plan, shipped_policy())
+    assert pruned == full and store is not None
+    assert store.abandoned is None and store.skipped == {"r2": 1, "r3": 1} and len(store._by_id) == 2
+    assert full["steps"][1]["resolved_image_id"] == "m-imagefam-step0"  # newer than every image, r3's too
+
+
+REGIONLESS = """
+rule too-many-images-anywhere
+  on CreateImage
+  deny when count(images where ImageOwnerId == caller) >= 3
+  message "{caller} has 3 images or more"
+"""
+
+
+@functools.cache
+def _regionless() -> Policy:
+    return load_policy(sources=[Source("extra.rules", REGIONLESS)])
+
+
+def test_a_rule_reading_every_region_undoes_the_pruning_with_the_same_answer() -> None:
+    images = [_img("m-1", "r1"), _img("m-2", "r2"), _img("m-3", "r3")]
+    policy = _regionless()
+    plan = plan_from_data({"caller": "1001", "steps": [{"Action": "CreateImage", "RegionId": "r1"}]})
+    full, pruned, store = _both(images, None, plan, policy)
+    assert pruned == full and full["steps"][0]["decision"] == "deny"  # r2's and r3's images counted
+    assert store is not None and store.abandoned is not None and "naming no region" in store.abandoned
+
+
+def test_the_guard_answers_only_reads_of_the_regions_kept() -> None:
+    store = PrunedStore([_img("m-1", "r1"), _img("m-2", "r2", days=5), _img("pub", "r2", owner=None,
+                                                                               ImageOwnerAlias="system")],
+                        frozenset({"r1"}))
+    assert len(store) == 3 and store.newest == BASE + timedelta(days=5)
+    assert [i.ImageId for i in store.lookup(("ImageFamily", "RegionId"), ("web", "r1"))] == ["m-1"]
+    assert store.get("m-1", "r1") is not None and store.get("m-1") is not None
+    assert "m-2" in store and "nope" not in store
+    for read in (lambda: store.lookup(("ImageFamily", "RegionId"), ("web", "r2")),
+                 lambda: store.lookup(("ImageFamily",), ("web",)), lambda: store.get("m-2", "r2"),
+                 lambda: store.get("m-2"), lambda: list(store), lambda: store.by_key(), store.copy,
+                 lambda: store.value_counts(("ImageOwnerId",), ("1001",), "ImageFamily")):
+        with pytest.raises(OutOfReach):
+            read()
+    assert store.whole().get("m-2", "r2") is not None
+    with pytest.raises(TypeError):
+        store.put(_img("m-9", "r1"))
+    with pytest.raises(TypeError):
+        store.remove("m-1", "r1")
+
+
+def test_the_reach_of_a_plan() -> None:
+    plan = plan_from_data({"caller": "1", "steps": [
+        {"Action": "CopyImage", "RegionId": "r1", "ImageId": "m-1", "DestinationRegionId": "r2"},
+        {"Action": "CreateScalingConfiguration", "ScalingGroupId": "g", "ImageFamily": "f", "region": "r3"}]})
+    assert plan_reach([plan]) == {"r1", "r2", "r3"}
+    assert step_regions(plan.steps[0]) == {"r1", "r2"}
+    no_region = plan_from_data({"caller": "1", "steps": [{"Action": "ReplaceSystemDisk", "InstanceId": "i-1"}]})
+    scaling = plan_from_data({"caller": "1", "steps": [
+        {"Action": "CreateScalingConfiguration", "ScalingGroupId": "g", "ImageFamily": "f"}]})
+    assert plan_reach([no_region]) is None and plan_reach([scaling]) is None and plan_reach([plan, scaling]) is None
+    unknown = plan.steps[0]
+    unknown.unknown = {"DestinationRegionId": "known after apply"}
+    assert step_regions(unknown) is None
+
+
+def _files(tmp_path: Path, images: list[dict[str, Any]], steps: list[dict[str, Any]]) -> tuple[str, str]:
+    state, plan = tmp_path / "state.json", tmp_path / "plan.json"
+    state.write_text(json.dumps({"TakenAt": "2025-06-01T00:00:00Z", "Images": images}))
+    plan.write_text(json.dumps({"caller": "1001", "steps": steps}))
+    return str(state), str(plan)
+
+
+IMAGES = [{"ImageId": f"m-{r}{k}", "RegionId": r, "CreationTime": f"2025-05-0{k + 1}T00:00:00Z",
+           "Status": "Available", "ImageOwnerId": "1001", "ImageFamily": "web"} for r in REGIONS for k in range(3)]
+STEPS = [{"Action": "RunInstances", "RegionId": "r2", "ImageFamily": "web"},
+         {"Action": "CopyImage", "RegionId": "r2", "ImageId": "m-r22", "DestinationRegionId": "r3"},
+         {"Action": "DeleteImage", "RegionId": "r3", "ImageId": "m-r30"}]
+
+
+def test_the_cli_says_what_it_skipped_and_answers_as_an_unpruned_check(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    state, plan = _files(tmp_path, IMAGES, STEPS)
+    assert main(["check", plan, "--state", state, "--format", "json", "--verbose"]) == 0
+    out, err = capsys.readouterr()
+    assert "indexed 6 images in 2 region(s) the plan names (r2, r3)" in err
+    assert "skipped 6 images in 2 other region(s) (r1 3, r4 3)" in err
+    with monkeypatch.context() as m:  # no reach: every image indexed
+        m.setattr("imagefam.engine.prune.plan_reach", lambda plans: None)
+        assert main(["check", plan, "--state", state, "--format", "json", "--verbose"]) == 0
+    unpruned, err = capsys.readouterr()
+    assert unpruned == out and "not pruned" in err
+    assert main(["check", plan, "--state", state, "--format", "json"]) == 0
+    assert capsys.readouterr().err == ""  # without --verbose: nothing said
+
+
+def test_a_bad_image_in_a_region_left_out_is_still_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = [*IMAGES, {"ImageId": "m-bad", "RegionId": "r4", "CreationTime": "2025-05-01T00:00:00Z",
+                     "Status": "Available"}]  # a custom image without its owner
+    state, plan = _files(tmp_path, bad, STEPS)
+    assert main(["check", plan, "--state", state]) == 2
+    assert "Images[12] (m-bad) field ImageOwnerId: required for a custom image" in capsys.readouterr().err
+    dup = [*IMAGES, {**IMAGES[0], "RegionId": "r4"}]  # a custom ImageId in two regions
+    state, plan = _files(tmp_path, dup, STEPS)
+    assert main(["check", plan, "--state", state]) == 2
+    assert "duplicate ImageId" in capsys.readouterr().err
+
+
+def test_a_pruned_load_validates_and_keeps_the_file_order(tmp_path: Path) -> None:
+    state, _ = _files(tmp_path, IMAGES, STEPS)
+    pruned = load_state(state, reach=frozenset({"r1", "r4"}))
+    assert isinstance(pruned.images, PrunedStore) and len(pruned.images) == 12
+    whole = pruned.images.whole()
+    assert [i.ImageId for i in whole] == [i.ImageId for i in load_state(state).images]
