@@ -9,9 +9,10 @@ it in Python.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ast
 from .compiler import Compiler
@@ -19,10 +20,23 @@ from .errors import Diagnostic, Source, Span
 from .indexplan import family_keys
 from .runtime import Context, Fn
 
+#: Held while a closure is compiled on first read: the compiler keeps state while it compiles
+#: (parameters, guards, loop-invariant cells), so two threads must not compile at once.
+_COMPILING = threading.RLock()
+_LAZY = ("cond", "message", "explain")
+_PENDING: Any = object()
+
 
 @dataclass
 class Rule:
-    """A compiled action or audit rule."""
+    """A compiled action or audit rule.
+
+    A loaded policy compiles ``cond``, ``message`` and ``explain`` when each is first read: a
+    command runs few of the rules (a check, those of its steps' actions; only a rule that fires
+    needs its message and explainer), and compiling them all was most of the policy's load time.
+    Once read, each is a plain attribute. The closures are those compiling at load would give:
+    the checker typed every expression then, and the compiler holds no state between two
+    top-level compilations."""
 
     id: str
     kind: ast.RuleKind
@@ -37,6 +51,17 @@ class Rule:
     message: Fn
     explain: Callable[[Context], list[tuple[str, str]]]
     text: str = ""  # the condition's source text
+
+    if not TYPE_CHECKING:  # (hidden from mypy, which would otherwise accept any attribute name)
+
+        def __getattr__(self, name: str) -> Any:  # only for an attribute not set: a closure not compiled yet
+            pending = self.__dict__.get("_pending")
+            if pending is None or name not in pending:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            with _COMPILING:
+                if name not in self.__dict__:
+                    self.__dict__[name] = pending[name]()
+            return self.__dict__[name]
 
 
 @dataclass
@@ -217,13 +242,18 @@ def _explainer(compiler: Compiler, cond: ast.Expr, source: Source) -> Callable[[
 
 
 def compile_rule(compiler: Compiler, decl: ast.RuleDecl, shipped: bool) -> Rule:
-    return Rule(
-        id=decl.id, kind=decl.kind, targets=tuple(t for t, _ in decl.targets), severity=decl.severity,
-        code=decl.clauses.code, cites=decl.clauses.cites, file=decl.source.name, line=decl.span.line,
-        shipped=shipped, cond=compiler.compile(decl.cond),
-        message=compile_template(compiler, decl.clauses.message, f"rule {decl.id} fired"),
-        explain=_explainer(compiler, decl.cond, decl.source), text=span_text(decl.source, decl.cond.span),
-    )
+    """The rule of ``decl``; its closures are compiled when first read (see :class:`Rule`)."""
+    rule = Rule(id=decl.id, kind=decl.kind, targets=tuple(t for t, _ in decl.targets), severity=decl.severity,
+                code=decl.clauses.code, cites=decl.clauses.cites, file=decl.source.name, line=decl.span.line,
+                shipped=shipped, cond=_PENDING, message=_PENDING, explain=_PENDING,
+                text=span_text(decl.source, decl.cond.span))
+    default = f"rule {decl.id} fired"
+    rule.__dict__["_pending"] = {"cond": lambda: compiler.compile(decl.cond),
+                                 "message": lambda: compile_template(compiler, decl.clauses.message, default),
+                                 "explain": lambda: _explainer(compiler, decl.cond, decl.source)}
+    for name in _LAZY:
+        del rule.__dict__[name]
+    return rule
 
 
 def compile_definitions(compiler: Compiler) -> dict[str, Definition]:
