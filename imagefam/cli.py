@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from .engine.aliyun import DEFAULT_OWNERS
 from .engine.parsing import InputError
@@ -565,5 +566,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def run() -> NoReturn:
+    """The ``imagefam`` command (and ``python -m imagefam.cli``): :func:`main` in a process of its own.
+
+    Two start-up savings that only a process of its own may make (a program that calls
+    :func:`main` keeps its environment and collector as they were):
+
+    * pydantic scans every installed distribution's entry points for plugins when it builds the
+      first validator (2-10 ms, more the more packages are installed); plugins only observe
+      validation and the command has no use for them, so they are off unless the caller set
+      ``PYDANTIC_DISABLE_PLUGINS`` (set it empty to have them).
+    * What exists when the command starts (modules, classes) and what it made when it ends live
+      until the process exits, so the cycle collector is told to leave them be (``gc.freeze``):
+      a collection during the command walks only what the command made since, and the
+      interpreter's collections at exit walk nothing (about 15 ms of a one-step check's 175).
+    """
+    import gc
+
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    gc.freeze()
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
