@@ -141,12 +141,13 @@ def test_a_damaged_checked_entry_is_ignored(folder: Path) -> None:
     assert load_policy(sources=[src], default=False).rule("r") is not None
 
 
-def test_an_environment_without_a_key_is_never_cached(folder: Path) -> None:
+@pytest.mark.parametrize("key", [None, lambda: None])  # no key; a key that cannot be made (sources unreadable)
+def test_an_environment_without_a_key_is_never_cached(folder: Path, key: object) -> None:
     import dataclasses
 
     from imagefam.rules.policy import load_policy as load_layers
 
-    keyless = dataclasses.replace(ECS, cache_key=None)
+    keyless = dataclasses.replace(ECS, cache_key=key)
     load_layers(keyless, [(False, [Source("u.rules", RULE.format(v="a"))])])
     assert _checked(folder) == [] and len(_entries(folder)) == 1  # the parse cache still serves
 

@@ -140,10 +140,11 @@ TAG = Builtin("tag", 2, 2, "tag(image, key) -> string?: the value of the image's
 
 
 @cache
-def _source_key() -> bytes:
+def _source_key() -> bytes | None:
     """The source of the modules this environment is built from (records, actions, names,
     functions), and the pydantic version that reads the records' fields: checked policies are
-    cached under it (:mod:`~imagefam.rules.checkcache`)."""
+    cached under it (:mod:`~imagefam.rules.checkcache`). None (no caching) when a source cannot
+    be read."""
     import hashlib
     from pathlib import Path
 
@@ -151,11 +152,11 @@ def _source_key() -> bytes:
 
     here = Path(__file__).resolve().parent
     h = hashlib.sha256(b"ecs-v1" + pydantic.VERSION.encode())
-    for name in ("environment.py", "models.py", "actions.py"):
-        try:
+    try:
+        for name in ("environment.py", "models.py", "actions.py"):
             h.update(name.encode() + b"\0" + (here / name).read_bytes())
-        except OSError:
-            h.update(name.encode())
+    except OSError:
+        return None
     return h.digest()
 
 

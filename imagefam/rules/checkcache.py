@@ -41,26 +41,30 @@ class Checked:
 
 
 @cache
-def _salt() -> bytes:
-    """What checking depends on besides the files and the environment: the rule language's code."""
+def _salt() -> bytes | None:
+    """What checking depends on besides the files and the environment: the rule language's code
+    (None when it cannot be read, e.g. an install without sources: then nothing is cached)."""
+    import os
     import sys
 
     h = hashlib.sha256(b"imagefam-checked-v1" + sys.version.encode())
-    for path in sorted([*_HERE.glob("*.py"), _HERE / "grammar.lark"]):
-        try:
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
-        except OSError:
-            h.update(path.name.encode())
-    return h.digest()
+    try:
+        names = sorted(n for n in os.listdir(_HERE) if n.endswith(".py") or n == "grammar.lark")
+        for name in names:
+            h.update(name.encode() + b"\0" + (_HERE / name).read_bytes())
+    except OSError:
+        return None
+    return h.digest() if "typecheck.py" in names else None
 
 
 def _path(env: Environment, layers: list[tuple[bool, list[Source]]]) -> Path | None:
-    if env.cache_key is None:
+    salt, env_key = _salt(), env.cache_key() if env.cache_key is not None else None
+    if salt is None or env_key is None:
         return None
     folder = cache_dir()
     if folder is None:
         return None
-    h = hashlib.sha256(_salt() + env.cache_key())
+    h = hashlib.sha256(salt + env_key)
     for shipped, sources in layers:
         h.update(b"\1layer" if shipped else b"\1user")
         for src in sources:
