@@ -62,7 +62,7 @@ from imagefam.engine.models import (
     Request,
 )
 from imagefam.engine.policy import load_policy
-from imagefam.rules.compiled import Policy, Rule
+from imagefam.rules.compiled import Policy, Rule, compiled
 
 PEERS = Path(__file__).resolve().parent / "peers"
 CALLER = "1111111111111111"
@@ -164,7 +164,7 @@ def _bind(ctx: Ctx, action: str, req: Request, img: Image | None) -> Ctx:
 
 
 def imagefam_single(rule: Rule) -> Decide:
-    cond = rule.cond
+    cond = compiled(rule.cond)  # a loaded rule compiles on first call: keep the closure itself
     ctx = Ctx(())
 
     def decide(action: str, req: Request, img: Image | None) -> bool:
@@ -174,7 +174,7 @@ def imagefam_single(rule: Rule) -> Decide:
 
 
 def imagefam_action(rules: list[Rule]) -> Decide:
-    pairs = tuple((r.id, r.cond) for r in rules)
+    pairs = tuple((r.id, compiled(r.cond)) for r in rules)
     ctx = Ctx(())
 
     def decide(action: str, req: Request, img: Image | None) -> tuple[str, ...]:
@@ -473,7 +473,7 @@ def build_cases(policy: Policy, rego: Rego, cedar: Cedar, reng: RuleEngine) -> d
 def imagefam_split(rules: list[Rule], inputs: list[Input], number: int, repeat: int) -> dict[str, float]:
     """µs per decision: binding the session's Ctx to a call (as checker.Session.step does) and running the conditions on
     a ready Ctx; and how many Python-level calls the conditions make per decision."""
-    conds = [r.cond for r in rules]
+    conds = [compiled(r.cond) for r in rules]
 
     shared = Ctx(())
 

@@ -148,6 +148,9 @@ def bench_decisions(state_size: int) -> dict[str, Any]:
     acs = policy.rule("family-name-acs-prefix")
     quota = policy.rule("family-image-quota-create")
     assert acs is not None and quota is not None
+    from imagefam.rules.compiled import compiled as compile_now
+
+    acs.cond, quota.cond = compile_now(acs.cond), compile_now(quota.cond)  # compiled on first call: time the closures
     state = imagefam.load_state(gen.ensure_state(state_size, log=C.log))
     store = state.images
 

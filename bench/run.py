@@ -194,6 +194,9 @@ def target_figures(results: dict[str, Any]) -> dict[str, tuple[float, str, str]]
         text = (f"{cpu:.2f}x in CPU time ({st['imagefam check (one step), CPU']:.0f} ms vs "
                 f"{st[PYDANTIC + ', CPU']:.0f} ms); wall {st['ratio_to_pydantic_import']:.2f}x" if cpu is not None else
                 f"{ratio:.2f}x ({st['imagefam check (one step)']:.0f} ms vs {st[PYDANTIC]:.0f} ms)")
+        floor = st.get("floor_ratio_to_pydantic_import, CPU")
+        if floor is not None:  # what building one validator, PyYAML and argparse cost before imagefam does anything
+            text += f"; floor (a pydantic validator, PyYAML, argparse) {floor:.2f}x"
         out["startup"] = (ratio, text, _status(ratio, 2.0))
     rules = results.get("rules")
     if rules:
@@ -346,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         sub("bench_startup.py", ["--json", str(C.OUT / "startup.json")])
         startup = results["startup"] = json.loads((C.OUT / "startup.json").read_text())
         for key, value in startup.items():
-            shown = f"{value:.2f}x" if key.startswith("ratio") else f"{value:.1f} ms"
-            note = "target <= 2x" if key.startswith("ratio") else (
+            shown = f"{value:.2f}x" if "ratio" in key else f"{value:.1f} ms"
+            note = "target <= 2x" if key.startswith("ratio") else "no check built on pydantic gets under it" if (
+                key.startswith("floor_ratio")) else (
                 "median CPU time, whole process" if key.endswith("CPU") else "median, whole process")
             rows.append(["start-up", key, "-", shown, note])
     if not args.skip_targets:

@@ -19,7 +19,6 @@ import contextlib
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -143,6 +142,8 @@ def _rewrite_linked(text: str, target: Path, shown: str) -> None:
 
 
 def _write_atomically(text: str, target: Path, shown: str, st: os.stat_result | None) -> None:
+    import tempfile  # only when writing a file (stdout needs none: start-up time)
+
     mode = st.st_mode & 0o7777 if st is not None else _default_mode()
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.",
@@ -178,6 +179,8 @@ def write_files(folder: str | Path, files: dict[str, str]) -> list[Path]:
         dest = target / name
         if dest.is_symlink() or (dest.exists() and not dest.is_file()):
             raise InputError(f"{dest}: exists and is not a regular file; not replaced")
+    import tempfile
+
     temps: dict[str, str] = {}
     done: list[Path] = []
     existed: dict[str, bool] = {}

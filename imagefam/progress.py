@@ -11,7 +11,6 @@ An interrupted bar is cleared on the way out (the command then exits 130).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sized
 from contextlib import contextmanager, suppress
@@ -103,6 +102,8 @@ def close_all() -> None:
             with suppress(Exception):  # half set up: nothing to close
                 orphan.close()
         # and whatever such a bar left on the line
+        import shutil  # only when a bar is drawn (start-up time)
+
         width = shutil.get_terminal_size((80, 24)).columns
         with suppress(OSError, ValueError):
             sys.stderr.write("\r" + " " * max(0, width - 1) + "\r")

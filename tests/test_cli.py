@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,39 @@ def test_check_exit_codes(demo: Path, capsys: Any) -> None:
     denied = run_main(capsys, "check", demo / "rollback-denied.yaml", "--state", state)
     assert denied.code == 1
     assert "DENY" in denied.out and "unshare-before-deprecate" in denied.out and "ImageUseShared" in denied.out
+
+
+@pytest.mark.parametrize(("plan", "code", "given", "after"), [
+    ("rollback-fixed.yaml", 0, None, "__all__"), ("rollback-denied.yaml", 1, None, "__all__"),
+    ("rollback-fixed.yaml", 0, "", ""), ("rollback-fixed.yaml", 0, "some-plugin", "some-plugin")])
+def test_the_command_entry(demo: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, plan: str, code: int,
+                           given: str | None, after: str) -> None:
+    """``run`` (the console script and ``python -m imagefam.cli``) is ``main`` with pydantic's plugin
+    scan skipped unless the caller set PYDANTIC_DISABLE_PLUGINS (even empty: plugins on), and its
+    objects frozen for the cycle collector (start-up time); the exit status is main's, given to
+    ``os._exit`` once stdout and stderr are flushed (a million objects are not freed one by one)."""
+    import gc
+
+    from imagefam.cli import run
+
+    def fake_exit(status: int) -> None:  # the real one would end this test process
+        raise SystemExit(status)
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", given or "")  # restored after the test, whatever run sets
+    if given is None:
+        monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
+    monkeypatch.setattr(sys, "argv", ["imagefam", "check", str(demo / plan), "--state", str(demo / "state.yaml")])
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            run()
+        assert exit_.value.code == code
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on: let its collector see everything again
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == after
+    assert "ALLOW" in capsys.readouterr().out
 
 
 def test_check_warnings_alone_exit_0(tmp_path: Path, capsys: Any, small: Path) -> None:

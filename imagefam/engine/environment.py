@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from ..rules import ast
@@ -138,6 +139,27 @@ TAG = Builtin("tag", 2, 2, "tag(image, key) -> string?: the value of the image's
               _tag_type, _tag)
 
 
+@cache
+def _source_key() -> bytes | None:
+    """The source of the modules this environment is built from (records, actions, names,
+    functions), and the pydantic version that reads the records' fields: checked policies are
+    cached under it (:mod:`~imagefam.rules.checkcache`). None (no caching) when a source cannot
+    be read."""
+    import hashlib
+    from pathlib import Path
+
+    import pydantic
+
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(b"ecs-v1" + pydantic.VERSION.encode())
+    try:
+        for name in ("environment.py", "models.py", "actions.py"):
+            h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    except OSError:
+        return None
+    return h.digest()
+
+
 def _build() -> Environment:
     from ..rules.types import RecordTypes
 
@@ -159,6 +181,7 @@ def _build() -> Environment:
         display_fields=("ImageId",),
         subject=("image", Image.__name__),
         time_dependent=frozenset({"taken_at", "now"}),
+        cache_key=_source_key,
     )
     env.check()
     return env

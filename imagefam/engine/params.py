@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from ..rules.errors import did_you_mean
@@ -50,7 +49,9 @@ def _action_params(action: str, names: list[str]) -> ActionParams:
 @cache
 def catalogue() -> dict[str, ActionParams]:
     """Every supported action's parameters, read once from the packaged ``params.json``."""
-    text = resources.files("imagefam.engine").joinpath("params.json").read_text("utf-8")
+    from .packaged import package_folder
+
+    text = package_folder("imagefam.engine").joinpath("params.json").read_text("utf-8")
     data = json.loads(text)
     return {action: _action_params(action, names) for action, names in data["actions"].items()}
 

@@ -7,18 +7,18 @@ load first, then the user's (``--policy``), as two layers (see :mod:`imagefam.ru
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 
 from ..rules.compiled import Policy
 from ..rules.errors import Diagnostic, PolicyError, Source, Span, did_you_mean
 from ..rules.policy import load_policy as load_layers
 from .environment import ECS
+from .packaged import package_folder
 from .parsing import InputError
 
 
 def shipped_sources() -> list[Source]:
-    folder = resources.files("imagefam.policy")
+    folder = package_folder("imagefam.policy")
     out = []
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if item.name.endswith(".rules"):
@@ -31,7 +31,7 @@ PACK_PREFIX = "pack:"
 
 def pack_names() -> list[str]:
     """The policy packs that ship with imagefam (off unless asked for with ``pack:<name>``)."""
-    folder = resources.files("imagefam.policy").joinpath("packs")
+    folder = package_folder("imagefam.policy").joinpath("packs")
     return sorted(p.name[: -len(".rules")] for p in folder.iterdir() if p.name.endswith(".rules"))
 
 
@@ -42,7 +42,7 @@ def pack_source(spec: str) -> Source:
         hint = did_you_mean(name, pack_names())
         raise InputError(f"{spec}: no such policy pack" + (f"; {hint}" if hint else "")
                          + f" (packs: {', '.join(pack_names())})")
-    text = resources.files("imagefam.policy").joinpath("packs", f"{name}.rules").read_text("utf-8")
+    text = package_folder("imagefam.policy").joinpath("packs", f"{name}.rules").read_text("utf-8")
     return Source(f"imagefam/policy/packs/{name}.rules", text)
 
 

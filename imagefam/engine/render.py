@@ -32,7 +32,14 @@ _p = printable
 
 
 def tabulate(*args: Any, **kwargs: Any) -> str:
-    """tabulate's table, imported on first use (a JSON output never needs it; start-up time)."""
+    """tabulate's table, imported on first use (a JSON output never needs it), and not at all for
+    a ``simple`` table of plain cells (see :mod:`.simpletable`; start-up time)."""
+    if len(args) == 1 and kwargs.keys() == {"headers", "tablefmt"} and kwargs["tablefmt"] == "simple":
+        from .simpletable import simple_table
+
+        text = simple_table(args[0], kwargs["headers"])
+        if text is not None:
+            return text
     from tabulate import tabulate as table
 
     return str(table(*args, **kwargs))

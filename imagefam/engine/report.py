@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import progress
 from ..rules.ast import SEVERITIES
-from ..rules.compiled import Policy
+from ..rules.compiled import Policy, compiled
 from .consumers import consumer_counts
 from .environment import EcsContext as Ctx
 from .evaluation import Finding, evaluate
@@ -98,7 +98,8 @@ def _report(state: State, policy: Policy | None) -> Report:
         if not rules:
             return
         ctx = Ctx(state.images, taken_at=state.taken_at, now=state.now, resolve=resolve_fn)  # one for all:
-        conds = [(rule, rule.cond) for rule in rules]  # closures only read it (it/args aside, restored)
+        # compiled now (see Rule): closures only read the context (it/args aside, restored)
+        conds = [(rule, compiled(rule.cond)) for rule in rules]
         for subj in progress.track(subjects, f"audit rules over each {scope}", unit=scope, total=len(subjects)):
             setattr(ctx, scope, subj)
             for rule, cond in conds:

@@ -9,16 +9,12 @@ user's own: they are read with pickle) and are written whole (temporary file, th
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import pickle
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .cache import cache_dir
+from .cache import cache_dir, read_entry, write_entry
 from .errors import Source
 
 _HERE = Path(__file__).resolve().parent
@@ -47,26 +43,12 @@ def _path(source: Source) -> Path | None:
 def load(source: Source) -> list[Any] | None:
     """The declarations of ``source`` parsed before, or None."""
     path = _path(source)
-    if path is None or not path.exists():
-        return None
-    try:
-        with path.open("rb") as fh:
-            decls = pickle.load(fh)
-    except Exception:  # a damaged or foreign entry: parse instead
-        return None
+    decls = read_entry(path) if path is not None else None
     return decls if isinstance(decls, list) else None
 
 
 def store(source: Source, decls: list[Any]) -> None:
     """Remember ``source``'s declarations; any failure only means no cache."""
     path = _path(source)
-    if path is None:
-        return
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ast-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(decls, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except (OSError, pickle.PicklingError, RecursionError):
-        with contextlib.suppress(OSError, UnboundLocalError):
-            Path(tmp).unlink(missing_ok=True)
+    if path is not None:
+        write_entry(path, decls, ".ast-")

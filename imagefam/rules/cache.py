@@ -1,5 +1,5 @@
-"""Where imagefam may cache derived data between runs: the grammar's LALR tables and parsed rule
-files (:mod:`.astcache`).
+"""Where imagefam may cache derived data between runs: the grammar's LALR tables, parsed rule
+files (:mod:`.astcache`) and checked policies (:mod:`.checkcache`).
 
 The cache lives in the user's own directory (``$IMAGEFAM_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/imagefam``, else ``~/.cache/imagefam``), created with mode 0700: never in a
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 
 def cache_dir() -> Path | None:
@@ -32,3 +33,32 @@ def cache_dir() -> Path | None:
     if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
         return None  # not ours, or writable by others: do not trust what is in it
     return path
+
+
+def read_entry(path: Path) -> Any:
+    """What an entry of the cache directory holds, or None if it is missing or damaged."""
+    import pickle
+
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    except Exception:  # missing, damaged or foreign: recompute instead
+        return None
+
+
+def write_entry(path: Path, value: Any, prefix: str) -> None:
+    """Store ``value`` at ``path`` whole (a temporary file, then a rename); a failure only means no cache."""
+    import contextlib
+    import pickle
+    import tempfile
+
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError, RecursionError, TypeError, AttributeError):
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink(missing_ok=True)

@@ -9,6 +9,7 @@ it in Python.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +20,22 @@ from .errors import Diagnostic, Source, Span
 from .indexplan import family_keys
 from .runtime import Context, Fn
 
+#: Held while a closure is compiled on first call: the compiler keeps state while it compiles
+#: (parameters, guards, loop-invariant cells), so two threads must not compile at once.
+_COMPILING = threading.RLock()
+
 
 @dataclass
 class Rule:
-    """A compiled action or audit rule."""
+    """A compiled action or audit rule.
+
+    A loaded policy compiles ``cond``, ``message`` and ``explain`` when each is first called: a
+    command runs few of the rules (a check, those of its steps' actions; only a rule that fires
+    needs its message and explainer), and compiling them all was most of the policy's load time.
+    The first call puts the closure in the attribute, so later reads get the closure itself (a
+    reference kept from before the first call still works, one call slower: see :func:`compiled`).
+    The closures are those compiling at load would give: the checker typed every expression then,
+    and the compiler holds no state between two top-level compilations."""
 
     id: str
     kind: ast.RuleKind
@@ -37,6 +50,34 @@ class Rule:
     message: Fn
     explain: Callable[[Context], list[tuple[str, str]]]
     text: str = ""  # the condition's source text
+
+
+class _FirstCall:
+    """One of a rule's closures before it is compiled: the first call compiles it (``build``) and
+    puts it in the rule's attribute ``name``, then runs it."""
+
+    __slots__ = ("build", "fn", "name", "rule")
+
+    def __init__(self, rule: Rule, name: str, build: Callable[[], Callable[[Context], Any]]) -> None:
+        self.rule, self.name, self.build = rule, name, build
+        self.fn: Callable[[Context], Any] | None = None
+
+    def __call__(self, c: Context) -> Any:
+        return (self.fn or self.compile())(c)
+
+    def compile(self) -> Callable[[Context], Any]:
+        with _COMPILING:
+            if self.fn is None:
+                self.fn = self.build()
+                if getattr(self.rule, self.name) is self:
+                    setattr(self.rule, self.name, self.fn)
+        return self.fn
+
+
+def compiled(fn: Callable[[Context], Any]) -> Callable[[Context], Any]:
+    """``fn`` (a rule's ``cond``, ``message`` or ``explain``), compiled now if it was not yet: for a
+    caller that keeps the closure to call it many times (a report over a million images)."""
+    return fn.compile() if isinstance(fn, _FirstCall) else fn
 
 
 @dataclass
@@ -217,13 +258,20 @@ def _explainer(compiler: Compiler, cond: ast.Expr, source: Source) -> Callable[[
 
 
 def compile_rule(compiler: Compiler, decl: ast.RuleDecl, shipped: bool) -> Rule:
-    return Rule(
-        id=decl.id, kind=decl.kind, targets=tuple(t for t, _ in decl.targets), severity=decl.severity,
-        code=decl.clauses.code, cites=decl.clauses.cites, file=decl.source.name, line=decl.span.line,
-        shipped=shipped, cond=compiler.compile(decl.cond),
-        message=compile_template(compiler, decl.clauses.message, f"rule {decl.id} fired"),
-        explain=_explainer(compiler, decl.cond, decl.source), text=span_text(decl.source, decl.cond.span),
-    )
+    """The rule of ``decl``; its closures are compiled when first called (see :class:`Rule`)."""
+    rule = Rule(id=decl.id, kind=decl.kind, targets=tuple(t for t, _ in decl.targets), severity=decl.severity,
+                code=decl.clauses.code, cites=decl.clauses.cites, file=decl.source.name, line=decl.span.line,
+                shipped=shipped, cond=_unset, message=_unset, explain=_unset,
+                text=span_text(decl.source, decl.cond.span))
+    default = f"rule {decl.id} fired"
+    rule.cond = _FirstCall(rule, "cond", lambda: compiler.compile(decl.cond))
+    rule.message = _FirstCall(rule, "message", lambda: compile_template(compiler, decl.clauses.message, default))
+    rule.explain = _FirstCall(rule, "explain", lambda: _explainer(compiler, decl.cond, decl.source))
+    return rule
+
+
+def _unset(c: Context) -> Any:  # pragma: no cover - replaced before the rule is returned
+    raise AssertionError("not compiled")
 
 
 def compile_definitions(compiler: Compiler) -> dict[str, Definition]:

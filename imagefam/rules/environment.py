@@ -80,6 +80,11 @@ class Environment:
     #: data: an expression reading one, or a builtin that ``reads`` one, can change with no
     #: record changing.
     time_dependent: frozenset[str] = frozenset()
+    #: What the meaning of the environment's names depends on (for ECS: the source of the modules
+    #: that define it), as bytes; policies checked against it are then cached between runs
+    #: (:mod:`.checkcache`). None, or a key of None: never cached (a key that misses a change
+    #: would load a stale policy).
+    cache_key: Callable[[], bytes | None] | None = None
 
     @cached_property
     def builtins(self) -> dict[str, Builtin]:

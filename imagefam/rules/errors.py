@@ -6,7 +6,6 @@ file at once, each as ``file:line:col: message``, the source line and a caret.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,11 @@ class Span:
     @staticmethod
     def point(line: int, col: int, length: int = 1) -> Span:
         return Span(line, col, line, col + max(length, 1))
+
+    def __reduce__(self) -> tuple[type[Span], tuple[int, int, int, int]]:
+        # pickled as its constructor call: the cached trees hold thousands of spans, and a frozen
+        # dataclass's own __setstate__ is several times slower to load (see rules/checkcache.py)
+        return Span, (self.line, self.col, self.end_line, self.end_col)
 
 
 NOWHERE = Span(1, 1, 1, 2)
@@ -136,5 +140,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     lowered = {c.lower(): c for c in pool}
     if word.lower() in lowered and lowered[word.lower()] != word:
         return f"did you mean {lowered[word.lower()]!r}?"
+    import difflib  # only when a name is unknown (start-up time)
+
     close = difflib.get_close_matches(word, pool, n=1, cutoff=0.7)
     return f"did you mean {close[0]!r}?" if close else None

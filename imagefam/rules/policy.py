@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import ast, astcache
+from . import ast, astcache, checkcache
 from .compiled import (
     Definition,
     Policy,
@@ -69,6 +69,18 @@ def load_policy(env: Environment, layers: Sequence[tuple[bool, Sequence[Source]]
 
 
 def build_policy(env: Environment, layers: list[tuple[bool, list[Source]]]) -> Policy:
+    checked = checkcache.load(env, layers)
+    if checked is None:
+        checked = check_policy(env, layers)
+        checkcache.store(env, layers, checked)
+    merged = checked.merged
+    rules, resolution, definitions = compile_policy(env, merged, checked.types, checked.def_order)
+    return Policy(rules, resolution, merged.files, list(checked.warnings), list(merged.notices), definitions,
+                  env.context)
+
+
+def check_policy(env: Environment, layers: list[tuple[bool, list[Source]]]) -> checkcache.Checked:
+    """Every stage but compiling; raises :class:`PolicyError` with every error found."""
     merged = merge_layers(parse_layers(env, layers))
     checker = Checker(env, merged.defs, merged.reporters, merged.resolve is not None)
     checker.check_defs()
@@ -80,9 +92,8 @@ def build_policy(env: Environment, layers: list[tuple[bool, list[Source]]]) -> P
     if errors:
         files = merged.files
         raise PolicyError(sorted(errors, key=lambda d: (files.index(d.source.name), d.span.line, d.span.col)))
-    rules, resolution, definitions = compile_policy(env, merged, types, checker.def_order)
-    return Policy(rules, resolution, merged.files, [d for d in diagnostics if d.severity == "warning"],
-                  merged.notices, definitions, env.context)
+    merged.reporters = {}  # done with: what they hold is in the diagnostics
+    return checkcache.Checked(merged, types, checker.def_order, [d for d in diagnostics if d.severity == "warning"])
 
 
 # ---- parse ----
