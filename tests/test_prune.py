@@ -31,7 +31,7 @@ from imagefam.engine.policy import load_policy
 from imagefam.engine.preflight import check
 from imagefam.engine.prune import PrunedStore, plan_reach, step_regions
 from imagefam.engine.state import State
-from imagefam.engine.store import OutOfReach
+from imagefam.engine.store import ImageStore, OutOfReach
 from imagefam.rules.compiled import Policy
 from imagefam.rules.errors import Source
 
@@ -137,7 +137,8 @@ def test_the_guard_answers_only_reads_of_the_regions_kept() -> None:
     for read in (lambda: store.lookup(("ImageFamily", "RegionId"), ("web", "r2")),
                  lambda: store.lookup(("ImageFamily",), ("web",)), lambda: store.get("m-2", "r2"),
                  lambda: store.get("m-2"), lambda: list(store), lambda: store.by_key(), store.copy,
-                 lambda: store.value_counts(("ImageOwnerId",), ("1001",), "ImageFamily")):
+                 lambda: store.value_counts(("ImageOwnerId",), ("1001",), "ImageFamily"),
+                 lambda: store.groups(("RegionId",))):
         with pytest.raises(OutOfReach):
             read()
     assert store.whole().get("m-2", "r2") is not None
@@ -145,6 +146,19 @@ def test_the_guard_answers_only_reads_of_the_regions_kept() -> None:
         store.put(_img("m-9", "r1"))
     with pytest.raises(TypeError):
         store.remove("m-1", "r1")
+
+
+# Public reads of a store that a pruned store answers through the guarded ones (by id and region,
+# or whole-state facts), so it need not override them.
+_ANSWERED_THROUGH_GUARDED_READS = {"get", "newest", "stats", "kept", "skipped", "whole", "abandoned"}
+
+
+def test_every_public_read_of_a_store_is_guarded_when_pruned() -> None:
+    # A new read added to ImageStore must be overridden by PrunedStore (or listed above, with a
+    # reason): otherwise it would answer from the regions kept only.
+    public = {n for cls in ImageStore.__mro__[:-1] for n in vars(cls) if not n.startswith("_")}
+    unguarded = {n for n in public if n not in vars(PrunedStore) and n not in _ANSWERED_THROUGH_GUARDED_READS}
+    assert not unguarded, f"reads PrunedStore does not guard: {sorted(unguarded)}"
 
 
 def test_the_reach_of_a_plan() -> None:

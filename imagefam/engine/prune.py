@@ -124,6 +124,9 @@ class PrunedStore(ImageStore):
     def copy(self) -> ImageStore:
         raise OutOfReach("a copy of every image")
 
+    def groups(self, fields: Fields) -> Iterator[tuple[tuple[Any, ...], Collection[Image]]] | None:
+        raise OutOfReach("a read of every image")
+
     def _region(self, region: str | None, what: str) -> None:
         if region not in self._reach:
             raise OutOfReach(f"{what} in {region}, a region left out" if region is not None else

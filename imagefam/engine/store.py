@@ -298,6 +298,16 @@ class ImageStore(Images):
         """An independent store with the same images (indexes are rebuilt on demand)."""
         return ImageStore(self._by_id.values(), self._partition)
 
+    def groups(self, fields: Fields) -> Iterator[tuple[tuple[Any, ...], Collection[Image]]] | None:
+        """The images grouped by the values of ``fields``, which must be partition fields: each
+        partition's values of ``fields`` and its images (several partitions can give the same
+        values). None if the store is not partitioned by every one of ``fields``."""
+        if not set(fields) <= set(self._partition):
+            return None
+        pick = operator.itemgetter(*(self._partition.index(f) for f in fields))
+        one = len(fields) == 1
+        return (((pick(pk),) if one else pick(pk), part.images.values()) for pk, part in self._parts.items())
+
     def __iter__(self) -> Iterator[Image]:
         self.stats.scans += 1
         return iter(self._by_id.values())

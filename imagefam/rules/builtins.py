@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from . import ast
@@ -189,6 +190,17 @@ def _count(comp: Compiler, e: ast.Call) -> Fn:
 
 def _quantifier(want: bool) -> CompileRule:
     def build(comp: Compiler, e: ast.Call) -> Fn:
+        fast = comp.element_filter(e.args[0], e.args[1])
+        if fast is not None and len(fast) == 1:  # all(xs, Field == v): never null, C-level
+            src = comp.compile(e.args[0])
+            ((get, op, value),) = fast
+            quantify = any if want else all
+
+            def quant_test(c: Any) -> Any:
+                items = src(c)
+                return None if items is None else quantify(map(op, map(get, items), repeat(value(c))))
+
+            return quant_test
         src, cond = comp.compile(e.args[0]), comp.compile(e.args[1])
 
         def quant(c: Any) -> Any:

@@ -5,6 +5,7 @@ returns a closure over a :class:`~imagefam.rules.runtime.Ctx`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import compress, repeat
 from typing import Any
 
 from .runtime import Context as Ctx
@@ -120,9 +121,8 @@ def matcher(tests: list[tuple[Callable[[Any], Any], Callable[[Any, Any], bool], 
     if len(tests) == 1:
         ((g1, o1, v1),) = tests
 
-        def one(c: Ctx, items: Any) -> list[Any]:
-            k1 = v1(c)
-            return [i for i in items if o1(g1(i), k1)]
+        def one(c: Ctx, items: Any) -> list[Any]:  # C-level: no Python frame per image
+            return list(compress(items, map(o1, map(g1, items), repeat(v1(c)))))
 
         return one
     if len(tests) == 2:

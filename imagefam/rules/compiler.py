@@ -550,6 +550,16 @@ class Compiler:
 
             return indexed
 
+        tests = self.element_filter(e.source, e.cond)
+        if tests is not None:  # `xs where Field ==/!= value and ...` over elements never null: C-level tests
+            select = matcher(tests)
+
+            def scan_test(c: Ctx) -> tuple[Any, ...] | None:
+                items = src(c)
+                return None if items is None else tuple(select(c, items))
+
+            return scan_test
+
         def scan(c: Ctx) -> tuple[Any, ...] | None:
             items = src(c)
             if items is None:
@@ -557,6 +567,17 @@ class Compiler:
             return bucket_filter(c, items, cond_fn)
 
         return scan
+
+    def element_filter(self, source: ast.Expr, cond: ast.Expr
+                       ) -> list[tuple[Callable[[Any], Any], Callable[[Any, Any], bool], Fn]] | None:
+        """``cond`` as two-valued ``Field ==/!= value`` tests (getter, operator, value closure) when
+        it is an ``and`` of them and ``source`` is a list whose elements are never null: then the
+        elements can be tested with C-level getters, giving exactly what the closure would."""
+        ty = self.types.get(source)
+        if ty is None or ty.elem is None or ty.elem.nullable:
+            return None
+        tests = element_tests(cond)
+        return None if tests is None else [(g, o, self.compile(v)) for g, o, v in tests]
 
     def _index_plan(self, e: ast.Where) -> tuple[tuple[str, ...], list[Fn | None], tuple[int, Fn] | None,
                                                   ast.Expr | None] | None:
