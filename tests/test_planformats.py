@@ -581,3 +581,28 @@ def test_yaml_plan_mentioning_aliyun_is_a_plan_file(tmp_path: Path) -> None:
                                      "name: 'aliyun ecs DeleteImage'}\n")
     plan = load_any_plan(p)
     assert plan.skipped is None and plan.steps[0].line == 4
+
+
+@pytest.mark.parametrize("cond", [
+    # tests of one string, joined into one closure by the compiler
+    'request.LaunchTemplateName startswith "legacy-" and request.ImageFamily startswith "app-" '
+    'and request.ImageFamily endswith "-old"',
+    # a run of two-valued tests, joined into one closure
+    'request.LaunchTemplateName startswith "legacy-" and request.ImageFamily == "app-old" and request.RegionId == "r1"',
+])
+def test_a_rule_decided_before_an_unknown_value_is_read_stands(cond: str) -> None:
+    # The rule is false whatever ImageFamily turns out to be (the template is not a legacy one), and
+    # in source order it is decided before ImageFamily is read: the compiler's fused tests must not
+    # run ahead of it and read the unknown value, which would fail closed for nothing.
+    from imagefam.engine.loader import plan_from_data
+    from imagefam.engine.policy import load_policy
+    from imagefam.engine.state import State
+    from imagefam.rules.errors import Source
+
+    policy = load_policy(sources=[Source("x.rules", f'rule no-legacy on RunInstances deny when {cond}\n  message "m"\n')],
+                         default=False)
+    plan = plan_from_data({"caller": "1", "steps": [{"Action": "RunInstances", "RegionId": "r1",
+                                                       "LaunchTemplateName": "modern-1", "ImageFamily": "app-x"}]})
+    plan.steps[0].unknown = {"ImageFamily": "known after apply"}
+    step = check(State.of([]), plan, policy).to_json()["steps"][0]
+    assert step["decision"] == "allow", step

@@ -307,36 +307,13 @@ class Compiler:
 
     def _boolop(self, e: ast.BoolOp) -> Fn:
         stop = e.op == "or"
-        # Tests of one string (and its null/empty guards) read it once, in one closure.
-        grouped = strpreds.group(self, self._flatten(e), stop)
-        pre = tuple(p for p in grouped if not isinstance(p, ast.Expr))
-        parts = [p for p in grouped if isinstance(p, ast.Expr)]
-        if not parts:
-            return pre[0] if len(pre) == 1 else kleene(pre, stop)
-        # Two-valued tests of a C-level getter against a constant (`request.Status == "x"`,
-        # `image != null`) run in one closure, with no Python frame per test. Expressions are
-        # pure and Kleene logic does not depend on order, so they may run first.
-        simple = [(t, p) for p in parts if (t := self._simple_test(p)) is not None]
-        fns: tuple[Fn, ...]
-        if len(simple) >= 2 or (simple and len(parts) == 1):
-            fused = {id(q) for _, q in simple}
-            rest = [p for p in parts if id(p) not in fused]
-            # The rest runs only when the fused tests did not decide: after `image != null` in an
-            # `and` (or `image == null` in an `or`), `image` is not null there.
-            saved = self._nonnull
-            self._nonnull = saved | guards([p for _, p in simple], stop)
-            try:
-                tests = tuple(t for t, _ in simple)
-                rest_fns = (*pre, *(self.compile(p) for p in rest))
-                if len(rest_fns) == 1:  # tests, then one operand, in one closure
-                    return tests_then(tests, rest_fns[0], stop)
-                fns = (fused_tests(tests, stop), *rest_fns)
-            finally:
-                self._nonnull = saved
-        else:
-            fns = (*pre, *(self.compile(p) for p in parts))
+        segments = self._segments(e, stop)
+        fns = tuple(fn for fn, _ in segments)
         if len(fns) == 1:
             return fns[0]
+        first_tests = segments[0][1]
+        if len(fns) == 2 and first_tests is not None:  # tests, then one operand, in one closure
+            return tests_then(first_tests, fns[1], stop)
         if e.op == "and" and len(fns) == 2:
             a, b = fns
 
@@ -352,6 +329,43 @@ class Compiler:
             return and2
 
         return kleene(fns, stop=e.op == "or")
+
+    def _segments(self, e: ast.BoolOp, stop: bool) -> list[tuple[Fn, tuple[Any, ...] | None]]:
+        """The operands of ``e`` compiled in source order, with fewer Python frames: tests of one
+        string (and its null/empty guards) read it once, in one closure placed where the first of
+        them stands; a run of adjacent two-valued tests of a C-level getter against a constant
+        (`request.Status == "x"`, `image != null`) is one closure. The order is kept because a
+        step with values not known until apply judges a rule by what it reads before it is
+        decided (engine/unknowns.py): moving a test forward could make it read one for nothing.
+        Each operand comes with its tests when it is a fused run, else None."""
+        parts = strpreds.group(self, self._flatten(e), stop)
+        saved = self._nonnull
+        out: list[tuple[Fn, tuple[Any, ...] | None]] = []
+        try:
+            i = 0
+            while i < len(parts):
+                p = parts[i]
+                if not isinstance(p, ast.Expr):
+                    out.append((p, None))
+                    i += 1
+                    continue
+                run: list[ast.Expr] = []
+                tests = []
+                while i < len(parts) and isinstance(q := parts[i], ast.Expr) and (t := self._simple_test(q)) is not None:
+                    run.append(q)
+                    tests.append(t)
+                    i += 1
+                if not run:
+                    out.append((self.compile(p), None))
+                    i += 1
+                    continue
+                out.append((fused_tests(tuple(tests), stop), tuple(tests)))
+                # what follows runs only when the tests did not decide: after `image != null` in
+                # an `and` (`image == null` in an `or`), `image` is not null there
+                self._nonnull = self._nonnull | guards(run, stop)
+        finally:
+            self._nonnull = saved
+        return out
 
     def _arith(self, e: ast.Arith) -> Fn:
         fns = [self.compile(p) for p in e.parts]
