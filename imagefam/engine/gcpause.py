@@ -19,14 +19,18 @@ def gc_paused(keep: bool = False) -> Iterator[None]:
     ``keep``: what the block made is kept (a loaded state), so it is moved to the oldest
     generation as it is (``gc.freeze()`` then ``gc.unfreeze()``): the collector's first young
     collection would otherwise walk every object made in the block (0.3-0.45 s at 1M images),
-    and promote them to be walked again. Skipped when objects are frozen already (the caller's)."""
+    and promote them to be walked again. When objects are frozen already (the command's entry
+    freezes what exists at start-up), they join the frozen ones instead: unfreezing would release
+    the caller's too. Frozen objects are still freed by reference counting when dropped."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if keep and not gc.get_freeze_count():
+        if keep:
+            frozen_before = gc.get_freeze_count()
             gc.freeze()
-            gc.unfreeze()
+            if not frozen_before:
+                gc.unfreeze()
         if enabled:
             gc.enable()
