@@ -66,6 +66,24 @@ def test_a_damaged_entry_is_ignored(folder: Path) -> None:
     assert load_policy(sources=[src], default=False).rule("r") is not None
 
 
+def test_an_entry_others_can_write_or_a_link_is_not_read(folder: Path, tmp_path: Path) -> None:
+    # The folder is checked when first used; each entry is checked again on the opened file, so
+    # an entry made writable by others, or replaced by a link to a file elsewhere, is not unpickled.
+    src = Source("u.rules", RULE.format(v="a"))
+    load_policy(sources=[src], default=False)
+    (entry,) = _entries(folder)
+    assert astcache.load(src) is not None
+    entry.chmod(0o666)
+    assert astcache.load(src) is None
+    entry.chmod(0o600)
+    outside = tmp_path / "elsewhere.pickle"
+    outside.write_bytes(entry.read_bytes())
+    entry.unlink()
+    entry.symlink_to(outside)
+    assert astcache.load(src) is None
+    assert load_policy(sources=[src], default=False).rule("r") is not None
+
+
 def test_no_cache_switch_and_untrusted_folders(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMAGEFAM_NO_CACHE", "1")
     assert cache_dir() is None

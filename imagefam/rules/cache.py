@@ -36,13 +36,23 @@ def cache_dir() -> Path | None:
 
 
 def read_entry(path: Path) -> Any:
-    """What an entry of the cache directory holds, or None if it is missing or damaged."""
+    """What an entry of the cache directory holds, or None if it is missing, damaged, or not a
+    regular file of this user's that only this user can write (checked on the open file, so a
+    folder swapped after :func:`cache_dir` looked at it cannot hand over someone else's)."""
     import pickle
 
     try:
-        with path.open("rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode) or (hasattr(os, "getuid") and (
+                    info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))):
+                return None
             return pickle.load(fh)
-    except Exception:  # missing, damaged or foreign: recompute instead
+    except Exception:  # damaged or foreign: recompute instead
         return None
 
 
