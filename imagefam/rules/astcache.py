@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .cache import cache_dir, read_entry, write_entry
+from .cache import cache_dir, libraries_key, read_entry, write_entry
 from .errors import Source
 
 _HERE = Path(__file__).resolve().parent
@@ -23,7 +23,7 @@ _HERE = Path(__file__).resolve().parent
 @cache
 def _salt() -> bytes:
     """What a parsed tree depends on besides the file: the grammar and the tree-building code."""
-    h = hashlib.sha256(b"imagefam-ast-v1")
+    h = hashlib.sha256(b"imagefam-ast-v1" + libraries_key())
     for name in ("grammar.lark", "parser.py", "ast.py", "errors.py"):
         try:
             h.update((_HERE / name).read_bytes())
@@ -36,7 +36,8 @@ def _path(source: Source) -> Path | None:
     folder = cache_dir()
     if folder is None:
         return None
-    key = hashlib.sha256(_salt() + source.name.encode() + b"\0" + source.text.encode("utf-8", "replace"))
+    key = hashlib.sha256(_salt() + source.name.encode("utf-8", "surrogatepass") + b"\0"
+                         + source.text.encode("utf-8", "surrogatepass"))
     return folder / f"ast-{key.hexdigest()[:40]}.pickle"
 
 

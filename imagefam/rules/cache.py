@@ -35,6 +35,23 @@ def cache_dir() -> Path | None:
     return path
 
 
+def libraries_key() -> bytes:
+    """Which installed Lark and RE2 the cached data was made with (their files' sizes and times,
+    found without importing them: cheaper than reading package metadata at every start)."""
+    import importlib.util
+
+    parts = []
+    for name in ("lark", "re2"):
+        try:
+            spec = importlib.util.find_spec(name)
+            origin = spec.origin if spec is not None else None
+            info = os.stat(origin) if origin else None
+        except (ImportError, ValueError, OSError):
+            info = None
+        parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}" if info is not None else f"{name}:-")
+    return ";".join(parts).encode()
+
+
 def read_entry(path: Path) -> Any:
     """What an entry of the cache directory holds, or None if it is missing, damaged, or not a
     regular file of this user's that only this user can write (checked on the open file, so a

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import cache_dir, read_entry, write_entry
+from .cache import cache_dir, libraries_key, read_entry, write_entry
 from .errors import Diagnostic, Source
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def _salt() -> bytes | None:
     import os
     import sys
 
-    h = hashlib.sha256(b"imagefam-checked-v1" + sys.version.encode())
+    h = hashlib.sha256(b"imagefam-checked-v1" + sys.version.encode() + libraries_key())
     try:
         names = sorted(n for n in os.listdir(_HERE) if n.endswith(".py") or n == "grammar.lark")
         for name in names:
@@ -68,7 +68,7 @@ def _path(env: Environment, layers: list[tuple[bool, list[Source]]]) -> Path | N
     for shipped, sources in layers:
         h.update(b"\1layer" if shipped else b"\1user")
         for src in sources:
-            name, text = src.name.encode(), src.text.encode("utf-8", "replace")
+            name, text = src.name.encode("utf-8", "surrogatepass"), src.text.encode("utf-8", "surrogatepass")
             h.update(b"%d:%s%d:%s" % (len(name), name, len(text), text))
     return folder / f"checked-{h.hexdigest()[:40]}.pickle"
 
