@@ -425,8 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_flag(p)
     _add_progress_flags(p)
     p.add_argument("--verbose", "-v", action="store_true",
-                   help="say on stderr which regions' images were indexed and which skipped (the check "
-                        "indexes only the regions the plan names; every image is still validated)")
+                   help="say on stderr which regions' images were loaded and which were left out (the "
+                        "check loads only the regions the plan names; every image is still validated)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="compliance report over state snapshots (audit rules)",

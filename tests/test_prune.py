@@ -195,13 +195,13 @@ def test_the_cli_says_what_it_skipped_and_answers_as_an_unpruned_check(
     state, plan = _files(tmp_path, IMAGES, STEPS)
     assert main(["check", plan, "--state", state, "--format", "json", "--verbose"]) == 0
     out, err = capsys.readouterr()
-    assert "indexed 6 images in 2 region(s) the plan names (r2, r3)" in err
-    assert "skipped 6 images in 2 other region(s) (r1 3, r4 3)" in err
+    assert "loaded the 6 images of the 2 region(s) the plan names (r2, r3)" in err
+    assert "left out 6 images of 2 other region(s) (r1 3, r4 3)" in err
     with monkeypatch.context() as m:  # no reach: every image indexed
         m.setattr("imagefam.engine.prune.plan_reach", lambda plans: None)
         assert main(["check", plan, "--state", state, "--format", "json", "--verbose"]) == 0
     unpruned, err = capsys.readouterr()
-    assert unpruned == out and "not pruned" in err
+    assert unpruned == out and "all 12 images were loaded" in err
     assert main(["check", plan, "--state", state, "--format", "json"]) == 0
     assert capsys.readouterr().err == ""  # without --verbose: nothing said
 

@@ -134,7 +134,7 @@ class PrunedStore(ImageStore):
 
     def _at(self, key: Key) -> Image | None:
         if key[1] not in self._reach:
-            self._region(key[1], f"image {key[0]}")
+            self._region(key[1], "an image")
         return self._by_id.get(key)
 
     def lookup(self, fields: Fields, key: tuple[Any, ...]) -> Collection[Image]:
@@ -158,19 +158,19 @@ class PrunedStore(ImageStore):
 
 
 def describe(store: Images) -> str:
-    """What a load for a check indexed and skipped, for ``--verbose``."""
+    """What a load for a check kept in memory and left out, for ``--verbose``."""
     if not isinstance(store, PrunedStore):
-        return (f"not pruned: every image indexed ({len(store):,}): a step names no region or one known only at "
-                "apply, or the state is not one native file")
+        return (f"all {len(store):,} images were loaded: a step names no region or one known only at apply, "
+                "or the state is not one native file")
     by_region = store.skipped
     skipped = sum(by_region.values())
     kept = sorted(store.kept)
-    text = (f"pruned: indexed {store._total - skipped:,} images in {len(kept)} region(s) the plan names "
-            f"({', '.join(kept) or 'none'}); skipped {skipped:,} images in {len(by_region)} other region(s)"
+    text = (f"loaded the {store._total - skipped:,} images of the {len(kept)} region(s) the plan names "
+            f"({', '.join(kept) or 'none'}); left out {skipped:,} images of {len(by_region)} other region(s)"
             + (f" ({', '.join(f'{r} {n:,}' for r, n in sorted(by_region.items()))})" if by_region else "")
-            + "; every image was validated")
+            + ", after checking that every image is valid")
     if store.abandoned is not None:
-        text += (f"; pruning undone: the check made {store.abandoned}, so it ran again on every image")
+        text += (f"; then a rule needed {store.abandoned}, so the check ran again with every image loaded")
     return text
 
 
