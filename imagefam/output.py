@@ -37,6 +37,9 @@ def to_stdout(text: str) -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         _discard_stdout()
+    except OSError as err:  # a full disk, a device that refuses: the output is lost, say so
+        _discard_stdout()
+        raise InputError(f"cannot write the output to stdout: {err.strerror or err}") from err
 
 
 def _discard_stdout() -> None:

@@ -441,3 +441,13 @@ def test_standard_input_is_given_to_one_plan_at_most(demo: Path, capsys: Any) ->
     run = run_main(capsys, "check", "-", "-", "--state", demo / "state.yaml")
     assert_clean_error(run)
     assert "standard input" in run.err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_stdout_on_a_full_device_is_exit_2_with_a_message(demo: Path) -> None:
+    cmd = (f"{shlex.quote(sys.executable)} -m imagefam.cli check {shlex.quote(str(demo / 'rollback-fixed.yaml'))} "
+           f"--state {shlex.quote(str(demo / 'state.yaml'))} > /dev/full")
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=_env(), timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot write the output to stdout: No space left on device" in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
