@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 from conftest import T0, compile_expr, ev, load, load_errors, make_image, probe
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imagefam.engine.environment import EcsContext as Ctx
 from imagefam.engine.environment import request_type
 from imagefam.engine.models import CreateImageRequest, DeleteImageRequest, Family
 from imagefam.engine.store import ImageStore
+from imagefam.rules.regex import compile_regex, substituter
 from imagefam.rules.types import record
 
 B: dict[str, Any] = {"t": True, "f": False, "n": None}
@@ -686,3 +689,18 @@ def test_tests_of_one_string_read_it_once(family: str | None) -> None:
     want = family is not None and family != "" and (family.startswith("aliyun") or "://" in family)
     assert got is want
     assert req.reads == 1
+
+
+_SUB_PATTERNS = ["^acs:[^:]+:", ":.*\\z", "^acs:", "a|$", "x*", "é+", "^", "\\z", "(a)(b)?", "ab|a", "[^:]"]
+
+
+@given(st.sampled_from(_SUB_PATTERNS), st.text(alphabet="abxé:c一", max_size=10),
+       st.sampled_from(["", "Z", "é", "\\1"]))
+@settings(max_examples=300, deadline=None)
+def test_replace_regex_is_the_packages_sub(pattern: str, text: str, repl: str) -> None:
+    """The substituter's own pass over RE2's matches gives what google-re2's ``sub`` gives (empty
+    matches, multi-byte characters, anchors, a replacement that looks like a group reference)."""
+    want = compile_regex(pattern).sub(lambda _m: repl, text)
+    f = substituter(pattern)
+    assert f(text, repl) == want
+    assert f(text, repl) == want  # again, from the memo

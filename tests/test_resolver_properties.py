@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import load
 from helpers_engine import (
     FUZZ_EXAMPLES,
     assert_trace_json,
@@ -297,3 +298,27 @@ def test_state_files_resolve_like_the_images_they_hold(image_list: list[Image], 
 def test_reference_short_name(family: str, expected: str) -> None:
     """The reference's short-name rule (sanity check of the test's own helper)."""
     assert ref_short(family) == expected
+
+
+@pytest.mark.parametrize(("requirement", "tests"), [
+    ('require available: Status == "Available"', [("available", "Status", "Available")]),
+    ('require available: "Available" == it.Status', [("available", "Status", "Available")]),
+    ('require public: IsPublic == true', [("public", "IsPublic", True)]),
+    ('require available: Status != "Deprecated"', []),
+    ('require family: ImageFamily == "web"', []),  # a nullable field
+    ('require available: Status == "Available" or Status == "Creating"', []),
+])
+def test_only_field_equals_constant_requirements_are_filtered_before_ranking(requirement: str,
+                                                                            tests: list[object]) -> None:
+    """``Resolution.field_tests`` lists exactly the requirements resolution may apply in C before
+    ranking (and then not test again): a never-null field of the candidate equal to a literal."""
+    policy = load(f"""
+resolve
+  candidates images where RegionId == region and ImageFamily == family
+  require mine: ImageOwnerId == caller
+  {requirement}
+  order by CreationTime desc, ImageId desc
+""")
+    assert policy.resolution is not None
+    assert policy.resolution.field_tests == tests
+    assert shipped_policy().resolution.field_tests == [("available", "Status", "Available")]  # type: ignore[union-attr]

@@ -165,11 +165,13 @@ def _same(got: Any, want: ImageStore) -> None:
 
 
 @pytest.mark.parametrize("seed", range(12))
-@pytest.mark.parametrize("fanout", [64, 1])
-def test_overlay_and_store_follow_random_changes_like_a_plain_dict(seed: int, fanout: int) -> None:
+@pytest.mark.parametrize(("fanout", "reads"), [(64, 4), (1, 4), (64, 1), (64, 10**9)])
+def test_overlay_and_store_follow_random_changes_like_a_plain_dict(seed: int, fanout: int, reads: int) -> None:
+    """``reads``: partitions answer by reading their images this many times before indexing
+    (1: index at once; 10**9: never)."""
     rng = random.Random(seed)
     images = [_image(rng, k) for k in range(40)]
-    with mock.patch.object(store_mod, "FANOUT", fanout):
+    with mock.patch.object(store_mod, "FANOUT", fanout), mock.patch.object(store_mod, "FILTER_READS", reads):
         base = ImageStore(images)
         frozen = list(base)
         overlay, partitioned = Overlay(base), ImageStore(images)
@@ -190,6 +192,22 @@ def test_overlay_and_store_follow_random_changes_like_a_plain_dict(seed: int, fa
         _same(overlay, reference)
         _same(partitioned, reference)
         assert list(base) == frozen  # the overlay's base is never changed
+
+
+def test_a_partition_is_read_before_it_is_indexed() -> None:
+    """A lookup on fields other than the partition's reads the partition's images (no index) until
+    the partition has been read ``FILTER_READS`` times; then it builds the index and uses it."""
+    images = [Image(ImageId=f"m-{k}", RegionId="r1", CreationTime=T0, Status=("Available", "Deprecated")[k % 2],
+                    ImageFamily="a", ImageOwnerId="1") for k in range(6)]
+    store = ImageStore(images)
+    (part,) = (p for p in store._parts.values() if p.images)
+    fields, key = ("ImageFamily", "ImageOwnerId", "RegionId", "Status"), ("a", "1", "r1", "Deprecated")
+    for _ in range(store_mod.FILTER_READS - 1):
+        assert [i.ImageId for i in store.lookup(fields, key)] == ["m-1", "m-3", "m-5"]
+        assert part.indexes == {}
+    assert [i.ImageId for i in store.lookup(fields, key)] == ["m-1", "m-3", "m-5"]
+    assert set(part.indexes) == {("Status",)}
+    assert list(store.lookup(fields, ("a", "1", "r1", "Creating"))) == []
 
 
 def test_remove_returns_the_removed_image_in_every_store() -> None:

@@ -8,6 +8,8 @@ recorded with the policy's ``otherwise`` reason. Only the trace costs extra, and
 
 from __future__ import annotations
 
+import functools
+import itertools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,6 +98,10 @@ class Resolver:
         # stable sorts, last key first, each with its own direction: the same order as the trace's
         self._order_getters = ([(operator.attrgetter(f), desc) for f, desc in reversed(fields)]
                                if fields else None)
+        # requirements `Field == constant`: candidates failing them are dropped in C before ranking
+        tested = {name for name, _, _ in self.res.field_tests}
+        self._keep = [(operator.attrgetter(f), functools.partial(operator.eq, k)) for _, f, k in self.res.field_tests]
+        self._rest = [req for req in self.res.requirements if req.name not in tested]
 
     def _ctx(self, family: str, region: str, caller: str) -> Ctx:
         return Ctx(self.images, family=family, region=region, caller=caller, taken_at=self.taken_at,
@@ -128,9 +134,11 @@ class Resolver:
             return None
         if self._order_getters is not None:  # rank first (in C), then the first that qualifies wins
             ranked = list(cands)
+            for get, equal in self._keep:
+                ranked = list(itertools.compress(ranked, map(equal, map(get, ranked))))
             for getter, desc in self._order_getters:
                 ranked.sort(key=getter, reverse=desc)
-            reqs = self.res.requirements
+            reqs = self._rest
             for img in ranked:
                 ctx.it = img
                 if all(req.cond(ctx) is True for req in reqs):

@@ -122,6 +122,10 @@ class Resolution:
     #: RegionId == region and ImageFamily == K and ...``; see :func:`~imagefam.rules.indexplan.family_keys`);
     #: None when a resolution may read anything else.
     family_keys: list[ReadKey] | None = None
+    #: The requirements that are ``Field == constant`` of the candidate (a plain non-null field), as
+    #: (requirement name, field, constant): without a trace, resolution drops the candidates failing
+    #: them in C before ranking, and does not test them again (ECS: ``Status == "Available"``).
+    field_tests: list[tuple[str, str, Any]] = field(default_factory=list)
 
     @property
     def order_text(self) -> str:
@@ -281,18 +285,39 @@ def compile_definitions(compiler: Compiler) -> dict[str, Definition]:
             for name, d in compiler.defs.items()}
 
 
+def _field(compiler: Compiler, e: ast.Expr) -> str | None:
+    """The candidate's field ``e`` reads (``Field`` or ``it.Field``) when it is never null, else None."""
+    name = e.name if isinstance(e, ast.Name) and e.name[:1].isupper() and e.name not in compiler.defs else (
+        e.name if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and e.obj.name == "it" else None)
+    ty = compiler.types.get(e)
+    return None if name is None or ty is None or ty.nullable else name
+
+
 def _order_fields(compiler: Compiler, decl: ast.ResolveDecl) -> list[tuple[str, bool]] | None:
     """The order keys as plain non-null fields of the candidate, or None if one is not."""
     fields: list[tuple[str, bool]] = []
     for k in decl.order:
-        e = k.expr
-        name = e.name if isinstance(e, ast.Name) and e.name[:1].isupper() else (
-            e.name if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and e.obj.name == "it" else None)
-        ty = compiler.types.get(e)
-        if name is None or ty is None or ty.nullable:
+        name = _field(compiler, k.expr)
+        if name is None:
             return None
         fields.append((name, k.descending))
     return fields or None
+
+
+def _field_tests(compiler: Compiler, decl: ast.ResolveDecl) -> list[tuple[str, str, Any]]:
+    """The requirements ``Field == constant`` (either side) of a non-null field and a non-null
+    string, int or bool literal: two-valued, and true exactly when ``getattr(it, Field) == constant``."""
+    tests = []
+    for r in decl.requirements:
+        e = r.cond
+        if not (isinstance(e, ast.Compare) and e.op == "=="):
+            continue
+        for side, const in ((e.left, e.right), (e.right, e.left)):
+            if (isinstance(const, ast.Literal) and const.kind in ("string", "int", "bool")
+                    and const.value is not None and (name := _field(compiler, side)) is not None):
+                tests.append((r.name, name, const.value))
+                break
+    return tests
 
 
 def compile_resolution(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
@@ -303,7 +328,7 @@ def compile_resolution(compiler: Compiler, decl: ast.ResolveDecl) -> Resolution:
     short = compiler.compile(decl.shortlist) if decl.shortlist is not None else None
     return Resolution(compiler.compile(decl.candidates), reqs, order,
                       span_text(decl.source, decl.candidates.span), decl.source.name, decl.span.line, short,
-                      _order_fields(compiler, decl), _read_keys(compiler, decl))
+                      _order_fields(compiler, decl), _read_keys(compiler, decl), _field_tests(compiler, decl))
 
 
 def _read_keys(compiler: Compiler, decl: ast.ResolveDecl) -> list[ReadKey] | None:

@@ -81,13 +81,45 @@ def searcher(pattern: str) -> Callable[[str], bool]:
 
 def substituter(pattern: str) -> Callable[[str, str], str]:
     """``(text, replacement) -> text`` with every match replaced by the literal replacement."""
-    sub = compile_regex(pattern).sub
+    rx = compile_regex(pattern)
+    sub = rx.sub
+    match = getattr(getattr(rx, "_regexp", None), "Match", None)
+    unanchored = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+
+    def slow(text: str, repl: str) -> str:
+        return str(sub(lambda _m: repl, text))
+
+    def direct(text: str, repl: str) -> str:
+        """``slow``'s answer from RE2's matches over the UTF-8 text, found as the package's ``sub``
+        finds them (each search from the end of the last match), without its per-match objects
+        and offset decoding (about 10 µs a call); an empty match goes the package's way."""
+        try:
+            data, rep = text.encode("utf-8"), repl.encode("utf-8")
+        except UnicodeEncodeError:
+            return slow(text, repl)
+        pos, n = 0, len(data)
+        pieces: list[bytes] = []
+        while True:
+            start, end = find(unanchored, data, pos, n)[0]
+            if start < 0:
+                break
+            if start == end:
+                return slow(text, repl)
+            pieces += (data[pos:start], rep)
+            pos = end
+        if not pieces:
+            return text
+        pieces.append(data[pos:])
+        return b"".join(pieces).decode("utf-8")
+
+    find: Any = match
+    apply = slow if match is None or unanchored is None else direct
     memo: dict[tuple[str, str], str] = {}  # as for searcher: the same family names come again and again
 
     def replaced(text: str, repl: str) -> str:
         out = memo.get((text, repl))
         if out is None:
-            out = str(sub(lambda _m: repl, text))
+            out = apply(text, repl)
             if len(memo) >= MEMO_SIZE:
                 memo.clear()
             memo[(text, repl)] = out
