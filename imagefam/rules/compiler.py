@@ -564,6 +564,10 @@ class Compiler:
 
             return indexed
 
+        return self._scan(e, src, cond_fn)
+
+    def _scan(self, e: ast.Where, src: Fn, cond_fn: Fn) -> Fn:
+        """A ``where`` over a list that is not an indexed global: each element tested."""
         tests = self.element_filter(e.source, e.cond)
         if tests is not None:  # `xs where Field ==/!= value and ...` over elements never null: C-level tests
             select = matcher(tests)
