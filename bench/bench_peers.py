@@ -179,7 +179,11 @@ def imagefam_action(rules: list[Rule]) -> Decide:
 
     def decide(action: str, req: Request, img: Image | None) -> tuple[str, ...]:
         _bind(ctx, action, req, img)
-        return tuple(rid for rid, cond in pairs if cond(ctx) is not False)
+        out = []  # the same shape as the hand-written decision: a loop, a list, a tuple
+        for rid, cond in pairs:
+            if cond(ctx) is not False:
+                out.append(rid)
+        return tuple(out)
 
     return decide
 
