@@ -177,22 +177,28 @@ def _sensitive_forms(plans: list[Any]) -> tuple[str, ...]:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from .engine.consumers import launching_from, policy_visible
     from .engine.consumers import to_json as consumers_json
+    from .engine.prune import whole_state
     from .engine.render import api_body, consumers_text, to_json_text, trace_text
     from .engine.resolver import Resolver
+    from .engine.store import OutOfReach
 
     policy = _policy(args)
-    state = _state(args)
+    one_region = args.region is not None and not args.all_regions and args.at is None
+    # One region asked: only its images are loaded (every image is still validated); should the
+    # resolution read another region, it runs again with every image, so the answer is the same.
+    state = _state(args, frozenset({args.region}) if one_region else None)
     if args.at is not None:
         state = state.as_of(args.at)
     resolver = Resolver(policy, state.images, state.taken_at, now=state.now)
     if args.all_regions:
         return _resolve_all(args, state.regions(), resolver)
-    trace = resolver.trace(args.family, args.region, args.caller)
-    users = (launching_from(state.consumers, state.images, trace.image, resolver.image, args.caller,
-                            policy_visible(policy))
-             if trace.image is not None and state.consumers else [])
+    try:
+        trace, users = _trace_and_users(args, policy, state, resolver)
+    except OutOfReach:
+        state = whole_state(state)
+        trace, users = _trace_and_users(args, policy, state, Resolver(policy, state.images, state.taken_at,
+                                                                        now=state.now))
     if args.format == "json":
         text = to_json_text({**trace.to_json(), "consumers": consumers_json(users, with_change=False)})
     elif args.format == "api":
@@ -206,6 +212,17 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         text = trace_text(trace) + consumers_text(users)
     write_output(text, args.output)
     return EXIT_OK if trace.image else EXIT_FAIL
+
+
+def _trace_and_users(args: argparse.Namespace, policy: Any, state: Any, resolver: Any) -> tuple[Any, list[Any]]:
+    """The trace of ``args.family`` in ``args.region`` and the consumers launching from its image."""
+    from .engine.consumers import launching_from, policy_visible
+
+    trace = resolver.trace(args.family, args.region, args.caller)
+    users = (launching_from(state.consumers, state.images, trace.image, resolver.image, args.caller,
+                            policy_visible(policy))
+             if trace.image is not None and state.consumers else [])
+    return trace, users
 
 
 def _resolve_all(args: argparse.Namespace, regions: list[str], resolver) -> int:  # type: ignore[no-untyped-def]

@@ -13,10 +13,14 @@ indexed, the others only validated, and the answer is always a full load's.
 from __future__ import annotations
 
 import functools
+import io
 import json
+import tempfile
+from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from helpers_engine import FUZZ_EXAMPLES, shipped_policy
@@ -224,3 +228,76 @@ def test_a_pruned_load_validates_and_keeps_the_file_order(tmp_path: Path) -> Non
     assert isinstance(pruned.images, PrunedStore) and len(pruned.images) == 12
     whole = pruned.images.whole()
     assert [i.ImageId for i in whole] == [i.ImageId for i in load_state(state).images]
+
+
+def _image_json(img: Image) -> dict[str, Any]:
+    doc: dict[str, Any] = {"ImageId": img.ImageId, "RegionId": img.RegionId, "Status": img.Status,
+                           "CreationTime": img.CreationTime.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           "SharedWith": list(img.SharedWith), "IsPublic": img.IsPublic}
+    for key in ("ImageOwnerId", "ImageOwnerAlias", "ImageFamily"):
+        if getattr(img, key) is not None:
+            doc[key] = getattr(img, key)
+    return doc
+
+
+@SETTINGS
+@given(estate=estates(), family=st.sampled_from(("web", "db", "acs:os", "acs:1001:web", "acs:2002:db")),
+       region=st.sampled_from(REGIONS), caller=st.sampled_from(ACCOUNTS), fmt=st.sampled_from(("json", "text")))
+def test_resolve_in_one_region_answers_as_with_every_image(
+        estate: tuple[list[Image], datetime | None], family: str, region: str, caller: str, fmt: str) -> None:
+    # `resolve --region R` loads only R's images; the output and status are a full load's.
+    images, taken = estate
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "state.json"
+        doc: dict[str, Any] = {"Images": [_image_json(i) for i in images]}
+        if taken is not None:
+            doc["TakenAt"] = taken.strftime("%Y-%m-%dT%H:%M:%SZ")
+        path.write_text(json.dumps(doc))
+        args = ["resolve", "--family", family, "--region", region, "--caller", caller, "--state", str(path), "--format", fmt]
+        reaches: list[frozenset[str] | None] = []
+        real_state = _cli_state()
+
+        def spy(a: Any, reach: frozenset[str] | None = None) -> State:
+            reaches.append(reach)
+            return real_state(a, reach)
+
+        with redirect_stdout(io.StringIO()) as pruned_out, patch("imagefam.cli._state", spy):
+            pruned_code = main(args)
+        assert reaches == [frozenset({region})]  # the pruned load was asked for
+        with redirect_stdout(io.StringIO()) as full_out, patch("imagefam.cli._state", _full_state):
+            full_code = main(args)
+    assert (pruned_code, pruned_out.getvalue()) == (full_code, full_out.getvalue())
+
+
+def _cli_state() -> Any:
+    import imagefam.cli
+
+    return imagefam.cli._state
+
+
+def test_resolve_runs_again_with_every_image_when_it_reads_outside_its_region(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from imagefam.engine.resolver import Resolver
+
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"Images": [_image_json(_img("m-1", "r1")), _image_json(_img("m-2", "r2"))]}))
+    real = Resolver.trace
+    calls: list[type] = []
+
+    def reads_everything(self: Any, family: str, region: str, caller: str) -> Any:
+        calls.append(type(self.images))
+        if isinstance(self.images, PrunedStore):
+            list(self.images)  # a read of every image: refused by a pruned store
+        return real(self, family, region, caller)
+
+    with patch.object(Resolver, "trace", reads_everything):
+        code = main(["resolve", "--family", "web", "--region", "r1", "--caller", "1001", "--state", str(path), "--format", "json"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["image_id"] == "m-1"
+    assert calls == [PrunedStore, ImageStore]
+
+
+def _full_state(args: Any, reach: frozenset[str] | None = None) -> State:
+    from imagefam.engine.loader import load_states
+
+    return load_states([args.state], args.account, args.stdin_format, None)
