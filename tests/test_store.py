@@ -250,3 +250,25 @@ def test_distinct_reads_counts_and_subtracts_the_excluded_image(x: str) -> None:
     overlay.put(Image(ImageId="m-9", RegionId="r1", CreationTime=T0, Status="Available", ImageOwnerId="1", ImageFamily="e"))
     assert fn(Ctx(overlay)) == fn(Ctx(tuple(overlay)))
     assert "c" not in fn(Ctx(overlay)) and "e" in fn(Ctx(overlay))
+
+
+def test_report_scopes_from_partitions_equal_scopes_from_every_image() -> None:
+    # report.scopes reads an ImageStore's partitions; an overlay (no partitions of its own) is
+    # grouped image by image: the two give the same families and accounts.
+    from conftest import make_image
+
+    from imagefam.engine.report import scopes
+    from imagefam.engine.state import State
+
+    rng = random.Random(7)
+    images = [make_image(f"m-{k}", RegionId=rng.choice(["r1", "r2"]), ImageFamily=rng.choice(["web", "db", None]),
+                         ImageOwnerId=rng.choice(["1001", "2002"]), CreationTime=datetime(2024, 1, 1, tzinfo=UTC)
+                         + timedelta(days=k)) for k in range(60)]
+    images += [make_image("pub-1", RegionId=r, ImageOwnerId=None, ImageOwnerAlias="system", ImageFamily="acs:os")
+               for r in ("r1", "r2")]
+    state = State.of(images)
+    from_partitions, from_images = scopes(state), scopes(state.overlay())
+    assert from_partitions == from_images
+    families, accounts = from_partitions
+    assert sum(len(f.Images) for f in families) == sum(1 for i in images if i.ImageFamily is not None)
+    assert sum(len(a.Images) for a in accounts) == sum(1 for i in images if i.ImageOwnerAlias is None)

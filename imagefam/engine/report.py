@@ -60,21 +60,16 @@ def scopes(state: State) -> tuple[list[Family], list[Account]]:
     fams: dict[tuple[str | None, str, str], list[Image]] = {}
     accts: dict[tuple[str, str], list[Image]] = {}
     add_family, add_account = fams.setdefault, accts.setdefault
+    # The store's partitions are finer than the scopes: a group per partition, not per image.
     groups = state.images.groups(_SCOPE_NAMES) if isinstance(state.images, ImageStore) else None
-    if groups is not None:  # the store's partitions are finer than the scopes: no pass per image
-        for (owner, region, family, alias), imgs in groups:
-            if family is not None:
-                add_family((owner, region, family), []).extend(imgs)
-            if owner is not None and alias is None:
-                add_account((owner, region), []).extend(imgs)
-    else:
+    if groups is None:  # an overlay: each image its own group
         images = list(state.images)
-        # C-level getters and bound methods: this loop runs once per image
-        for img, (owner, region, family, alias) in zip(images, map(_SCOPE_FIELDS, images), strict=True):
-            if family is not None:
-                add_family((owner, region, family), []).append(img)
-            if owner is not None and alias is None:
-                add_account((owner, region), []).append(img)
+        groups = zip(map(_SCOPE_FIELDS, images), zip(images), strict=True)
+    for (owner, region, family, alias), imgs in groups:
+        if family is not None:
+            add_family((owner, region, family), []).extend(imgs)
+        if owner is not None and alias is None:
+            add_account((owner, region), []).extend(imgs)
     by_id = attrgetter("ImageId")
     families = [Family(name, region, owner, tuple(sorted(imgs, key=by_id)))
                 for (owner, region, name), imgs in sorted(fams.items(), key=lambda kv: (kv[0][0] or "", kv[0][1], kv[0][2]))]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 StrTest = Callable[[str], bool]  # a two-valued test of a non-null string
 Pred = tuple[str, Fn, StrTest]  # (the operand's path, its getter, the test)
+Guard = tuple[str, Callable[[Any, Any], bool], Any]  # (the operand's path, operator, constant)
 
 
 def _base(op: str, k: str) -> StrTest:
@@ -79,7 +80,7 @@ def string_pred(comp: Compiler, e: ast.Expr, depth: int = 0) -> Pred | None:
     return path, operator.attrgetter(path), _base(e.op, rhs.value)
 
 
-def guard_of(comp: Compiler, e: ast.Expr, stop: bool) -> tuple[str, Callable[[Any, Any], bool], Any] | None:
+def guard_of(comp: Compiler, e: ast.Expr, stop: bool) -> Guard | None:
     """``x != null`` / ``x != ""`` in an ``and`` (``x == null`` / ``x == ""`` in an ``or``) as
     (path, operator, constant): the two-valued tests that may run before a predicate of ``x``."""
     if not (isinstance(e, ast.Compare) and e.op == ("==" if stop else "!=")):
@@ -97,30 +98,27 @@ def guard_of(comp: Compiler, e: ast.Expr, stop: bool) -> tuple[str, Callable[[An
 
 def group(comp: Compiler, parts: list[ast.Expr], stop: bool) -> list[ast.Expr | Fn]:
     """``parts`` of an ``and`` (``or`` when ``stop``) with the predicates of one operand, and the
-    null/empty guards of that operand, joined into one closure per operand when that saves a call."""
-    preds = {id(p): q for p in parts if (q := string_pred(comp, p)) is not None}
-    by_path: dict[str, list[ast.Expr]] = {}
-    for p in parts:
-        q = preds.get(id(p))
+    null/empty guards of that operand, joined into one closure per operand when that saves a call.
+    The closure stands where the first of them stood (it reads the operand there, as they would)."""
+    kinds: list[tuple[Pred | None, Guard | None]] = []
+    by_path: dict[str, list[int]] = {}  # operand -> positions in parts of its tests and guards
+    for i, p in enumerate(parts):
+        q = string_pred(comp, p)
         g = guard_of(comp, p, stop) if q is None else None
-        key = q[0] if q is not None else g[0] if g is not None else None
-        if key is not None:
-            by_path.setdefault(key, []).append(p)
-    out: list[ast.Expr | Fn] = []
-    done: set[str] = set()
-    for p in parts:
-        q = preds.get(id(p))
-        g = guard_of(comp, p, stop) if q is None else None
-        key = q[0] if q is not None else g[0] if g is not None else None
-        members = by_path.get(key, []) if key is not None else []
-        tests = [preds[id(m)][2] for m in members if id(m) in preds]
-        if key is None or not tests or len(members) < 2:
-            out.append(p)
-        elif key not in done:
-            done.add(key)
-            guards = [t for m in members if id(m) not in preds and (t := guard_of(comp, m, stop)) is not None]
-            out.append(_closure(operator.attrgetter(key), [(o, k) for _, o, k in guards], _join(tests, stop), stop))
-    return out
+        kinds.append((q, g))
+        path = q[0] if q is not None else g[0] if g is not None else None
+        if path is not None:
+            by_path.setdefault(path, []).append(i)
+    joined: dict[int, Fn] = {}
+    dropped: set[int] = set()
+    for path, at in by_path.items():
+        tests = [q[2] for q, _ in (kinds[i] for i in at) if q is not None]
+        if not tests or len(at) < 2:
+            continue
+        checks = [(g[1], g[2]) for _, g in (kinds[i] for i in at) if g is not None]
+        joined[at[0]] = _closure(operator.attrgetter(path), checks, _join(tests, stop), stop)
+        dropped.update(at[1:])
+    return [joined.get(i, p) for i, p in enumerate(parts) if i not in dropped]
 
 
 def _closure(get: Fn, guards: list[tuple[Callable[[Any, Any], bool], Any]], test: StrTest, stop: bool) -> Fn:
