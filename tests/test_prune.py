@@ -301,3 +301,14 @@ def _full_state(args: Any, reach: frozenset[str] | None = None) -> State:
     from imagefam.engine.loader import load_states
 
     return load_states([args.state], args.account, args.stdin_format, None)
+
+
+def test_verbose_escapes_region_names_from_the_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a region name is data: a control character in it never starts a line of stderr (a CI log
+    # would obey "::error") nor reaches the terminal as an escape sequence
+    evil = "r2\x1b[31m\n::error x"
+    images = [{**IMAGES[0], "RegionId": "r1"}, {**IMAGES[1], "RegionId": evil}]
+    state, plan = _files(tmp_path, images, [{"Action": "RunInstances", "RegionId": "r1", "ImageFamily": "web"}])
+    assert main(["check", plan, "--state", state, "--format", "json", "--verbose"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "r2\\x1b[31m\\n::error x 1" in err

@@ -158,7 +158,10 @@ class PrunedStore(ImageStore):
 
 
 def describe(store: Images) -> str:
-    """What a load for a check kept in memory and left out, for ``--verbose``."""
+    """What a load for a check kept in memory and left out, for ``--verbose`` (region names from
+    the state escaped like every value in text output: a control character never starts a line)."""
+    from .render import printable
+
     if not isinstance(store, PrunedStore):
         return (f"all {len(store):,} images were loaded: a step names no region or one known only at apply, "
                 "or the state is not one native file")
@@ -166,11 +169,13 @@ def describe(store: Images) -> str:
     skipped = sum(by_region.values())
     kept = sorted(store.kept)
     text = (f"loaded the {store._total - skipped:,} images of the {len(kept)} region(s) the plan names "
-            f"({', '.join(kept) or 'none'}); left out {skipped:,} images of {len(by_region)} other region(s)"
-            + (f" ({', '.join(f'{r} {n:,}' for r, n in sorted(by_region.items()))})" if by_region else "")
+            f"({', '.join(map(printable, kept)) or 'none'}); left out {skipped:,} images of {len(by_region)} "
+            "other region(s)"
+            + (f" ({', '.join(f'{printable(r)} {n:,}' for r, n in sorted(by_region.items()))})" if by_region else "")
             + ", after checking that every image is valid")
     if store.abandoned is not None:
-        text += (f"; then a rule needed {store.abandoned}, so the check ran again with every image loaded")
+        text += (f"; then a rule needed {printable(store.abandoned)}, so the check ran again with every image "
+                 "loaded")
     return text
 
 
