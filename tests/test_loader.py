@@ -20,6 +20,8 @@ from helpers_engine import (
     write_plan,
     write_state,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import imagefam
 from imagefam import InputError
@@ -436,3 +438,19 @@ def test_free_text_metadata_is_accepted_and_other_lower_case_keys_are_errors() -
         plan_from_data({"caller": "1", "steps": [{**step, "calller": "2"}]})
     with pytest.raises(InputError, match=r"unknown key 'note'"):
         plan_from_data({"caller": "1", "steps": [{**step, "note": "2"}]})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["m-1", "m-2", "m-3"]), st.sampled_from(["r1", "r2"]),
+                          st.sampled_from([None, "system"]), st.sampled_from([None, "100001"])), max_size=6))
+def test_the_quick_id_check_agrees_with_the_one_that_names_problems(rows: list[tuple[Any, ...]]) -> None:
+    """The loader's C-level pass over ids (taken for every valid state) says "plain" exactly when
+    the loop that names problems finds none: ids repeat only for public images in other regions."""
+    from imagefam.engine.loader import _image_problems, _plain_ids
+    from imagefam.engine.models import Image
+
+    images = [Image(ImageId=i, RegionId=r, CreationTime=datetime(2026, 1, 1, tzinfo=UTC), Status="Available",
+                    ImageOwnerAlias=alias, ImageOwnerId=owner) for i, r, alias, owner in rows]
+    plain = _plain_ids(images)
+    assert (plain is not None) == (not _image_problems(images, Path("s.json")))
+    assert plain is None or plain == {img.ImageId for img in images}

@@ -34,7 +34,6 @@ import re
 import typing
 from datetime import UTC
 from functools import cache
-from itertools import chain
 from operator import attrgetter, countOf
 from typing import Any
 
@@ -84,15 +83,15 @@ _TEXT_FIELDS = ("ImageOwnerId", "ImageOwnerAlias", "ImageFamily", "ImageName", "
 
 def _given(images: list[Any]) -> dict[str, int]:
     """How many values other than their default the images give the optional fields (each key
-    that was in the text), and how many strings their lists and tags hold. C-level loops, several
-    fields per pass."""
+    that was in the text), and how many strings their lists and tags hold. C-level loops, a field
+    per pass (faster than a tuple of fields per image)."""
     n = len(images)
     tags = list(map(attrgetter("Tags"), images))
     shared = list(map(len, map(attrgetter("SharedWith"), images)))
     return {
-        "text": len(_TEXT_FIELDS) * n - countOf(chain.from_iterable(map(attrgetter(*_TEXT_FIELDS), images)), None),
+        "text": len(_TEXT_FIELDS) * n - sum(countOf(map(attrgetter(f), images), None) for f in _TEXT_FIELDS),
         "Tags": n - countOf(tags, None),
-        "flags": countOf(chain.from_iterable(map(attrgetter("IsPublic", "SharedWithUnknown"), images)), True),
+        "flags": sum(map(attrgetter("IsPublic"), images)) + sum(map(attrgetter("SharedWithUnknown"), images)),
         "SharedWith": n - countOf(shared, 0),
         "shared accounts": sum(shared),
         "tags": sum(map(len, filter(None, tags))),
@@ -145,7 +144,7 @@ def decode_records(raw: bytes) -> tuple[list[Any], bytes | None] | None:
         return None
     images: list[Any] = state.Images
     n = len(images)
-    if (countOf(chain.from_iterable(map(attrgetter("ImageId", "RegionId", "ImageFamily"), images)), "")
+    if (any(countOf(map(attrgetter(f), images), "") for f in ("ImageId", "RegionId", "ImageFamily"))
             or countOf(map(attrgetter("tzinfo"), map(attrgetter("CreationTime"), images)), UTC) != n
             or any(tags.keys() == {"Tag"} for tags in filter(None, map(attrgetter("Tags"), images)))):
         return None

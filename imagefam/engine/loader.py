@@ -274,10 +274,12 @@ def _plain_ids(images: list[Any]) -> set[str] | None:
     unique = set(ids)
     if len(unique) == len(ids):
         return unique
-    custom = set(compress(ids, map(not_, public)))
     public_ids = set(compress(ids, public))
     n_public = countOf(public, True)
-    plain = (len(custom) == len(ids) - n_public and custom.isdisjoint(public_ids)
+    # The custom images' ids are distinct and none is a public image's exactly when the distinct ids
+    # number the custom images plus the distinct public ids (fewer otherwise): no set of the custom
+    # ids (a million strings) is needed.
+    plain = (len(unique) == len(ids) - n_public + len(public_ids)
              and len(set(map(attrgetter("ImageId", "RegionId"), compress(images, public)))) == n_public)
     return unique if plain else None
 
