@@ -261,11 +261,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .engine.report import report
 
     policy = _policy(args)
-    state = load_states(args.state, args.account, args.stdin_format)
+    regions = frozenset(args.region) if args.region else None
+    state = load_states(args.state, args.account, args.stdin_format, regions)
     state.at = args.at
     for note in state.notes:
         _err(f"imagefam: warning: {note}")
-    rep = report(state, policy)
+    rep = report(state, policy, regions)
+    if args.verbose:
+        from .engine.prune import describe
+
+        _err(f"imagefam: {describe(state.images, '--region')}")
     if args.format == "json":
         text = to_json_text(rep.to_json())
     elif args.format == "junit":
@@ -455,6 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_account_flag(p)
     _add_policy_flags(p)
     _add_at_flag(p)
+    p.add_argument("--region", nargs="+", action="extend", metavar="REGION", type=_nonempty,
+                   help="report on these regions only (their images, families, accounts, scaling "
+                        "configurations and instances; rules still read the whole state); only their "
+                        "images are loaded when the state is one native file (every image is still validated)")
     p.add_argument("--format", choices=["text", "markdown", "json", "junit", "sarif", "github", "html"],
                    default="text",
                    help="text, markdown (for a pull request), json (the contract object), junit (a case per "
@@ -462,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "page with a timeline per family and region)")
     _add_output_flag(p)
     _add_progress_flags(p)
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="say on stderr which regions' images were loaded and which were left out")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("resolve", help="explain which image a family resolves to",

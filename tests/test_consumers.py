@@ -336,3 +336,25 @@ def test_diff_names_the_configurations_a_resolution_change_moves(tmp_path: Path,
     moved = {(c["family"], c["viewer"]): c["consumers"] for c in out["resolution_changes"]}
     assert moved[("web", M)] == ["asc-m"]
     assert moved[(f"acs:{M}:web", N)] == ["asc-secret-1", "asc-secret-2"]
+
+
+def test_report_on_one_region_counts_that_regions_consumers_only(tmp_path: Path, capsys: Any) -> None:
+    # The same estate in r1 and (other ids) in r2: a report on r1 says what a report of r1's data alone says.
+    def moved(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        return [{**r, key: r[key] + "-2", "RegionId": "r2"} for r in rows]
+
+    both, alone = tmp_path / "both.json", tmp_path / "r1.json"
+    both.write_text(json.dumps({"Images": IMAGES + moved(IMAGES, "ImageId"),
+                                "ScalingConfigurations": CONFIGS + moved(CONFIGS, "ScalingConfigurationId"),
+                                "Instances": INSTANCES + [{**i, "InstanceId": i["InstanceId"] + "-2", "RegionId": "r2",
+                                                           "ImageId": i["ImageId"] + "-2"} for i in INSTANCES]}))
+    alone.write_text(json.dumps({"Images": IMAGES, "ScalingConfigurations": CONFIGS, "Instances": INSTANCES}))
+    regional = tmp_path / "regional.rules"  # the shipped cross-region audit would see r2 from r1
+    regional.write_text('audit family-region-drift\n  for each family info when count(family.Images) > 1000\n'
+                        '  message "off"\n')
+    args = ["--format", "json", "--policy", str(regional)]
+    cut = json.loads(run_main(capsys, "report", "--state", str(both), "--region", "r1", *args).out)
+    whole = json.loads(run_main(capsys, "report", "--state", str(alone), *args).out)
+    assert cut.pop("regions") == ["r1"] and cut == whole
+    assert [c["region"] for c in cut["consumers_by_family"]] == ["r1"]
+    assert json.loads(run_main(capsys, "report", "--state", str(both), *args).out)["consumers_by_family"][1]["region"] == "r2"

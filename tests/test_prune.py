@@ -312,3 +312,73 @@ def test_verbose_escapes_region_names_from_the_state(tmp_path: Path, capsys: pyt
     assert main(["check", plan, "--state", state, "--format", "json", "--verbose"]) == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "\x1b" not in err and "r2\\x1b[31m\\n::error x 1" in err
+
+
+# ---- report --region: a report on some regions loads only theirs, and says what the full one says there
+
+NO_DRIFT = """
+audit family-region-drift
+  for each family info when count(family.Images) > 1000
+  message "replaced: this policy reads one region at a time"
+"""
+
+
+@functools.cache
+def _regional() -> Policy:
+    """The shipped policy without its one audit that compares a family across regions."""
+    return load_policy(sources=[Source("regional.rules", NO_DRIFT)])
+
+
+def _in(doc: dict[str, Any], regions: frozenset[str], images: list[Image], state: State) -> dict[str, Any]:
+    """The full report's JSON ``doc`` cut down to ``regions`` by hand: the reference."""
+    from imagefam.engine.report import scopes
+
+    findings = [f for f in doc["findings"] if f["subject"]["region"] in regions]
+    families, accounts = scopes(state)
+    by_sev = {s: sum(f["severity"] == s for f in findings) for s in doc["summary"]["by_severity"]}
+    rules = sorted({f["rule"] for f in findings})
+    summary = {"by_severity": by_sev, "by_rule": {r: sum(f["rule"] == r for f in findings) for r in rules},
+               "total": len(findings), "images": sum(i.RegionId in regions for i in images),
+               "families": sum(f.RegionId in regions for f in families),
+               "accounts": sum(a.RegionId in regions for a in accounts)}
+    return {"findings": findings, "summary": summary, "regions": sorted(regions)}
+
+
+@SETTINGS
+@given(estate=estates(), regions=st.frozensets(st.sampled_from(REGIONS), min_size=1),
+       shipped=st.booleans())
+def test_a_report_on_some_regions_is_the_full_report_cut_to_them(
+        estate: tuple[list[Image], datetime | None], regions: frozenset[str], shipped: bool) -> None:
+    from imagefam.engine.report import report
+
+    images, taken = estate
+    policy = shipped_policy() if shipped else _regional()
+    whole = State.of(images, taken)
+    expected = _in(report(whole, policy).to_json(), regions, images, whole)
+    store = PrunedStore(list(images), regions)
+    assert report(State(store, taken), policy, regions).to_json() == expected  # loaded: those regions
+    assert report(State.of(images, taken), policy, regions).to_json() == expected  # loaded: every region
+    if not shipped:  # no rule here reads another region: the report ran on the regions named only
+        assert store.abandoned is None and set(store._regions) <= regions
+
+
+def test_report_region_on_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state, _ = _files(tmp_path, IMAGES, STEPS)
+    regional = tmp_path / "regional.rules"
+    regional.write_text(NO_DRIFT)
+    assert main(["report", "--state", state, "--region", "r2", "--region", "r4", "--policy", str(regional),
+                 "--verbose"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("imagefam compliance report: 6 images, 2 families, 2 account-regions in regions r2, r4:")
+    assert "loaded the 6 images of the 2 region(s) --region names (r2, r4); left out 6 images" in err
+    assert "ran again" not in err
+    assert main(["report", "--state", state, "--region", "r2", "--verbose", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["regions"] == ["r2"] and json.loads(out)["summary"]["images"] == 3
+    assert "so the report ran again with every image loaded" in err  # the shipped drift audit reads r1, r3, r4
+    assert main(["report", "--state", state, "--region", "r2", "--format", "html", "-o", str(tmp_path / "r.html")]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "in region r2" in page and "m-r20" in page and "m-r10" not in page
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "--state", state, "--region", "", "--format", "json"])
+    assert exited.value.code == 2 and "argument --region: must not be empty" in capsys.readouterr().err

@@ -12,7 +12,7 @@ account's only as that account and a count.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -373,18 +373,22 @@ def launching_from(store: ConsumerStore, images: Images, image: Image, resolve: 
     return caller_view(affected, viewer)
 
 
-def consumer_counts(store: ConsumerStore, images: Images) -> list[dict[str, Any]]:
+def consumer_counts(store: ConsumerStore, images: Images, regions: Collection[str] | None = None,
+                    ) -> list[dict[str, Any]]:
     """Per family (owner, region, name): the scaling configurations that name it (and how many are
-    Active) and the instances created from its images. For the snapshot holder (``report``)."""
+    Active) and the instances created from its images (of ``regions`` only, when given). For the
+    snapshot holder (``report``)."""
     counts: dict[tuple[str, str, str], list[int]] = {}
     for cfg in store.configs.values():
-        if cfg.ImageFamily is None:
+        if cfg.ImageFamily is None or (regions is not None and cfg.RegionId not in regions):
             continue
         owner, raw = _short(cfg.ImageFamily)
         row = counts.setdefault((owner or cfg.OwnerId, cfg.RegionId, raw), [0, 0, 0])
         row[0] += 1
         row[1] += cfg.LifecycleState == "Active"
     for inst in store.instances.values():
+        if regions is not None and inst.RegionId not in regions:
+            continue
         img = images.get(inst.ImageId, inst.RegionId)
         if img is not None and img.ImageFamily is not None:
             key = (img.ImageOwnerId or img.ImageOwnerAlias or "", img.RegionId, img.ImageFamily)

@@ -21,7 +21,7 @@ import gc
 import operator
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -281,11 +281,12 @@ Groups = defaultdict[tuple[str | None, str], dict[str, list[Image]]]
 FindingsBySubject = tuple[dict[tuple[str | None, str], list[Finding]], dict[str, list[Finding]], list[Finding]]
 
 
-def _group_images(state: State) -> tuple[Groups, int]:
-    """The images of each family by region, and how many images are in no family."""
+def _group_images(state: State, regions: Collection[str] | None = None) -> tuple[Groups, int]:
+    """The images of each family by region (of ``regions`` only, when given), and how many images
+    are in no family."""
     flat: defaultdict[tuple[str | None, str, str], list[Image]] = defaultdict(list)
     no_family = 0
-    for img in state.images:
+    for img in state.images if regions is None else state.images.in_regions(regions):
         if img.ImageFamily is None:
             no_family += 1
             continue
@@ -391,7 +392,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
     """The view data of the page (plain values; the template formats them)."""
     resolver = rep.resolver if isinstance(rep.resolver, Resolver) else (
         Resolver(policy, state.images, state.taken_at, memo=True, now=state.now) if policy.resolution else None)
-    groups, no_family = _group_images(state)
+    groups, no_family = _group_images(state, rep.regions)
     subjects = _by_subject(rep.findings)
     fams = _family_views(groups, subjects[0])
     drawn = _lay_out(fams, groups, resolver, mark_budget)
@@ -402,6 +403,7 @@ def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam r
     return {
         "title": title,
         "sources": list(sources),
+        "regions": list(rep.regions) if rep.regions is not None else None,
         "taken_at": format_time(state.taken_at) if state.taken_at else None,
         "summary": rep.summary(),
         "severities": SEVERITIES,

@@ -124,8 +124,20 @@ class PrunedStore(ImageStore):
     def copy(self) -> ImageStore:
         raise OutOfReach("a copy of every image")
 
-    def groups(self, fields: Fields) -> Iterator[tuple[tuple[Any, ...], Collection[Image]]] | None:
-        raise OutOfReach("a read of every image")
+    def groups(self, fields: Fields, regions: Collection[str] | None = None,
+               ) -> Iterator[tuple[tuple[Any, ...], Collection[Image]]] | None:
+        self._within(regions)
+        return super().groups(fields, regions)
+
+    def in_regions(self, regions: Collection[str]) -> Iterator[Image]:
+        self._within(regions)
+        return super().in_regions(regions)
+
+    def _within(self, regions: Collection[str] | None) -> None:
+        if regions is None:
+            raise OutOfReach("a read of every image")
+        if left_out := sorted(set(regions) - self._reach):
+            raise OutOfReach(f"a read of every image in {left_out[0]}, a region left out")
 
     def _region(self, region: str | None, what: str) -> None:
         if region not in self._reach:
@@ -157,24 +169,30 @@ class PrunedStore(ImageStore):
         raise TypeError("a pruned store is read-only (a check simulates on an overlay of it)")
 
 
-def describe(store: Images) -> str:
-    """What a load for a check kept in memory and left out, for ``--verbose`` (region names from
-    the state escaped like every value in text output: a control character never starts a line)."""
+#: Why every image was loaded, by what names the regions: check's plan, or report's --region.
+_WHOLE = {"the plan": "a step names no region or one known only at apply, or the state is not one native file",
+          "--region": "no --region was given, or the state is not one native file"}
+
+
+def describe(store: Images, by: str = "the plan") -> str:
+    """What a load kept in memory and left out, for ``--verbose`` of check (``by`` the plan) and
+    report (``by`` ``--region``); region names from the state escaped like every value in text
+    output: a control character never starts a line."""
     from .render import printable
 
     if not isinstance(store, PrunedStore):
-        return (f"all {len(store):,} images were loaded: a step names no region or one known only at apply, "
-                "or the state is not one native file")
+        return f"all {len(store):,} images were loaded: {_WHOLE[by]}"
     by_region = store.skipped
     skipped = sum(by_region.values())
     kept = sorted(store.kept)
-    text = (f"loaded the {store._total - skipped:,} images of the {len(kept)} region(s) the plan names "
+    text = (f"loaded the {store._total - skipped:,} images of the {len(kept)} region(s) {by} names "
             f"({', '.join(map(printable, kept)) or 'none'}); left out {skipped:,} images of {len(by_region)} "
             "other region(s)"
             + (f" ({', '.join(f'{printable(r)} {n:,}' for r, n in sorted(by_region.items()))})" if by_region else "")
             + ", after checking that every image is valid")
     if store.abandoned is not None:
-        text += (f"; then a rule needed {printable(store.abandoned)}, so the check ran again with every image "
+        command = "check" if by == "the plan" else "report"
+        text += (f"; then a rule needed {printable(store.abandoned)}, so the {command} ran again with every image "
                  "loaded")
     return text
 

@@ -206,7 +206,9 @@ def report_text(rep: Any, markdown: bool = False) -> str:
     fmt = "github" if markdown else "simple"
     s = rep.summary()
     sev = s["by_severity"]
-    head = (f"{s['images']} images, {s['families']} families, {s['accounts']} account-regions: "
+    regions = getattr(rep, "regions", None)
+    where = "" if regions is None else f" in {'region' if len(regions) == 1 else 'regions'} {', '.join(map(_p, regions))}"
+    head = (f"{s['images']} images, {s['families']} families, {s['accounts']} account-regions{where}: "
             f"{sev['deny']} deny, {sev['warn']} warn, {sev['info']} info")
     out = [f"## imagefam compliance report\n\n{head}\n" if markdown else f"imagefam compliance report: {head}\n"]
     if rep.findings:

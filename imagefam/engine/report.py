@@ -7,7 +7,7 @@ Scopes are built in one pass: families group images by (owner, region, family na
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -21,9 +21,10 @@ from .evaluation import Finding, evaluate
 from .gcpause import gc_paused
 from .models import Account, Family, Image
 from .policy import load_policy
+from .prune import PrunedStore, whole_state
 from .resolver import Resolver
 from .state import State
-from .store import ImageStore
+from .store import ImageStore, OutOfReach
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Report:
     resolver: Resolver | None = field(default=None, repr=False, compare=False)
     #: per family: how many scaling configurations (Active ones) and instances launch from it
     consumers: list[dict[str, Any]] = field(default_factory=list)
+    #: the regions reported on (``report --region``), or None for every region
+    regions: tuple[str, ...] | None = None
 
     @property
     def denied(self) -> bool:
@@ -53,17 +56,19 @@ class Report:
         return {"findings": [{"rule": f.rule, "severity": f.severity, "message": f.message,
                               "subject": f.subject} for f in self.findings],
                 "summary": self.summary(),
-                **({"consumers_by_family": self.consumers} if self.consumers else {})}
+                **({"consumers_by_family": self.consumers} if self.consumers else {}),
+                **({"regions": list(self.regions)} if self.regions is not None else {})}
 
 
-def scopes(state: State) -> tuple[list[Family], list[Account]]:
+def scopes(state: State, regions: Collection[str] | None = None) -> tuple[list[Family], list[Account]]:
+    """The families and accounts of ``state`` (of ``regions`` only, when given)."""
     fams: dict[tuple[str | None, str, str], list[Image]] = {}
     accts: dict[tuple[str, str], list[Image]] = {}
     add_family, add_account = fams.setdefault, accts.setdefault
     # The store's partitions are finer than the scopes: a group per partition, not per image.
-    groups = state.images.groups(_SCOPE_NAMES) if isinstance(state.images, ImageStore) else None
+    groups = state.images.groups(_SCOPE_NAMES, regions) if isinstance(state.images, ImageStore) else None
     if groups is None:  # an overlay: each image its own group
-        images = list(state.images)
+        images = list(state.images if regions is None else state.images.in_regions(regions))
         groups = zip(map(_SCOPE_FIELDS, images), zip(images), strict=True)
     for (owner, region, family, alias), imgs in groups:
         if family is not None:
@@ -84,18 +89,28 @@ _SCOPE_FIELDS = attrgetter(*_SCOPE_NAMES)
 _FAMILY = attrgetter("ImageFamily")
 
 
-def report(state: State, policy: Policy | None = None) -> Report:
-    """Run every audit rule of ``policy`` over ``state``."""
+def report(state: State, policy: Policy | None = None, regions: Collection[str] | None = None) -> Report:
+    """Run every audit rule of ``policy`` over ``state``: over its images, families, accounts,
+    scaling configurations and instances of ``regions`` only, when given (rules still read the
+    whole state). On a pruned state (:mod:`.prune`), a read of an image left out makes the report
+    start again on every image."""
     with gc_paused():  # the scopes and findings over 1M images: 6.8 -> 5.3 s CPU without collections
-        return _report(state, policy)
+        images = state.images
+        if isinstance(images, PrunedStore) and images.abandoned is None:
+            try:
+                return _report(state, policy, regions)
+            except OutOfReach as why:
+                images.abandoned = str(why)
+        return _report(whole_state(state), policy, regions)
 
 
-def _report(state: State, policy: Policy | None) -> Report:
+def _report(state: State, policy: Policy | None, regions: Collection[str] | None) -> Report:
     policy = policy or load_policy()
     # the snapshot does not change during a report, so each resolution is computed once
     resolver = Resolver(policy, state.images, state.taken_at, memo=True, now=state.now) if policy.resolution else None
     resolve_fn = resolver.image if resolver is not None else None
-    families, accounts = scopes(state)
+    families, accounts = scopes(state, regions)
+    images = list(state.images if regions is None else state.images.in_regions(regions))
     findings: list[Finding] = []
 
     def run(scope: str, subjects: Collection[Any], subject_of: Any) -> None:
@@ -120,22 +135,27 @@ def _report(state: State, policy: Policy | None) -> Report:
 
     # In the order of the store: the findings are sorted below by a key that tells every image
     # finding apart ((ImageId, RegionId) is unique), so the order they are found in does not matter.
-    run("image", state.images, lambda i: {k: v for k, v in {"image_id": i.ImageId, "region": i.RegionId,
+    run("image", images, lambda i: {k: v for k, v in {"image_id": i.ImageId, "region": i.RegionId,
                                                        "owner": i.ImageOwnerId, "family": i.ImageFamily}.items()
                                     if v is not None})
     run("family", families, lambda f: {k: v for k, v in {"family": f.Name, "region": f.RegionId,
                                                           "owner": f.OwnerId}.items() if v is not None})
     run("account", accounts, lambda a: {"owner": a.OwnerId, "region": a.RegionId})
-    configs = sorted(state.consumers.configs.values(), key=lambda c: (c.OwnerId, c.RegionId, c.ScalingConfigurationId))
+    def here(consumers: Iterable[Any]) -> list[Any]:
+        return list(consumers) if regions is None else [c for c in consumers if c.RegionId in regions]
+
+    configs = sorted(here(state.consumers.configs.values()),
+                     key=lambda c: (c.OwnerId, c.RegionId, c.ScalingConfigurationId))
     run("scaling_configuration", configs, lambda c: {k: v for k, v in {
         "scaling_configuration_id": c.ScalingConfigurationId, "scaling_group_id": c.ScalingGroupId,
         "region": c.RegionId, "owner": c.OwnerId, "family": c.ImageFamily}.items() if v is not None})
-    instances = sorted(state.consumers.instances.values(), key=lambda i: (i.OwnerId, i.RegionId, i.InstanceId))
+    instances = sorted(here(state.consumers.instances.values()), key=lambda i: (i.OwnerId, i.RegionId, i.InstanceId))
     run("instance", instances, lambda i: {"instance_id": i.InstanceId, "region": i.RegionId, "owner": i.OwnerId,
                                           "image_id": i.ImageId})
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (f.subject.get("owner", ""), f.subject.get("region", ""),
                                  f.subject.get("family", ""), order[f.severity], f.rule,
                                  f.subject.get("image_id", "")))
-    return Report(findings, len(state.images), len(families), len(accounts),
-                  resolver, consumer_counts(state.consumers, state.images) if state.consumers else [])
+    return Report(findings, len(images), len(families), len(accounts), resolver,
+                  consumer_counts(state.consumers, state.images, regions) if state.consumers else [],
+                  None if regions is None else tuple(sorted(regions)))

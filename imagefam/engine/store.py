@@ -131,6 +131,10 @@ class Images:
     def _regions_of(self, image_id: str) -> Iterable[str]:
         raise NotImplementedError
 
+    def in_regions(self, regions: Collection[str]) -> Iterator[Image]:
+        """The images of ``regions`` (``imagefam report --region``), in no promised order."""
+        return (img for img in self if img.RegionId in regions)
+
     def _at(self, key: Key) -> Image | None:
         raise NotImplementedError
 
@@ -328,15 +332,28 @@ class ImageStore(Images):
         """An independent store with the same images (indexes are rebuilt on demand)."""
         return ImageStore(self._by_id.values(), self._partition)
 
-    def groups(self, fields: Fields) -> Iterator[tuple[tuple[Any, ...], Collection[Image]]] | None:
+    def groups(self, fields: Fields, regions: Collection[str] | None = None,
+               ) -> Iterator[tuple[tuple[Any, ...], Collection[Image]]] | None:
         """The images grouped by the values of ``fields``, which must be partition fields: each
         partition's values of ``fields`` and its images (several partitions can give the same
-        values). None if the store is not partitioned by every one of ``fields``."""
-        if not set(fields) <= set(self._partition):
+        values); with ``regions``, only the partitions of those regions. None if the store is not
+        partitioned by every one of ``fields`` (and by region, when ``regions`` is given)."""
+        if not set(fields) <= set(self._partition) or (regions is not None and self._partition[:1] != ("RegionId",)):
             return None
         pick = operator.itemgetter(*(self._partition.index(f) for f in fields))
         one = len(fields) == 1
-        return (((pick(pk),) if one else pick(pk), part.images.values()) for pk, part in self._parts.items())
+        parts = self._parts.items() if regions is None else self._parts_in(regions)
+        return (((pick(pk),) if one else pick(pk), part.images.values()) for pk, part in parts)
+
+    def _parts_in(self, regions: Collection[str]) -> Iterator[tuple[tuple[Any, ...], _Partition]]:
+        """The partitions of ``regions`` (the store is partitioned by region first)."""
+        return ((pk, part) for pk, part in self._parts.items() if pk[0] in regions)
+
+    def in_regions(self, regions: Collection[str]) -> Iterator[Image]:
+        if self._partition[:1] != ("RegionId",):
+            return super().in_regions(regions)
+        self.stats.scans += 1
+        return itertools.chain.from_iterable(part.images.values() for _, part in self._parts_in(regions))
 
     def __iter__(self) -> Iterator[Image]:
         self.stats.scans += 1
