@@ -33,10 +33,15 @@ def test_rule_text_cannot_reach_python(expr: str) -> None:
 
 
 def test_the_compiler_uses_no_eval_or_exec() -> None:
-    """No builtin eval/exec/compile/__import__ call anywhere in the package (methods don't count)."""
+    """No builtin eval/exec/compile/__import__ call anywhere in the package (methods don't count),
+    but the one place that compiles generated rule code (imagefam/rules/codegen.py, Source.build:
+    names checked to be identifiers, no value written into the source; tests/test_codegen.py)."""
     banned = re.compile(r"(?<![\w.])(?<!def )(eval|exec|compile|__import__)\(")
     for path in (ROOT / "imagefam").rglob("*.py"):
         hits = banned.findall(path.read_text("utf-8"))
+        if path == ROOT / "imagefam" / "rules" / "codegen.py":
+            assert hits == ["exec", "compile"], hits  # exec(compile(text, ...)) in Source.build, once
+            continue
         assert not hits, f"{hits} in {path}"
 
 

@@ -12,10 +12,10 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .codegen import element_quantifier
 from .regex import substituter
 from .runtime import sort_key
 from .timefns import ORDERED, TIME_BUILTINS, TimeBuiltin
@@ -191,14 +191,13 @@ def _count(comp: Compiler, e: ast.Call) -> Fn:
 def _quantifier(want: bool) -> CompileRule:
     def build(comp: Compiler, e: ast.Call) -> Fn:
         fast = comp.element_filter(e.args[0], e.args[1])
-        if fast is not None and len(fast) == 1:  # all(xs, Field == v): never null, C-level
+        if fast is not None:  # all(xs, Field == v and ...): never null, two-valued, generated code
             src = comp.compile(e.args[0])
-            ((get, op, value),) = fast
-            quantify = any if want else all
+            quantify = element_quantifier(fast, want)
 
             def quant_test(c: Any) -> Any:
                 items = src(c)
-                return None if items is None else quantify(map(op, map(get, items), repeat(value(c))))
+                return None if items is None else quantify(c, items)
 
             return quant_test
         src, cond = comp.compile(e.args[0]), comp.compile(e.args[1])

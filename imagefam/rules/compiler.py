@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast, strpreds
-from .combinators import bucket_filter, fused_tests, key_builder, kleene, matcher, tests_then
+from .codegen import ElementTest, Test, element_count, element_select, fused_tests, tests_then
+from .combinators import bucket_filter, key_builder, kleene
 from .environment import Environment
 from .indexplan import (
     INLINE_DEPTH,
@@ -253,18 +254,18 @@ class Compiler:
             return operator.attrgetter(dotted) if dotted is not None else None
         return None
 
-    def _simple_test(self, e: ast.Expr) -> tuple[Fn, Callable[[Any, Any], bool], Any] | None:
-        """(getter, operator, constant) for ``getter ==/!= constant``: two-valued, never null."""
+    def _simple_test(self, e: ast.Expr) -> Test | None:
+        """(path, operator, constant) for ``path ==/!= constant``: two-valued, never null."""
         if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
             return None
         for side, const in ((e.left, e.right), (e.right, e.left)):
             if isinstance(const, ast.Literal) and not isinstance(side, ast.Literal):
-                get = self._getter(side)
-                if get is None:
+                where = self.getter_path(side)
+                if where is None:
                     return None
                 if const.value is None:
-                    return get, (operator.is_ if e.op == "==" else operator.is_not), None
-                return get, (operator.eq if e.op == "==" else operator.ne), const.value
+                    return where, ("is" if e.op == "==" else "is not"), None
+                return where, e.op, const.value
         return None
 
     def _safe_path(self, e: ast.Attr) -> str | None:
@@ -545,7 +546,7 @@ class Compiler:
 
             fast = element_tests(rest) if rest is not None else None
             if fast is not None:  # `Field ==/!= value and ...`: C-level tests, no closure per image
-                select = matcher([(g, o, self.compile(v)) for g, o, v in fast])
+                select = element_select([(f, o, self.compile(v)) for f, o, v in fast])
 
                 def indexed_test(c: Ctx) -> tuple[Any, ...] | None:
                     lookup = getattr(coll(c), "lookup", None)
@@ -570,7 +571,7 @@ class Compiler:
         """A ``where`` over a list that is not an indexed global: each element tested."""
         tests = self.element_filter(e.source, e.cond)
         if tests is not None:  # `xs where Field ==/!= value and ...` over elements never null: C-level tests
-            select = matcher(tests)
+            select = element_select(tests)
 
             def scan_test(c: Ctx) -> tuple[Any, ...] | None:
                 items = src(c)
@@ -586,16 +587,16 @@ class Compiler:
 
         return scan
 
-    def element_filter(self, source: ast.Expr, cond: ast.Expr
-                       ) -> list[tuple[Callable[[Any], Any], Callable[[Any, Any], bool], Fn]] | None:
-        """``cond`` as two-valued ``Field ==/!= value`` tests (getter, operator, value closure) when
+    def element_filter(self, source: ast.Expr, cond: ast.Expr) -> list[ElementTest] | None:
+        """``cond`` as two-valued ``Field ==/!= value`` tests (field, operator, value closure) when
         it is an ``and`` of them and ``source`` is a list whose elements are never null: then the
-        elements can be tested with C-level getters, giving exactly what the closure would."""
+        elements can be tested by generated code (:mod:`.codegen`), giving exactly what the
+        closure would."""
         ty = self.types.get(source)
         if ty is None or ty.elem is None or ty.elem.nullable:
             return None
         tests = element_tests(cond)
-        return None if tests is None else [(g, o, self.compile(v)) for g, o, v in tests]
+        return None if tests is None else [(f, o, self.compile(v)) for f, o, v in tests]
 
     def _index_plan(self, e: ast.Where) -> tuple[tuple[str, ...], list[Fn | None], tuple[int, Fn] | None,
                                                   ast.Expr | None] | None:
@@ -750,13 +751,13 @@ class Compiler:
                 return len(lookup(fields, key_of(c)))
 
             return count_bucket
-        select = matcher([(g, o, self.compile(v)) for g, o, v in fast])
+        count = element_count([(f, o, self.compile(v)) for f, o, v in fast])
 
         def count_test(c: Ctx) -> int | None:
             lookup = getattr(coll(c), "lookup", None)
             if lookup is None:
                 return scanned(c)
-            return len(select(c, lookup(fields, key_of(c))))
+            return count(c, lookup(fields, key_of(c)))
 
         return count_test
 

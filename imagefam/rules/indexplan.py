@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -86,19 +85,19 @@ def indexable(part: ast.Expr, types: Typing) -> tuple[str, ast.Expr] | None:
     return None
 
 
-def element_test(e: ast.Expr) -> tuple[Getter, Callable[[Any, Any], bool], ast.Expr] | None:
-    """(field getter, operator, value) for ``Field ==/!= value`` with an element-free value: the
+def element_test(e: ast.Expr) -> tuple[str, str, ast.Expr] | None:
+    """(field, ``==`` or ``!=``, value) for ``Field ==/!= value`` with an element-free value: the
     comparison is two-valued, so filtering by it gives exactly what the closure would."""
     if not (isinstance(e, ast.Compare) and e.op in ("==", "!=")):
         return None
     for side, value in ((e.left, e.right), (e.right, e.left)):
         name = element_field(side)
         if name is not None and not mentions_element(value):
-            return operator.attrgetter(name), (operator.eq if e.op == "==" else operator.ne), value
+            return name, e.op, value
     return None
 
 
-def element_tests(e: ast.Expr) -> list[tuple[Getter, Callable[[Any, Any], bool], ast.Expr]] | None:
+def element_tests(e: ast.Expr) -> list[tuple[str, str, ast.Expr]] | None:
     """:func:`element_test` for a single test or an ``and`` of them, else None."""
     parts = e.parts if isinstance(e, ast.BoolOp) and e.op == "and" else [e]
     tests = [element_test(p) for p in parts]

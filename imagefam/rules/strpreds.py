@@ -11,44 +11,33 @@ guards ``x != null`` / ``x != ""`` (``==`` in an ``or``) of the same operand joi
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import ast
+from .codegen import StrTest, string_predicate
 from .regex import searcher
-from .runtime import Context as Ctx
 from .runtime import Fn
 
 if TYPE_CHECKING:
     from .compiler import Compiler
 
-StrTest = Callable[[str], bool]  # a two-valued test of a non-null string
-Pred = tuple[str, Fn, StrTest]  # (the operand's path, its getter, the test)
-Guard = tuple[str, Callable[[Any, Any], bool], Any]  # (the operand's path, operator, constant)
+#: A two-valued test of a non-null string (see :data:`.codegen.StrTest`).
+Pred = tuple[str, StrTest]  # (the operand's path, the test)
+Guard = tuple[str, str, Any]  # (the operand's path, "is" | "is not" | "==" | "!=", constant)
 
 
-def _base(op: str, k: str) -> StrTest:
-    if op == "startswith":
-        return lambda v: v.startswith(k)
-    if op == "endswith":
-        return lambda v: v.endswith(k)
-    if op == "contains":
-        return lambda v: k in v
-    return searcher(k)  # matches
+#: At most this many string tests in one generated predicate (a rule joining thousands of tests
+#: of one operand is compiled the usual way, a closure per test, not into one huge expression).
+MAX_TESTS = 64
 
 
 def _join(tests: list[StrTest], stop: bool) -> StrTest:
-    if len(tests) == 1:
-        return tests[0]
-    if len(tests) == 2:
-        t1, t2 = tests
-        return (lambda v: t1(v) or t2(v)) if stop else (lambda v: t1(v) and t2(v))
-    if len(tests) == 3:
-        t1, t2, t3 = tests
-        return (lambda v: t1(v) or t2(v) or t3(v)) if stop else (lambda v: t1(v) and t2(v) and t3(v))
-    frozen = tuple(tests)
-    return (lambda v: any(t(v) for t in frozen)) if stop else (lambda v: all(t(v) for t in frozen))
+    return tests[0] if len(tests) == 1 else ("or" if stop else "and", tests)
+
+
+def _size(t: StrTest) -> int:
+    op, arg = t
+    return 1 if op not in ("not", "and", "or") else _size(arg) if op == "not" else sum(map(_size, arg))
 
 
 def string_pred(comp: Compiler, e: ast.Expr, depth: int = 0) -> Pred | None:
@@ -57,17 +46,13 @@ def string_pred(comp: Compiler, e: ast.Expr, depth: int = 0) -> Pred | None:
         return None
     if isinstance(e, ast.Unary) and e.op == "not":
         inner = string_pred(comp, e.operand, depth + 1)
-        if inner is None:
-            return None
-        t = inner[2]
-        return inner[0], inner[1], lambda v: not t(v)
+        return None if inner is None else (inner[0], ("not", inner[1]))
     if isinstance(e, ast.BoolOp):
-        preds = [string_pred(comp, p, depth + 1) for p in e.parts]
-        if not preds or any(p is None for p in preds) or len({p[0] for p in preds if p is not None}) != 1:
+        preds = [p for p in (string_pred(comp, p, depth + 1) for p in e.parts) if p is not None]
+        if not preds or len(preds) != len(e.parts) or len({p[0] for p in preds}) != 1:
             return None
-        first = preds[0]
-        assert first is not None
-        return first[0], first[1], _join([p[2] for p in preds if p is not None], e.op == "or")
+        joined = _join([p[1] for p in preds], e.op == "or")
+        return (preds[0][0], joined) if _size(joined) <= MAX_TESTS else None
     if not (isinstance(e, ast.Compare) and e.op in ("startswith", "endswith", "contains", "matches")):
         return None
     rhs = comp.fold(e.right)
@@ -77,7 +62,7 @@ def string_pred(comp: Compiler, e: ast.Expr, depth: int = 0) -> Pred | None:
     path = comp.getter_path(e.left)
     if path is None:
         return None
-    return path, operator.attrgetter(path), _base(e.op, rhs.value)
+    return path, (e.op, searcher(rhs.value) if e.op == "matches" else rhs.value)
 
 
 def guard_of(comp: Compiler, e: ast.Expr, stop: bool) -> Guard | None:
@@ -92,8 +77,8 @@ def guard_of(comp: Compiler, e: ast.Expr, stop: bool) -> Guard | None:
     if path is None:
         return None
     if rhs.value is None:
-        return path, (operator.is_ if stop else operator.is_not), None
-    return path, (operator.eq if stop else operator.ne), ""
+        return path, ("is" if stop else "is not"), None
+    return path, ("==" if stop else "!="), ""
 
 
 def group(comp: Compiler, parts: list[ast.Expr], stop: bool) -> list[ast.Expr | Fn]:
@@ -112,42 +97,16 @@ def group(comp: Compiler, parts: list[ast.Expr], stop: bool) -> list[ast.Expr | 
     joined: dict[int, Fn] = {}
     dropped: set[int] = set()
     for path, at in by_path.items():
-        tests = [q[2] for q, _ in (kinds[i] for i in at) if q is not None]
-        if not tests or len(at) < 2:
+        tests = [q[1] for q, _ in (kinds[i] for i in at) if q is not None]
+        if not tests or len(at) < 2 or sum(map(_size, tests)) > MAX_TESTS:
             continue
         checks = [(g[1], g[2]) for _, g in (kinds[i] for i in at) if g is not None]
-        joined[at[0]] = _closure(operator.attrgetter(path), checks, _join(tests, stop), stop)
+        joined[at[0]] = string_predicate(path, checks, _join(tests, stop), stop)
         dropped.update(at[1:])
     return [joined.get(i, p) for i, p in enumerate(parts) if i not in dropped]
-
-
-def _closure(get: Fn, guards: list[tuple[Callable[[Any, Any], bool], Any]], test: StrTest, stop: bool) -> Fn:
-    """Guards first (two-valued: decide the ``and`` on False, the ``or`` on True), then the test."""
-    if not guards:
-        return lambda c: None if (v := get(c)) is None else test(v)
-    if len(guards) == 2 and not stop:
-        (o1, k1), (o2, k2) = guards
-
-        def guarded2(c: Ctx) -> bool | None:
-            v = get(c)
-            if o1(v, k1) and o2(v, k2):
-                return None if v is None else test(v)
-            return False
-
-        return guarded2
-    frozen = tuple(guards)
-
-    def guarded(c: Ctx) -> bool | None:
-        v = get(c)
-        for o, k in frozen:
-            if o(v, k) is stop:
-                return stop
-        return None if v is None else test(v)
-
-    return guarded
 
 
 def single(comp: Compiler, e: ast.Expr) -> Fn | None:
     """A whole predicate (``not (x matches k)``, ``x startswith a or x contains b``) as one closure."""
     q = string_pred(comp, e)
-    return None if q is None else _closure(q[1], [], q[2], False)
+    return None if q is None else string_predicate(q[0], [], q[1], False)

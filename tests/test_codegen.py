@@ -1,0 +1,152 @@
+"""Generated rule code (imagefam.rules.codegen): nothing from a rule file reaches a code position,
+and the generated functions answer as plain Python would.
+
+- attribute paths: only plain identifiers are written into the source (hostile names refused);
+- the generated code holds no string constant at all: literals, regular expressions and value
+  closures are handed over as bound names, so any string a rule holds (quotes, backslashes,
+  newlines, Python source) is data; and it sees no builtins;
+- rules with hostile string literals, compiled from their text, answer as Python's own string
+  tests do (a hypothesis target);
+- element filters, counts and quantifiers agree with a plain loop on random records.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from conftest import compile_expr
+from helpers_engine import FUZZ_EXAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imagefam.engine.environment import EcsContext as Ctx
+from imagefam.engine.environment import request_type
+from imagefam.engine.models import CreateImageRequest
+from imagefam.rules import codegen
+
+SETTINGS = settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+
+HOSTILE_NAMES = ["", "__class__", "_private", "a.__globals__", "a;import os", "a b", "a()", "a[0]", "1a",
+                 "class", "a.", ".a", "a..b", "a\nb", "é", "a-b", "a.b.__init__", "request.ImageFamily\n#"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_attribute_paths_are_refused(name: str) -> None:
+    with pytest.raises(ValueError):
+        codegen.path(name)
+    with pytest.raises(ValueError):
+        codegen.string_predicate(name, [], ("startswith", "a"), False)
+    with pytest.raises(ValueError):
+        codegen.element_select([(name, "==", lambda c: 1)])
+
+
+@given(st.text(max_size=12))
+def test_a_path_is_accepted_only_when_made_of_plain_identifiers(name: str) -> None:
+    try:
+        codegen.path(name)
+    except ValueError:
+        return
+    assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", part) for part in name.split("."))
+
+
+def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _codes(const)
+
+
+def _string_constants(fn: Any) -> list[str]:
+    """Every string constant of ``fn``'s code (nested comprehensions included), its docstring aside."""
+    doc = fn.__code__.co_consts[0] if fn.__doc__ else None
+    return [c for code in _codes(fn.__code__) for c in code.co_consts if isinstance(c, str) and c != doc]
+
+
+@SETTINGS
+@given(literal=st.text(max_size=20))
+def test_no_value_is_written_into_the_source(literal: str) -> None:
+    made = [codegen.string_predicate("request.ImageFamily", [("is not", None), ("!=", literal)],
+                                     ("or", [("startswith", literal), ("contains", literal)]), False),
+            codegen.fused_tests([("request.ImageFamily", "==", literal)], True),
+            codegen.tests_then([("request.ImageFamily", "!=", literal)], lambda c: literal, False),
+            codegen.element_select([("ImageFamily", "!=", lambda c: literal)]),
+            codegen.element_count([("ImageFamily", "==", lambda c: literal)]),
+            codegen.element_quantifier([("ImageFamily", "==", lambda c: literal)], True)]
+    for fn in made:
+        assert _string_constants(fn) == []
+        assert fn.__globals__["__builtins__"] == {}  # no builtins: it can only read, compare and call what it holds
+
+
+def _rule_string(value: str) -> str:
+    """``value`` as a string literal of the rule language."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+#: Strings that would break out of a Python literal, or be source themselves, if written into code.
+HOSTILE = st.sampled_from(['"', "'", "\\", '\\"', "\n", '")\nimport os\n("', "{__import__('os')}", "'''",
+                           "acs", "", "é", "\x00", "a" * 40, "__class__"]) | st.text(max_size=8)
+
+
+@SETTINGS
+@given(k1=HOSTILE, k2=HOSTILE, op1=st.sampled_from(["startswith", "endswith", "contains"]),
+       op2=st.sampled_from(["startswith", "endswith", "contains"]), join=st.sampled_from(["and", "or"]),
+       family=st.one_of(st.none(), HOSTILE))
+def test_rules_with_hostile_literals_answer_as_python(k1: str, k2: str, op1: str, op2: str, join: str,
+                                                      family: str | None) -> None:
+    text = (f"request.ImageFamily != null and request.ImageFamily != \"\" and (request.ImageFamily {op1} {_rule_string(k1)} {join} "
+            f"request.ImageFamily {op2} {_rule_string(k2)})")
+    cond = compile_expr(text, {"request": request_type("CreateImage")})
+
+    def test(op: str, k: str, v: str) -> bool:
+        return v.startswith(k) if op == "startswith" else v.endswith(k) if op == "endswith" else k in v
+
+    expected = (False if not family else
+                (test(op1, k1, family) and test(op2, k2, family)) if join == "and" else
+                (test(op1, k1, family) or test(op2, k2, family)))
+    req = CreateImageRequest.model_construct(RegionId="r1", ImageFamily=family)
+    assert cond(Ctx((), request=req, image=None, caller="1", channel="api", action="CreateImage")) is expected
+
+
+@dataclass
+class Rec:
+    ImageFamily: str | None
+    ImageOwnerId: str | None
+
+
+RECS = st.lists(st.builds(Rec, st.sampled_from([None, "a", "b", ""]), st.sampled_from([None, "1", "2"])), max_size=8)
+
+
+@SETTINGS
+@given(recs=RECS, fam=st.sampled_from([None, "a", ""]), owner=st.sampled_from([None, "1"]),
+       ops=st.tuples(st.sampled_from(["==", "!="]), st.sampled_from(["==", "!="])))
+def test_element_tests_agree_with_a_loop(recs: list[Rec], fam: str | None, owner: str | None,
+                                         ops: tuple[str, str]) -> None:
+    tests = [("ImageFamily", ops[0], lambda c: fam), ("ImageOwnerId", ops[1], lambda c: owner)]
+
+    def passes(r: Rec) -> bool:
+        a = r.ImageFamily == fam if ops[0] == "==" else r.ImageFamily != fam
+        b = r.ImageOwnerId == owner if ops[1] == "==" else r.ImageOwnerId != owner
+        return a and b
+
+    want = [r for r in recs if passes(r)]
+    assert codegen.element_select(tests)(None, recs) == want
+    assert codegen.element_count(tests)(None, recs) == len(want)
+    assert codegen.element_quantifier(tests, True)(None, recs) is bool(want)
+    assert codegen.element_quantifier(tests, False)(None, recs) is (len(want) == len(recs))
+
+
+def test_long_runs_of_tests_loop_instead_of_one_expression() -> None:
+    @dataclass
+    class C:
+        x: int
+
+    tests = [("x", "!=", k) for k in range(codegen.MAX_TESTS + 10)]
+    assert codegen.fused_tests(tests, False)(C(-1)) is True and codegen.fused_tests(tests, False)(C(5)) is False
+    assert codegen.fused_tests(tests, True)(C(5)) is True
+    assert codegen.tests_then(tests, lambda c: "then", False)(C(-1)) == "then"
+    assert codegen.tests_then(tests, lambda c: "then", False)(C(3)) is False
