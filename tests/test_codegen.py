@@ -150,3 +150,21 @@ def test_long_runs_of_tests_loop_instead_of_one_expression() -> None:
     assert codegen.fused_tests(tests, True)(C(5)) is True
     assert codegen.tests_then(tests, lambda c: "then", False)(C(-1)) == "then"
     assert codegen.tests_then(tests, lambda c: "then", False)(C(3)) is False
+
+
+@given(a=st.sampled_from([None, "1", "2"]), b=st.sampled_from([None, "1", "2"]), op=st.sampled_from(["==", "!="]),
+       stop=st.booleans())
+def test_tests_comparing_two_context_values_are_two_valued(a: str | None, b: str | None, op: str, stop: bool) -> None:
+    @dataclass
+    class C:
+        x: str | None
+        y: str | None
+
+    want = (a == b) if op == "==" else (a != b)  # null == null is true, as the language says
+    assert codegen.fused_tests([("x", op, codegen.Ref("y"))], stop)(C(a, b)) is want
+    long = [("x", op, codegen.Ref("y"))] * (codegen.MAX_TESTS + 1)
+    assert codegen.fused_tests(long, stop)(C(a, b)) is want
+    with pytest.raises(ValueError):
+        codegen.fused_tests([("x", op, codegen.Ref("y.__class__"))], stop)
+    with pytest.raises(ValueError):
+        codegen.fused_tests([("x", "is", codegen.Ref("y"))], stop)

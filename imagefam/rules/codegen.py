@@ -22,6 +22,7 @@ import keyword
 import operator
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")  # no leading underscore: no dunder, no private name
@@ -69,7 +70,15 @@ class Source:
 
 # ---- two-valued tests of context values against constants
 
-#: (context path, "is" | "is not" | "==" | "!=", constant): ``request.ImageFamily != ""``
+@dataclass(frozen=True)
+class Ref:
+    """A context value compared with another (``image.ImageOwnerId == caller``): its path."""
+
+    path: str
+
+
+#: (context path, "is" | "is not" | "==" | "!=", a constant or a :class:`Ref`):
+#: ``request.ImageFamily != ""``, ``image.ImageOwnerId == caller``
 Test = tuple[str, str, Any]
 #: At most this many tests are written into one function; longer runs loop over C-level getters.
 MAX_TESTS = 64
@@ -78,20 +87,32 @@ _OPERATORS = {"is": operator.is_, "is not": operator.is_not, "==": operator.eq, 
 
 def _test_code(src: Source, t: Test) -> str:
     where, op, constant = t
-    if op not in _OPERATORS:
+    if op not in _OPERATORS or (isinstance(constant, Ref) and op not in ("==", "!=")):
         raise ValueError(f"not a test: {op}")
+    if isinstance(constant, Ref):
+        return f"c.{path(where)} {op} c.{path(constant.path)}"
     if constant is None and op in ("is", "is not"):
         return f"c.{path(where)} {op} None"
     return f"c.{path(where)} {op} {src.value(constant)}"
 
 
+def _test_fn(t: Test) -> Callable[[Any], bool]:
+    """One test as a closure of C-level getters (the long runs of :func:`fused_tests`)."""
+    where, op, constant = t
+    get, test = operator.attrgetter(path(where)), _OPERATORS[op]
+    if isinstance(constant, Ref):
+        other = operator.attrgetter(path(constant.path))
+        return lambda c: test(get(c), other(c))
+    return lambda c: test(get(c), constant)
+
+
 def fused_tests(tests: Sequence[Test], stop: bool) -> Callable[[Any], bool]:
     """``c -> t1 and t2 and ...`` (``or`` when ``stop``): two-valued, in order, stopping early."""
     if len(tests) > MAX_TESTS:
-        checks = tuple((operator.attrgetter(path(w)), _OPERATORS[op], k) for w, op, k in tests)
+        checks = tuple(map(_test_fn, tests))
         if stop:
-            return lambda c: any(o(g(c), k) for g, o, k in checks)
-        return lambda c: all(o(g(c), k) for g, o, k in checks)
+            return lambda c: any(t(c) for t in checks)
+        return lambda c: all(t(c) for t in checks)
     src = Source("tests", ["c"])
     src.line("return " + (" or " if stop else " and ").join(_test_code(src, t) for t in tests))
     return src.build()

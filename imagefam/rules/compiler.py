@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast, strpreds
-from .codegen import ElementTest, Test, element_count, element_select, fused_tests, tests_then
+from .codegen import ElementTest, Ref, Test, element_count, element_select, fused_tests, tests_then
 from .combinators import bucket_filter, key_builder, kleene
 from .environment import Environment
 from .indexplan import (
@@ -266,7 +266,9 @@ class Compiler:
                 if const.value is None:
                     return where, ("is" if e.op == "==" else "is not"), None
                 return where, e.op, const.value
-        return None
+        # two context values (`image.ImageOwnerId == caller`): ==/!= are two-valued on nulls too
+        left, right = self.getter_path(e.left), self.getter_path(e.right)
+        return None if left is None or right is None else (left, e.op, Ref(right))
 
     def _safe_path(self, e: ast.Attr) -> str | None:
         """``root.A.B`` as one dotted path when the root is a context name and no step is nullable."""
@@ -352,10 +354,14 @@ class Compiler:
                     continue
                 run: list[ast.Expr] = []
                 tests = []
+                before = self._nonnull
                 while i < len(parts) and isinstance(q := parts[i], ast.Expr) and (t := self._simple_test(q)) is not None:
                     run.append(q)
                     tests.append(t)
                     i += 1
+                    # the run stops early: after `image != null` in an `and` (`image == null` in an
+                    # `or`), the next tests of the run read `image` only when it is not null
+                    self._nonnull = before | guards(run, stop)
                 if not run:
                     out.append((self.compile(p), None))
                     i += 1
