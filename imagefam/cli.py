@@ -178,10 +178,9 @@ def _sensitive_forms(plans: list[Any]) -> tuple[str, ...]:
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     from .engine.consumers import to_json as consumers_json
-    from .engine.prune import whole_state
+    from .engine.prune import in_reach
     from .engine.render import api_body, consumers_text, to_json_text, trace_text
     from .engine.resolver import Resolver
-    from .engine.store import OutOfReach
 
     policy = _policy(args)
     one_region = args.region is not None and not args.all_regions and args.at is None
@@ -190,15 +189,10 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     state = _state(args, frozenset({args.region}) if one_region else None)
     if args.at is not None:
         state = state.as_of(args.at)
-    resolver = Resolver(policy, state.images, state.taken_at, now=state.now)
     if args.all_regions:
-        return _resolve_all(args, state.regions(), resolver)
-    try:
-        trace, users = _trace_and_users(args, policy, state, resolver)
-    except OutOfReach:
-        state = whole_state(state)
-        trace, users = _trace_and_users(args, policy, state, Resolver(policy, state.images, state.taken_at,
-                                                                        now=state.now))
+        return _resolve_all(args, state.regions(), Resolver(policy, state.images, state.taken_at, now=state.now))
+    trace, users = in_reach(state, lambda st: _trace_and_users(args, policy, st, Resolver(
+        policy, st.images, st.taken_at, now=st.now)))
     if args.format == "json":
         text = to_json_text({**trace.to_json(), "consumers": consumers_json(users, with_change=False)})
     elif args.format == "api":

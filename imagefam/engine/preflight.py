@@ -27,11 +27,10 @@ from .models import (
 )
 from .parsing import InputError
 from .policy import load_policy
-from .prune import PrunedStore, whole_state
+from .prune import in_reach
 from .resolver import Resolver
 from .simulate import Change, apply
 from .state import State
-from .store import OutOfReach
 from .unknowns import UnknownValues
 
 #: Actions whose effects change images (and so may change what consumers launch from).
@@ -281,13 +280,7 @@ class Session:
 def check(state: State, plan: Plan, policy: Policy | None = None) -> CheckResult:
     """Check every step of ``plan`` against ``state`` (which is not modified). On a pruned state
     (:mod:`.prune`), a read of an image left out makes the check start again on every image."""
-    images = state.images
-    if isinstance(images, PrunedStore) and images.abandoned is None:
-        try:
-            return _check(state, plan, policy)
-        except OutOfReach as why:
-            images.abandoned = str(why)
-    return _check(whole_state(state), plan, policy)
+    return in_reach(state, lambda st: _check(st, plan, policy))
 
 
 def _check(state: State, plan: Plan, policy: Policy | None) -> CheckResult:

@@ -23,14 +23,16 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from itertools import compress
-from typing import Any
+from typing import Any, TypeVar
 
 from .loader import Plan, Step
 from .models import Image
 from .state import State
 from .store import Fields, Images, ImageStore, Key, OutOfReach
+
+T = TypeVar("T")
 
 
 def step_regions(step: Step) -> set[str] | None:
@@ -195,6 +197,18 @@ def describe(store: Images, by: str = "the plan") -> str:
         text += (f"; then a rule needed {printable(store.abandoned)}, so the {command} ran again with every image "
                  "loaded")
     return text
+
+
+def in_reach(state: State, run: Callable[[State], T]) -> T:
+    """``run(state)``; when ``state`` is pruned and ``run`` reads an image left out, ``run`` again
+    on every image (said by ``--verbose``: the store keeps why). The answer is a full load's."""
+    images = state.images
+    if isinstance(images, PrunedStore) and images.abandoned is None:
+        try:
+            return run(state)
+        except OutOfReach as why:
+            images.abandoned = str(why)
+    return run(whole_state(state))
 
 
 def whole_state(state: State) -> State:
