@@ -31,12 +31,16 @@ _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")  # no leading underscore: no dun
 COMPARE = {"==": "==", "!=": "!="}
 
 
+def is_path(dotted: str) -> bool:
+    """Whether ``dotted`` (``request.ImageFamily``) is made of plain identifiers only: the compiler
+    generates code only for such paths (any other name is compiled to closures)."""
+    return all(_IDENT.match(part) and not keyword.iskeyword(part) for part in dotted.split("."))
+
+
 def path(dotted: str) -> str:
-    """``dotted`` (``request.ImageFamily``) if every part is a plain identifier, else ValueError."""
-    parts = dotted.split(".")
-    for part in parts:
-        if not _IDENT.match(part) or keyword.iskeyword(part):
-            raise ValueError(f"not an attribute path: {dotted!r}")
+    """``dotted`` if :func:`is_path`, else ValueError (the last check before it is written)."""
+    if not is_path(dotted):
+        raise ValueError(f"not an attribute path: {dotted!r}")
     return dotted
 
 

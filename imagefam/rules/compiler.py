@@ -17,7 +17,16 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast, strpreds
-from .codegen import ElementTest, Ref, Test, element_count, element_select, fused_tests, tests_then
+from .codegen import (
+    ElementTest,
+    Ref,
+    Test,
+    element_count,
+    element_select,
+    fused_tests,
+    is_path,
+    tests_then,
+)
 from .combinators import bucket_filter, key_builder, kleene
 from .environment import Environment
 from .indexplan import (
@@ -261,14 +270,16 @@ class Compiler:
         for side, const in ((e.left, e.right), (e.right, e.left)):
             if isinstance(const, ast.Literal) and not isinstance(side, ast.Literal):
                 where = self.getter_path(side)
-                if where is None:
+                if where is None or not is_path(where):
                     return None
                 if const.value is None:
                     return where, ("is" if e.op == "==" else "is not"), None
                 return where, e.op, const.value
         # two context values (`image.ImageOwnerId == caller`): ==/!= are two-valued on nulls too
         left, right = self.getter_path(e.left), self.getter_path(e.right)
-        return None if left is None or right is None else (left, e.op, Ref(right))
+        if left is None or right is None or not (is_path(left) and is_path(right)):
+            return None
+        return left, e.op, Ref(right)
 
     def _safe_path(self, e: ast.Attr) -> str | None:
         """``root.A.B`` as one dotted path when the root is a context name and no step is nullable."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast
+from .codegen import is_path
 from .environment import Environment
 from .typecheck import Typing, is_pascal
 
@@ -92,7 +93,7 @@ def element_test(e: ast.Expr) -> tuple[str, str, ast.Expr] | None:
         return None
     for side, value in ((e.left, e.right), (e.right, e.left)):
         name = element_field(side)
-        if name is not None and not mentions_element(value):
+        if name is not None and is_path(name) and not mentions_element(value):
             return name, e.op, value
     return None
 

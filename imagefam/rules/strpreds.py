@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import ast
-from .codegen import StrTest, string_predicate
+from .codegen import StrTest, is_path, string_predicate
 from .regex import searcher
 from .runtime import Fn
 
@@ -60,7 +60,7 @@ def string_pred(comp: Compiler, e: ast.Expr, depth: int = 0) -> Pred | None:
     if not (isinstance(rhs, ast.Literal) and isinstance(rhs.value, str) and ty is not None and ty.is_text):
         return None
     path = comp.getter_path(e.left)
-    if path is None:
+    if path is None or not is_path(path):
         return None
     return path, (e.op, searcher(rhs.value) if e.op == "matches" else rhs.value)
 
@@ -74,7 +74,7 @@ def guard_of(comp: Compiler, e: ast.Expr, stop: bool) -> Guard | None:
     if not (isinstance(rhs, ast.Literal) and rhs.value in (None, "")):
         return None
     path = comp.getter_path(e.left)
-    if path is None:
+    if path is None or not is_path(path):
         return None
     if rhs.value is None:
         return path, ("is" if stop else "is not"), None
