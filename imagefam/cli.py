@@ -261,10 +261,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     for note in state.notes:
         _err(f"imagefam: warning: {note}")
     rep = report(state, policy, regions)
-    if args.verbose:
-        from .engine.prune import describe
-
-        _err(f"imagefam: {describe(state.images, '--region')}")
     if args.format == "json":
         text = to_json_text(rep.to_json())
     elif args.format == "junit":
@@ -275,10 +271,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = report_github(rep, list(args.state))
     elif args.format == "html":
         from .engine.html import report_html
+        from .engine.prune import in_reach
 
-        text = report_html(state, rep, policy, sources=list(args.state))
+        # the page resolves each family again: on a pruned state, a resolution reading a region left
+        # out makes it start again on every image, as the report does
+        text = in_reach(state, lambda st: report_html(st, rep, policy, sources=list(args.state)))
     else:
         text = report_text(rep, markdown=args.format == "markdown")
+    if args.verbose:  # after the page too: its resolutions may have needed every image
+        from .engine.prune import describe
+
+        _err(f"imagefam: {describe(state.images, '--region')}")
     write_output(text, args.output)
     return EXIT_FAIL if rep.denied else EXIT_OK
 

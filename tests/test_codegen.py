@@ -169,3 +169,52 @@ def test_tests_comparing_two_context_values_are_two_valued(a: str | None, b: str
         codegen.fused_tests([("x", op, codegen.Ref("y.__class__"))], stop)
     with pytest.raises(ValueError):
         codegen.fused_tests([("x", "is", codegen.Ref("y"))], stop)
+
+
+@given(recs=RECS, fam=st.sampled_from([None, "a", ""]), owner=st.sampled_from([None, "1"]),
+       ops=st.tuples(st.sampled_from(["==", "!="]), st.sampled_from(["==", "!="])))
+def test_element_tests_read_each_value_when_the_closure_would(recs: list[Rec], fam: str | None, owner: str | None,
+                                                              ops: tuple[str, str]) -> None:
+    # A value is read (a request parameter known only at apply is recorded as read) when an
+    # element first reaches its test, in order: never for an empty list, the second test's never
+    # when no element passes the first (reading it would fail a rule closed for nothing).
+    def first(r: Rec) -> bool:
+        return r.ImageFamily == fam if ops[0] == "==" else r.ImageFamily != fam
+
+    for make in (codegen.element_select, codegen.element_count,
+                 lambda t: codegen.element_quantifier(t, True), lambda t: codegen.element_quantifier(t, False)):
+        read: list[str] = []
+
+        def reader(name: str, value: str | None, read: list[str] = read) -> Any:
+            return lambda c: read.append(name) or value
+
+        tests = [("ImageFamily", ops[0], reader("fam", fam)), ("ImageOwnerId", ops[1], reader("owner", owner))]
+        make(tests)(None, recs)
+        assert ("fam" in read) == bool(recs)
+        if not any(map(first, recs)):
+            assert "owner" not in read
+
+
+def test_a_quantifier_does_not_read_a_value_known_only_at_apply_that_it_never_reaches() -> None:
+    from conftest import make_image
+
+    from imagefam.engine.loader import plan_from_data
+    from imagefam.engine.policy import load_policy
+    from imagefam.engine.preflight import check
+    from imagefam.engine.state import State
+    from imagefam.rules.errors import Source
+
+    def decide(cond: str, images: list[Any]) -> str:
+        policy = load_policy(sources=[Source("x.rules", f'rule r on RunInstances deny when {cond}\n  message "m"\n')],
+                             default=False)
+        plan = plan_from_data({"caller": "1", "steps": [{"Action": "RunInstances", "RegionId": "r1",
+                                                         "ImageFamily": "app-x"}]})
+        plan.steps[0].unknown = {"ImageFamily": "known after apply"}
+        return str(check(State.of(images), plan, policy).to_json()["steps"][0]["decision"])
+
+    available = [make_image("m-1", Status="Available", ImageOwnerId="1")]
+    for cond in ('any(images, Status == "Deprecated" and ImageFamily == request.ImageFamily)',
+                 'any(images, ImageOwnerId == "2" and ImageFamily == request.ImageFamily)'):
+        assert decide(cond, available) == "allow" and decide(cond, []) == "allow"  # ImageFamily never read
+    # an element that reaches the test reads it: the rule cannot be decided, and fails closed
+    assert decide('any(images, Status == "Available" and ImageFamily == request.ImageFamily)', available) == "deny"

@@ -382,3 +382,22 @@ def test_report_region_on_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as exited:
         main(["report", "--state", state, "--region", "", "--format", "json"])
     assert exited.value.code == 2 and "argument --region: must not be empty" in capsys.readouterr().err
+
+
+def test_report_region_html_with_a_resolution_reading_every_region(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # The page resolves each family again; a resolution policy whose candidates name no region
+    # needs every image: the page is made again on the whole state (found in review: it crashed).
+    state, _ = _files(tmp_path, IMAGES, STEPS)
+    rules = tmp_path / "res.rules"
+    rules.write_text('resolve\n  candidates images where ImageFamily == family\n'
+                     '  require available: Status == "Available"\n    otherwise "status is {Status}"\n'
+                     '  order by CreationTime desc, ImageId desc\n\n'
+                     'audit big-family\n  for each family info when count(family.Images) > 1000\n  message "off"\n')
+    page = tmp_path / "r.html"
+    assert main(["report", "--state", state, "--no-default-policy", "--policy", str(rules), "--region", "r1",
+                 "--format", "html", "-o", str(page), "--verbose"]) == 0
+    err = capsys.readouterr().err
+    assert "so the report ran again with every image loaded" in err
+    text = page.read_text()
+    assert "m-r10" in text and "m-r20" not in text and "in region r1" in text

@@ -390,7 +390,9 @@ def _finding_groups(all_findings: list[Finding], subjects: FindingsBySubject,
 def build(state: State, rep: Report, policy: Policy, *, title: str = "imagefam report",
           sources: Iterable[str] = (), mark_budget: int = MARK_BUDGET) -> dict[str, Any]:
     """The view data of the page (plain values; the template formats them)."""
-    resolver = rep.resolver if isinstance(rep.resolver, Resolver) else (
+    # the report's resolver when it answered about these very images (a report that ran again on
+    # every image holds one over them, not over ``state``'s pruned store)
+    resolver = rep.resolver if isinstance(rep.resolver, Resolver) and rep.resolver.images is state.images else (
         Resolver(policy, state.images, state.taken_at, memo=True, now=state.now) if policy.resolution else None)
     groups, no_family = _group_images(state, rep.regions)
     subjects = _by_subject(rep.findings)

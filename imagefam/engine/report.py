@@ -152,4 +152,4 @@ def _report(state: State, policy: Policy | None, regions: Collection[str] | None
                                  f.subject.get("image_id", "")))
     return Report(findings, len(images), len(families), len(accounts), resolver,
                   consumer_counts(state.consumers, state.images, regions) if state.consumers else [],
-                  None if regions is None else tuple(sorted(regions)))
+                  None if regions is None else tuple(sorted(set(regions))))

@@ -190,31 +190,53 @@ def string_predicate(getter_path: str, guards: Sequence[tuple[str, Any]], test: 
 ElementTest = tuple[str, str, Callable[[Any], Any]]
 
 
-def _element_condition(src: Source, tests: Sequence[ElementTest]) -> str:
-    """The condition on element ``i``; its values are read once per call into ``k0``, ``k1`` ..."""
-    conds = []
+#: "Not read yet": a value of a test after the first is read when an element first reaches it.
+_UNREAD = object()
+
+
+def _element_loop(src: Source, tests: Sequence[ElementTest], empty: str, action: str, every: bool = False) -> None:
+    """The loop over ``items`` testing each element ``i`` as the closure would: tests in order,
+    stopping at the first that decides, and each value read when an element first reaches its
+    test (the first test's when there is an element at all), never sooner: a value known only at
+    apply is read exactly when the closure would read it. ``action`` runs for an element passing
+    every test; with ``every``, an element failing one ends the call with False instead."""
+    src.line("if not items:")
+    src.line(f"return {empty}", 2)
+    unread = src.value(_UNREAD)
+    for n in range(1, len(tests)):
+        src.line(f"k{n} = {unread}")
+    src.line(f"k0 = {src.value(tests[0][2])}(c)")  # there is an element: the first test reads it
+    src.line("for i in items:")
+    depth = 2
     for n, (field, op, value) in enumerate(tests):
-        src.line(f"k{n} = {src.value(value)}(c)")
-        conds.append(f"i.{path(field)} {COMPARE[op]} k{n}")
-    return " and ".join(conds)
+        if n > 0:
+            src.line(f"if k{n} is {unread}:", depth)
+            src.line(f"k{n} = {src.value(value)}(c)", depth + 1)
+        test = f"i.{path(field)} {COMPARE[op]} k{n}"
+        if every:
+            src.line(f"if not ({test}):", depth)
+            src.line("return False", depth + 1)
+        else:
+            src.line(f"if {test}:", depth)
+            depth += 1
+    if action:
+        src.line(action, depth)
 
 
 def element_select(tests: Sequence[ElementTest]) -> Callable[[Any, Any], list[Any]]:
-    """``(c, items) -> [the items passing every test]`` (the values computed once per call)."""
+    """``(c, items) -> [the items passing every test]``."""
     src = Source("select", ["c", "items"])
-    cond = _element_condition(src, tests)
-    src.line(f"return [i for i in items if {cond}]")
+    src.line("out = []")
+    _element_loop(src, tests, "out", "out.append(i)")
+    src.line("return out")
     return src.build()
 
 
 def element_count(tests: Sequence[ElementTest]) -> Callable[[Any, Any], int]:
     """``(c, items) -> how many items pass every test``."""
     src = Source("count", ["c", "items"])
-    cond = _element_condition(src, tests)
     src.line("n = 0")
-    src.line("for i in items:")
-    src.line(f"if {cond}:", 2)
-    src.line("n += 1", 3)
+    _element_loop(src, tests, "0", "n += 1")
     src.line("return n")
     return src.build()
 
@@ -222,9 +244,6 @@ def element_count(tests: Sequence[ElementTest]) -> Callable[[Any, Any], int]:
 def element_quantifier(tests: Sequence[ElementTest], want: bool) -> Callable[[Any, Any], bool]:
     """``(c, items) -> any item passes`` (``want``) or ``every item passes`` (not ``want``)."""
     src = Source("any_of" if want else "all_of", ["c", "items"])
-    cond = _element_condition(src, tests)
-    src.line("for i in items:")
-    src.line(f"if {cond}:" if want else f"if not ({cond}):", 2)
-    src.line(f"return {want}", 3)
+    _element_loop(src, tests, str(not want), "return True" if want else "", every=not want)
     src.line(f"return {not want}")
     return src.build()

@@ -365,22 +365,20 @@ class Compiler:
                     continue
                 run: list[ast.Expr] = []
                 tests = []
-                before = self._nonnull
                 while i < len(parts) and isinstance(q := parts[i], ast.Expr) and (t := self._simple_test(q)) is not None:
                     run.append(q)
                     tests.append(t)
                     i += 1
                     # the run stops early: after `image != null` in an `and` (`image == null` in an
-                    # `or`), the next tests of the run read `image` only when it is not null
-                    self._nonnull = before | guards(run, stop)
+                    # `or`), the next tests of the run, and what follows the run, read `image` only
+                    # when it is not null (added test by test: linear in the run's length)
+                    if proven := guards([q], stop):
+                        self._nonnull = self._nonnull | proven
                 if not run:
                     out.append((self.compile(p), None))
                     i += 1
                     continue
                 out.append((fused_tests(tuple(tests), stop), tuple(tests)))
-                # what follows runs only when the tests did not decide: after `image != null` in
-                # an `and` (`image == null` in an `or`), `image` is not null there
-                self._nonnull = self._nonnull | guards(run, stop)
         finally:
             self._nonnull = saved
         return out
