@@ -1,5 +1,9 @@
-"""Generated Python for the shapes rules evaluate most: tests of one string, and ``Field ==/!=
-value`` tests over the elements of a list (``count(images where ...)``, ``all(xs, ...)``).
+"""Generated Python for the shapes rules evaluate most: runs of two-valued tests of context
+values (``request.Status == "Deprecated" and image != null and image.ImageOwnerId == caller``),
+tests of one string (``x startswith "acs" or x matches "..."``), and ``Field ==/!= value`` tests
+over the elements of a list (``count(images where ...)``, ``all(xs, ...)``). Each reads what the
+closure it replaces would read, in the same order, stopping where it would stop (a value known
+only at apply must be read exactly when the closure would read it).
 
 A closure per operator costs a Python frame per call and a C-level getter (``attrgetter``) costs
 more than an attribute read that the interpreter specialises; a function written out does what
