@@ -370,7 +370,7 @@ def test_report_region_on_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[
                  "--verbose"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("imagefam compliance report: 6 images, 2 families, 2 account-regions in regions r2, r4:")
-    assert "loaded the 6 images of the 2 region(s) --region names (r2, r4); left out 6 images" in err
+    assert "loaded the 6 images of the 2 region(s) named by --region (r2, r4); left out 6 images" in err
     assert "ran again" not in err
     assert main(["report", "--state", state, "--region", "r2", "--verbose", "--format", "json"]) == 0
     out, err = capsys.readouterr()

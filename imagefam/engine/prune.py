@@ -187,7 +187,8 @@ def describe(store: Images, by: str = "the plan") -> str:
     by_region = store.skipped
     skipped = sum(by_region.values())
     kept = sorted(store.kept)
-    text = (f"loaded the {store._total - skipped:,} images of the {len(kept)} region(s) {by} names "
+    named = "the plan names" if by == "the plan" else f"named by {by}"
+    text = (f"loaded the {store._total - skipped:,} images of the {len(kept)} region(s) {named} "
             f"({', '.join(map(printable, kept)) or 'none'}); left out {skipped:,} images of {len(by_region)} "
             "other region(s)"
             + (f" ({', '.join(f'{printable(r)} {n:,}' for r, n in sorted(by_region.items()))})" if by_region else "")
