@@ -256,12 +256,8 @@ class Compiler:
 
     def _getter(self, e: ast.Expr) -> Fn | None:
         """A C-level callable reading ``e`` from the context (a context name or a non-null path)."""
-        if isinstance(e, ast.Name) and (e.name in self.ctx_names or e.name == "it") and e.name not in self._params:
-            return operator.attrgetter(e.name)
-        if isinstance(e, ast.Attr):
-            dotted = self._safe_path(e)
-            return operator.attrgetter(dotted) if dotted is not None else None
-        return None
+        dotted = self.getter_path(e)
+        return operator.attrgetter(dotted) if dotted is not None else None
 
     def _simple_test(self, e: ast.Expr) -> Test | None:
         """(path, operator, constant) for ``path ==/!= constant``: two-valued, never null."""
@@ -306,7 +302,8 @@ class Compiler:
         return self._fold(e)
 
     def getter_path(self, e: ast.Expr) -> str | None:
-        """The dotted path a C-level getter reads ``e`` by (see :meth:`_getter`), or None."""
+        """The dotted path ``e`` is read by from the context (a context name, ``it``, or an
+        attribute path on which no step is nullable), or None."""
         if isinstance(e, ast.Name) and (e.name in self.ctx_names or e.name == "it") and e.name not in self._params:
             return e.name
         return self._safe_path(e) if isinstance(e, ast.Attr) else None

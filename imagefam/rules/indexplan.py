@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable
-from typing import Any
 
 from . import ast
 from .codegen import is_path
 from .environment import Environment
 from .typecheck import Typing, is_pascal
-
-#: Reads a field of an element (an ``operator.attrgetter``).
-Getter = Callable[[Any], Any]
 
 
 def guards(tests: list[ast.Expr], stop: bool) -> frozenset[str]:

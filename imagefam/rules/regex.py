@@ -55,12 +55,20 @@ def _hint(pattern: str, reason: str) -> str | None:
     return None
 
 
+def _engine(rx: Any) -> tuple[Any, Any]:
+    """The RE2 engine's ``Match(anchor, data, start, end)`` of a compiled pattern and its
+    unanchored mode, read past the package's Python wrapper (its per-match objects cost ~10 µs);
+    (None, None) for a google-re2 without them: then the public API is used."""
+    match = getattr(getattr(rx, "_regexp", None), "Match", None)
+    unanchored = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    return (None, None) if match is None or unanchored is None else (match, unanchored)
+
+
 def searcher(pattern: str) -> Callable[[str], bool]:
     """``text -> does the pattern occur in text`` (unanchored, like ``re.search``)."""
     rx = compile_regex(pattern)
-    match = getattr(getattr(rx, "_regexp", None), "Match", None)
-    unanchored = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
-    if match is None or unanchored is None:  # a google-re2 without the engine object: the public API
+    match, unanchored = _engine(rx)
+    if match is None:  # a google-re2 without the engine object: the public API
         search = rx.search
         return lambda text: search(text) is not None
 
@@ -83,8 +91,7 @@ def substituter(pattern: str) -> Callable[[str, str], str]:
     """``(text, replacement) -> text`` with every match replaced by the literal replacement."""
     rx = compile_regex(pattern)
     sub = rx.sub
-    match = getattr(getattr(rx, "_regexp", None), "Match", None)
-    unanchored = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    match, unanchored = _engine(rx)
 
     def slow(text: str, repl: str) -> str:
         return str(sub(lambda _m: repl, text))
@@ -100,7 +107,7 @@ def substituter(pattern: str) -> Callable[[str, str], str]:
         pos, n = 0, len(data)
         pieces: list[bytes] = []
         while True:
-            start, end = find(unanchored, data, pos, n)[0]
+            start, end = match(unanchored, data, pos, n)[0]
             if start < 0:
                 break
             if start == end:
@@ -112,8 +119,7 @@ def substituter(pattern: str) -> Callable[[str, str], str]:
         pieces.append(data[pos:])
         return b"".join(pieces).decode("utf-8")
 
-    find: Any = match
-    apply = slow if match is None or unanchored is None else direct
+    apply = slow if match is None else direct
     memo: dict[tuple[str, str], str] = {}  # as for searcher: the same family names come again and again
 
     def replaced(text: str, repl: str) -> str:
