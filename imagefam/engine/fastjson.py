@@ -46,7 +46,6 @@ from .models import Image
 _LONG_FRACTION = re.compile(rb"\.[0-9]{7}")
 
 
-
 def _record_type() -> Any:
     """A Struct with :class:`Image`'s fields, types (pydantic's annotations left out, as msgspec
     ignores them) and defaults, in its order; untracked by the cycle collector (``gc=False``)."""
