@@ -31,6 +31,7 @@ from test_preflight_properties import step_data
 from imagefam.cli import main
 from imagefam.engine.loader import load_state, plan_from_data
 from imagefam.engine.models import Image
+from imagefam.engine.parsing import InputError
 from imagefam.engine.policy import load_policy
 from imagefam.engine.preflight import check
 from imagefam.engine.prune import PrunedStore, plan_reach, step_regions
@@ -354,6 +355,10 @@ def test_a_report_on_some_regions_is_the_full_report_cut_to_them(
     images, taken = estate
     policy = shipped_policy() if shipped else _regional()
     whole = State.of(images, taken)
+    if not regions <= {i.RegionId for i in images}:  # a region with nothing in it: a typo, refused
+        with pytest.raises(InputError, match="no image, scaling configuration or instance"):
+            report(State(PrunedStore(list(images), regions), taken), policy, regions)
+        return
     expected = _in(report(whole, policy).to_json(), regions, images, whole)
     store = PrunedStore(list(images), regions)
     assert report(State(store, taken), policy, regions).to_json() == expected  # loaded: those regions
@@ -401,3 +406,16 @@ def test_report_region_html_with_a_resolution_reading_every_region(tmp_path: Pat
     assert "so the report ran again with every image loaded" in err
     text = page.read_text()
     assert "m-r10" in text and "m-r20" not in text and "in region r1" in text
+
+
+def test_report_on_a_region_the_state_does_not_hold_is_an_input_error(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # a misspelled region would give an empty report that passes: exit 2, with the regions it holds
+    state, _ = _files(tmp_path, IMAGES, STEPS)
+    assert main(["report", "--state", state, "--region", "r2", "r22", "--format", "json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "region r22: no image, scaling configuration or instance of" in err
+    assert "(its regions: r1, r2, r3, r4); did you mean 'r2'?" in err
+    assert main(["report", "--state", state, "--region", "r\x1b[2J\nx"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err

@@ -94,6 +94,9 @@ class PrunedStore(ImageStore):
         return dict(Counter(region for region in map(operator.attrgetter("RegionId"), self._all)
                             if region not in reach))
 
+    def region_names(self) -> frozenset[str]:
+        return super().region_names() | self.skipped.keys()
+
     def whole(self) -> ImageStore:
         """The full store of every image (built once)."""
         if self._whole is None:

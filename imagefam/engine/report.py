@@ -20,6 +20,7 @@ from .environment import EcsContext as Ctx
 from .evaluation import Finding, evaluate
 from .gcpause import gc_paused
 from .models import Account, Family, Image
+from .parsing import InputError
 from .policy import load_policy
 from .prune import in_reach
 from .resolver import Resolver
@@ -94,8 +95,26 @@ def report(state: State, policy: Policy | None = None, regions: Collection[str] 
     scaling configurations and instances of ``regions`` only, when given (rules still read the
     whole state). On a pruned state (:mod:`.prune`), a read of an image left out makes the report
     start again on every image."""
+    if regions is not None:
+        _known(state, regions)
     with gc_paused():  # the scopes and findings over 1M images: 6.8 -> 5.3 s CPU without collections
         return in_reach(state, lambda st: _report(st, policy, regions))
+
+
+def _known(state: State, regions: Collection[str]) -> None:
+    """Refuse a region with nothing of the state in it: a misspelled region would give an empty
+    report that passes."""
+    consumers = state.consumers
+    held = (state.images.region_names() | {c.RegionId for c in consumers.configs.values()}
+            | {i.RegionId for i in consumers.instances.values()})
+    for region in sorted(set(regions) - held):
+        from ..rules.errors import did_you_mean
+        from .render import printable
+
+        hint = did_you_mean(region, held)
+        raise InputError(f"region {printable(region)[:80]}: no image, scaling configuration or instance of "
+                         f"{state.source} is in it (its regions: {', '.join(map(printable, sorted(held))) or 'none'})"
+                         + (f"; {hint}" if hint else ""))
 
 
 def _report(state: State, policy: Policy | None, regions: Collection[str] | None) -> Report:

@@ -135,6 +135,10 @@ class Images:
         """The images of ``regions`` (``imagefam report --region``), in no promised order."""
         return (img for img in self if img.RegionId in regions)
 
+    def region_names(self) -> frozenset[str]:
+        """Every region with an image (of the whole state: a pruned store's left out included)."""
+        raise NotImplementedError
+
     def _at(self, key: Key) -> Image | None:
         raise NotImplementedError
 
@@ -364,6 +368,9 @@ class ImageStore(Images):
 
     def _regions_of(self, image_id: str) -> Iterable[str]:
         return self._regions  # every region with an image (a few dozen at most): probed by key
+
+    def region_names(self) -> frozenset[str]:
+        return frozenset(self._regions)
 
     def by_key(self) -> Mapping[Key, Image]:
         """Every image by (ImageId, RegionId), read-only (no copy, not counted as a scan)."""
@@ -595,6 +602,9 @@ class Overlay(Images):
 
     def _elsewhere(self, image_id: str) -> bool:
         return self.base._elsewhere(image_id)
+
+    def region_names(self) -> frozenset[str]:
+        return self.base.region_names() | self._new_regions
 
     @property
     def _regions(self) -> set[str]:
