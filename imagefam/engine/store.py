@@ -150,7 +150,7 @@ class Images:
         if region is not None:
             return self._at((image_id, region))
         if self._elsewhere(image_id):
-            raise OutOfReach(f"ImageId {image_id} named without a region, and held in a region left out")
+            raise OutOfReach("an image named by ImageId without a region")  # its id is not said (--verbose)
         found = [img for r in self._regions_of(image_id) if (img := self._at((image_id, r))) is not None]
         return found[0] if len(found) == 1 else None
 
